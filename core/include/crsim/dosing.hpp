@@ -1,0 +1,45 @@
+// crsim: doses as data, and their expansion into a timeline of bolus and infusion events.
+#pragma once
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "crsim/model.hpp"
+
+namespace crsim {
+
+// One dosing record. Amounts are in the target state's dose unit (StateInfo::dose_unit, e.g. mg or
+// cells); per_kg multiplies by the patient's weight; cap limits the resulting amount (dose unit).
+// Given neither rate nor duration it is a bolus; otherwise a zero-order infusion. NONMEM semantics
+// for repeats (additional doses every interval hours after the first), lag and bioavailability.
+struct Dose {
+    std::string target;
+    double time = 0.0;            // h
+    double amount = 0.0;          // dose unit (or dose unit per kg when per_kg)
+    bool per_kg = false;
+    double cap = std::numeric_limits<double>::infinity();  // dose unit, applied after per-kg scaling
+    double rate = 0.0;            // dose unit / h (infusion by rate); 0 = not given
+    double duration = 0.0;        // h (infusion by duration); 0 = not given
+    int additional = 0;           // repeats after the first dose (NONMEM ADDL)
+    double interval = 0.0;        // h between repeats (NONMEM II)
+    double lag = 0.0;             // h added to every administration time
+    double bioavailability = 1.0; // fraction of the amount that reaches the state
+};
+
+// An administration after expansion: all in the dose unit of its state.
+struct DoseEvent {
+    int state = -1;
+    double time = 0.0;    // h, lag included
+    double amount = 0.0;  // effective amount (bioavailability applied)
+    double rate = 0.0;    // dose unit / h; 0 for a bolus
+    double end = 0.0;     // infusion end time (h); equals time for a bolus
+    bool is_infusion() const noexcept { return rate > 0.0; }
+};
+
+// Validates every dose (each error names doses[i].field, the value and what is allowed) and
+// expands repeats. weight_kg may be NaN when no dose is per kg.
+std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
+                                    double weight_kg, double t_start);
+
+}  // namespace crsim

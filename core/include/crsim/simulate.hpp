@@ -1,0 +1,64 @@
+// crsim: one simulation of one model: problem description, options, trajectory.
+#pragma once
+
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "crsim/dosing.hpp"
+#include "crsim/model.hpp"
+
+namespace crsim {
+
+enum class Method {
+    Rosenbrock4,  // stiff: Rosenbrock 4(3) with dense output, Jacobian by automatic differentiation
+    Dopri5,       // non-stiff: Dormand-Prince 5(4) with dense output
+};
+
+Method method_from_string(const std::string& name);  // "rosenbrock4" | "dopri5"
+std::string to_string(Method m);
+
+struct SolverOptions {
+    Method method = Method::Rosenbrock4;
+    double rtol = 1e-8;          // relative tolerance, in (0, 1)
+    double atol = 1e-10;         // absolute tolerance (state units), > 0
+    long max_steps = 500000;     // accepted steps over the whole run
+    double max_step = 0.0;       // h; 0 = unlimited
+    double initial_step = 0.0;   // h; 0 = automatic
+};
+
+struct Problem {
+    std::vector<double> parameters;             // full vector in model order (empty = defaults)
+    std::map<std::string, double> initial;      // state name -> initial value overriding x0(p)
+    std::vector<Dose> doses;
+    double weight_kg = std::numeric_limits<double>::quiet_NaN();
+    double t_start = 0.0;                       // h; the initial state holds here
+    std::vector<double> times;                  // output times (h), increasing, >= t_start
+    SolverOptions options;
+    // Parameter names, or "init:<state>" for an initial value, whose forward sensitivities are
+    // integrated with the states.
+    std::vector<std::string> sensitivities;
+};
+
+struct SolverStats {
+    long steps = 0;           // accepted steps
+    long rhs_evaluations = 0;
+    long jacobian_evaluations = 0;
+    long restarts = 0;        // segments started at discontinuities
+};
+
+struct Trajectory {
+    std::vector<double> times;        // T
+    std::vector<double> states;       // T x n, row-major
+    std::vector<double> observables;  // T x n_obs, row-major
+    std::vector<std::string> sensitivity_names;  // m
+    std::vector<double> state_sensitivities;       // T x n x m
+    std::vector<double> observable_sensitivities;  // T x n_obs x m
+    std::vector<DoseEvent> doses;     // the administrations that were applied
+    SolverStats stats;
+};
+
+Trajectory simulate(const Model& model, const Problem& problem);
+
+}  // namespace crsim

@@ -1,0 +1,362 @@
+// crsim: the integration driver. Integrates piecewise between the known discontinuities (bolus
+// times, infusion starts and stops), restarting the stepper exactly at each one, and reads the
+// requested output times from the stepper's dense output.
+#include "crsim/simulate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include <boost/numeric/odeint.hpp>
+
+#include "crsim/errors.hpp"
+
+namespace crsim {
+
+namespace odeint = boost::numeric::odeint;
+
+Method method_from_string(const std::string& name) {
+    if (name == "rosenbrock4") return Method::Rosenbrock4;
+    if (name == "dopri5") return Method::Dopri5;
+    throw InputError("method", "'" + name + "'", "one of {rosenbrock4, dopri5}");
+}
+
+std::string to_string(Method m) {
+    return m == Method::Rosenbrock4 ? "rosenbrock4" : "dopri5";
+}
+
+namespace {
+
+using UVec = boost::numeric::ublas::vector<double>;
+using UMat = boost::numeric::ublas::matrix<double>;
+
+// The system integrated within one segment: model (or model + sensitivities) plus the infusion
+// rates active in that segment.
+struct System {
+    const Model& model;
+    const double* p;
+    int n = 0;
+    int m = 0;
+    const int* pidx = nullptr;
+    std::vector<double> rate;       // n, state units / h
+    std::vector<double> rate_sens;  // n x m
+    SolverStats* stats = nullptr;
+
+    void f(const double* z, double* dz, double t) const {
+        ++stats->rhs_evaluations;
+        if (m == 0)
+            model.rhs(t, z, p, dz);
+        else
+            model.sensitivity_rhs(t, z, z + n, p, pidx, m, dz, dz + n);
+        for (int i = 0; i < n; ++i) dz[i] += rate[static_cast<std::size_t>(i)];
+        for (std::size_t k = 0; k < rate_sens.size(); ++k) dz[n + static_cast<int>(k)] += rate_sens[k];
+    }
+    void jac(const double* z, double* J, double t, double* dfdt) const {
+        ++stats->jacobian_evaluations;
+        if (m == 0)
+            model.jacobian(t, z, p, J, dfdt);
+        else
+            model.sensitivity_jacobian(t, z, p, pidx, m, J, dfdt);
+    }
+};
+
+// Odeint adaptors.
+struct UDeriv {
+    const System* sys;
+    void operator()(const UVec& x, UVec& dxdt, double t) const { sys->f(&x(0), &dxdt(0), t); }
+};
+struct UJac {
+    const System* sys;
+    void operator()(const UVec& x, UMat& J, const double& t, UVec& dfdt) const {
+        sys->jac(&x(0), &J.data()[0], t, &dfdt(0));
+    }
+};
+struct VDeriv {
+    const System* sys;
+    void operator()(const std::vector<double>& x, std::vector<double>& dxdt, double t) const {
+        sys->f(x.data(), dxdt.data(), t);
+    }
+};
+
+template <class Vec>
+double* raw(Vec& v) { return &v[0]; }
+
+void check_options(const SolverOptions& o) {
+    if (!(o.rtol >= 1e-14 && o.rtol < 1.0))
+        throw InputError("options.rtol", fmt(o.rtol), "a relative tolerance in [1e-14, 1)");
+    if (!(std::isfinite(o.atol) && o.atol > 0.0))
+        throw InputError("options.atol", fmt(o.atol), "a finite absolute tolerance > 0");
+    if (o.max_steps <= 0)
+        throw InputError("options.max_steps", std::to_string(o.max_steps), "a step count > 0");
+    if (!(std::isfinite(o.max_step) && o.max_step >= 0.0))
+        throw InputError("options.max_step", fmt(o.max_step), "a finite step in h >= 0 (0 = unlimited)");
+    if (!(std::isfinite(o.initial_step) && o.initial_step >= 0.0))
+        throw InputError("options.initial_step", fmt(o.initial_step),
+                         "a finite step in h >= 0 (0 = automatic)");
+}
+
+void check_times(const std::vector<double>& times, double t_start) {
+    if (!std::isfinite(t_start))
+        throw InputError("t_start", fmt(t_start), "a finite time in h");
+    if (times.empty()) throw InputError("times", "[]", "at least one output time (h)");
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        const std::string f = "times[" + std::to_string(i) + "]";
+        if (!std::isfinite(times[i]) || times[i] < t_start)
+            throw InputError(f, fmt(times[i]), "a finite time >= t_start = " + fmt(t_start) + " h");
+        if (i > 0 && !(times[i] > times[i - 1]))
+            throw InputError(f, fmt(times[i]),
+                             "strictly increasing output times (previous is " + fmt(times[i - 1]) + ")");
+    }
+}
+
+// Everything the driver carries from segment to segment.
+class Driver {
+public:
+    Driver(const Model& model, const Problem& pr)
+        : model_(model), pr_(pr), n_(model.n_states()), opt_(pr.options) {}
+
+    Trajectory run();
+
+private:
+    void setup_sensitivities();
+    void apply_events_at(double t, std::vector<double>& z);
+    void set_rates(double t);
+    void record(double t, const double* z);
+    template <class Stepper, class State, class Deriv>
+    void integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b);
+    template <class Stepper, class State, class Deriv>
+    void integrate_all(Stepper stepper, const Deriv& deriv, std::vector<double>& z);
+
+    const Model& model_;
+    const Problem& pr_;
+    int n_;
+    int m_ = 0;
+    SolverOptions opt_;
+    std::vector<double> p_;
+    std::vector<int> pidx_;
+    std::vector<int> init_state_;  // per sensitivity column: state index for "init:" or -1
+    std::vector<DoseEvent> events_;
+    std::vector<double> bounds_;
+    std::size_t next_out_ = 0;
+    double last_dt_ = 0.0;
+    System sys_{model_, nullptr, 0, 0, nullptr, {}, {}, nullptr};
+    Trajectory out_;
+    std::vector<double> ybuf_, dybuf_;
+};
+
+void Driver::setup_sensitivities() {
+    for (std::size_t k = 0; k < pr_.sensitivities.size(); ++k) {
+        const std::string& name = pr_.sensitivities[k];
+        const std::string field = "sensitivities[" + std::to_string(k) + "]";
+        if (name.rfind("init:", 0) == 0) {
+            pidx_.push_back(-1);
+            init_state_.push_back(model_.state_index(name.substr(5), field));
+        } else {
+            pidx_.push_back(model_.parameter_index(name, field));
+            init_state_.push_back(-1);
+        }
+        for (std::size_t j = 0; j < k; ++j)
+            if (pr_.sensitivities[j] == name)
+                throw InputError(field, "'" + name + "'", "each sensitivity requested once");
+    }
+    m_ = static_cast<int>(pidx_.size());
+    out_.sensitivity_names = pr_.sensitivities;
+}
+
+void Driver::apply_events_at(double t, std::vector<double>& z) {
+    for (const DoseEvent& e : events_) {
+        if (e.time != t || e.is_infusion()) continue;
+        const double fac = model_.dose_factor(e.state, p_.data());
+        z[static_cast<std::size_t>(e.state)] += e.amount * fac;
+        const int sp = model_.info().states[static_cast<std::size_t>(e.state)].dose_scale_param;
+        for (int k = 0; k < m_; ++k)
+            if (sp >= 0 && pidx_[static_cast<std::size_t>(k)] == sp)
+                z[static_cast<std::size_t>(n_ + e.state * m_ + k)] +=
+                    e.amount * model_.dose_factor_derivative(e.state, p_.data());
+    }
+}
+
+void Driver::set_rates(double t) {
+    std::fill(sys_.rate.begin(), sys_.rate.end(), 0.0);
+    std::fill(sys_.rate_sens.begin(), sys_.rate_sens.end(), 0.0);
+    for (const DoseEvent& e : events_) {
+        if (!e.is_infusion() || !(e.time <= t && t < e.end)) continue;
+        sys_.rate[static_cast<std::size_t>(e.state)] += e.rate * model_.dose_factor(e.state, p_.data());
+        const int sp = model_.info().states[static_cast<std::size_t>(e.state)].dose_scale_param;
+        for (int k = 0; k < m_; ++k)
+            if (sp >= 0 && pidx_[static_cast<std::size_t>(k)] == sp)
+                sys_.rate_sens[static_cast<std::size_t>(e.state * m_ + k)] +=
+                    e.rate * model_.dose_factor_derivative(e.state, p_.data());
+    }
+}
+
+void Driver::record(double t, const double* z) {
+    const int no = model_.n_observables();
+    out_.times.push_back(t);
+    out_.states.insert(out_.states.end(), z, z + n_);
+    ybuf_.resize(static_cast<std::size_t>(no));
+    if (m_ == 0) {
+        model_.observables(t, z, p_.data(), ybuf_.data());
+    } else {
+        dybuf_.resize(static_cast<std::size_t>(no * m_));
+        model_.observables_sensitivity(t, z, z + n_, p_.data(), pidx_.data(), m_, ybuf_.data(),
+                                       dybuf_.data());
+        out_.state_sensitivities.insert(out_.state_sensitivities.end(), z + n_, z + n_ + n_ * m_);
+        out_.observable_sensitivities.insert(out_.observable_sensitivities.end(), dybuf_.begin(),
+                                             dybuf_.end());
+    }
+    out_.observables.insert(out_.observables.end(), ybuf_.begin(), ybuf_.end());
+    for (int i = 0; i < no; ++i)
+        if (!std::isfinite(ybuf_[static_cast<std::size_t>(i)]))
+            throw SolverError(t, last_dt_,
+                              "observable '" + model_.info().observables[static_cast<std::size_t>(i)].name +
+                                  "' is not finite (" + fmt(ybuf_[static_cast<std::size_t>(i)]) +
+                                  "); check parameter values and states");
+}
+
+// Integrates from a to b (a < b) with a dense-output stepper, recording output times in (a, b).
+// The last step is shortened to land exactly on b, the next discontinuity.
+template <class Stepper, class State, class Deriv>
+void Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b) {
+    const auto& times = pr_.times;
+    double h = opt_.initial_step > 0.0 ? opt_.initial_step : 1e-4 * (b - a);
+    if (last_dt_ > 0.0 && opt_.initial_step <= 0.0) h = std::min(h * 10.0, last_dt_);
+    if (opt_.max_step > 0.0) h = std::min(h, opt_.max_step);
+    h = std::min(h, b - a);
+    stepper.initialize(z, a, h);
+    const double eps = 1e-13 * std::max(1.0, std::abs(b));
+    State tmp = z;
+    while (b - stepper.current_time() > eps) {
+        const double t = stepper.current_time();
+        if (t + stepper.current_time_step() > b) stepper.initialize(stepper.current_state(), t, b - t);
+        try {
+            stepper.do_step(deriv);
+        } catch (const SolverError&) {
+            throw;
+        } catch (const std::exception& ex) {
+            throw SolverError(stepper.current_time(), stepper.current_time_step(),
+                              std::string("step size adjustment failed (") + ex.what() +
+                                  "); the problem may be too stiff for this method or the "
+                                  "right-hand side may be discontinuous");
+        }
+        last_dt_ = stepper.current_time() - stepper.previous_time();
+        if (++out_.stats.steps > opt_.max_steps)
+            throw SolverError(stepper.current_time(), last_dt_,
+                              "too much work: more than options.max_steps = " +
+                                  std::to_string(opt_.max_steps) +
+                                  " steps; raise max_steps, loosen tolerances or use a stiff method");
+        const auto& x = stepper.current_state();
+        for (std::size_t i = 0; i < z.size(); ++i)
+            if (!std::isfinite(x[i])) {
+                const int s = static_cast<int>(i) < n_ ? static_cast<int>(i) : (static_cast<int>(i) - n_) / std::max(m_, 1);
+                throw SolverError(stepper.current_time(), last_dt_,
+                                  std::string(static_cast<int>(i) < n_ ? "state '" : "sensitivity of state '") +
+                                      model_.info().states[static_cast<std::size_t>(s)].name +
+                                      "' became non-finite; the right-hand side produced NaN or Inf "
+                                      "(check parameter values)");
+            }
+        if (last_dt_ < 1e-14 * std::max(1.0, std::abs(stepper.current_time())))
+            throw SolverError(stepper.current_time(), last_dt_,
+                              "step size underflow; the problem is too stiff for this method or "
+                              "the right-hand side is discontinuous");
+        while (next_out_ < times.size() && times[next_out_] < b &&
+               times[next_out_] <= stepper.current_time()) {
+            stepper.calc_state(times[next_out_], tmp);
+            record(times[next_out_], raw(tmp));
+            ++next_out_;
+        }
+    }
+    z = stepper.current_state();
+}
+
+template <class Stepper, class State, class Deriv>
+void Driver::integrate_all(Stepper stepper, const Deriv& deriv, std::vector<double>& z0) {
+    State z(z0.size());
+    std::copy(z0.begin(), z0.end(), raw(z));
+    std::vector<double> zv(z0);
+    for (std::size_t s = 0; s < bounds_.size(); ++s) {
+        const double tb = bounds_[s];
+        std::copy(raw(z), raw(z) + zv.size(), zv.begin());
+        apply_events_at(tb, zv);
+        std::copy(zv.begin(), zv.end(), raw(z));
+        set_rates(tb);
+        while (next_out_ < pr_.times.size() && pr_.times[next_out_] == tb) {
+            record(tb, zv.data());
+            ++next_out_;
+        }
+        if (s + 1 == bounds_.size()) break;
+        ++out_.stats.restarts;
+        integrate(stepper, deriv, z, tb, bounds_[s + 1]);
+    }
+}
+
+Trajectory Driver::run() {
+    check_options(opt_);
+    check_times(pr_.times, pr_.t_start);
+    p_ = pr_.parameters.empty() ? model_.default_parameters() : pr_.parameters;
+    model_.check_parameters(p_);
+    setup_sensitivities();
+    events_ = expand_doses(model_, pr_.doses, pr_.weight_kg, pr_.t_start);
+    out_.doses = events_;
+
+    // Initial state and initial sensitivities.
+    const std::size_t N = static_cast<std::size_t>(n_ * (1 + m_));
+    std::vector<double> z(N, 0.0);
+    model_.initial(p_.data(), z.data());
+    if (m_ > 0) model_.initial_sensitivity(p_.data(), pidx_.data(), m_, z.data() + n_);
+    for (const auto& kv : pr_.initial) {
+        const int i = model_.state_index(kv.first, "initial");
+        if (!std::isfinite(kv.second))
+            throw InputError("initial." + kv.first, fmt(kv.second), "a finite initial value");
+        z[static_cast<std::size_t>(i)] = kv.second;
+        for (int k = 0; k < m_; ++k) z[static_cast<std::size_t>(n_ + i * m_ + k)] = 0.0;
+    }
+    for (int k = 0; k < m_; ++k)
+        if (init_state_[static_cast<std::size_t>(k)] >= 0)
+            z[static_cast<std::size_t>(n_ + init_state_[static_cast<std::size_t>(k)] * m_ + k)] = 1.0;
+    for (int i = 0; i < n_; ++i)
+        if (!std::isfinite(z[static_cast<std::size_t>(i)]))
+            throw InputError("initial." + model_.info().states[static_cast<std::size_t>(i)].name,
+                             fmt(z[static_cast<std::size_t>(i)]),
+                             "a finite initial value (check the parameters it is computed from)");
+
+    // Discontinuities within [t_start, t_end].
+    const double t_end = pr_.times.back();
+    bounds_ = {pr_.t_start, t_end};
+    for (const DoseEvent& e : events_) {
+        if (e.time <= t_end) bounds_.push_back(e.time);
+        if (e.is_infusion() && e.end <= t_end) bounds_.push_back(e.end);
+    }
+    std::sort(bounds_.begin(), bounds_.end());
+    bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
+
+    sys_.p = p_.data();
+    sys_.n = n_;
+    sys_.m = m_;
+    sys_.pidx = pidx_.data();
+    sys_.rate.assign(static_cast<std::size_t>(n_), 0.0);
+    sys_.rate_sens.assign(static_cast<std::size_t>(n_ * m_), 0.0);
+    sys_.stats = &out_.stats;
+    out_.times.reserve(pr_.times.size());
+
+    if (opt_.method == Method::Rosenbrock4) {
+        using Ctrl = odeint::rosenbrock4_controller<odeint::rosenbrock4<double>>;
+        odeint::rosenbrock4_dense_output<Ctrl> stepper(Ctrl(opt_.atol, opt_.rtol, opt_.max_step));
+        const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
+        integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
+    } else {
+        auto stepper = odeint::make_dense_output(opt_.atol, opt_.rtol, opt_.max_step,
+                                                 odeint::runge_kutta_dopri5<std::vector<double>>());
+        integrate_all<decltype(stepper), std::vector<double>>(stepper, VDeriv{&sys_}, z);
+    }
+    return std::move(out_);
+}
+
+}  // namespace
+
+Trajectory simulate(const Model& model, const Problem& problem) {
+    Driver driver(model, problem);
+    return driver.run();
+}
+
+}  // namespace crsim

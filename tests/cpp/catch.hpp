@@ -1,0 +1,11 @@
+// Catch2 v2 / v3 compatibility: include this instead of a Catch2 header.
+#pragma once
+#if defined(CRSIM_CATCH_V3)
+#include <catch2/catch_approx.hpp>
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+using Catch::Approx;
+#else
+#include <catch2/catch.hpp>
+#endif
