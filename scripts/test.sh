@@ -4,9 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+mkdir -p build
+run_logged() {  # quiet on success, the full log on failure
+  local log=$1; shift
+  if ! "$@" >"$log" 2>&1; then cat "$log"; echo "FAILED: $*" >&2; exit 1; fi
+}
 echo "== C++ tests (CTest)"
-cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DCRSIM_BUILD_TESTS=ON >/dev/null
-cmake --build build/cpp -j2 >/dev/null
-ctest --test-dir build/cpp --output-on-failure -j2 | tail -n 3
+run_logged build/cmake-configure.log cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DCRSIM_BUILD_TESTS=ON
+run_logged build/cmake-build.log cmake --build build/cpp -j2
+run_logged build/ctest.log ctest --test-dir build/cpp --output-on-failure -j2
+tail -n 3 build/ctest.log
 echo "== Python tests and notebooks (pytest)"
 .venv/bin/python -m pytest -q tests/python "$@"
