@@ -1,0 +1,30 @@
+"""Simple readouts of observables on the output grid: maximum, time of maximum, AUC, last value."""
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+
+_trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")
+
+
+def summarize(times: np.ndarray, values: np.ndarray, unit: str) -> Dict[str, object]:
+    """Readouts of one observable sampled at ``times`` (h).
+
+    Computed from the output grid only, without interpolation or extrapolation: ``max`` and
+    ``t_max_h`` are the largest sampled value and its time (a peak between grid points is missed
+    by up to the grid spacing), ``auc`` is the trapezoidal integral from the first to the last output
+    time (exact for piecewise-linear courses, error O(dt^2) otherwise).
+    """
+    k = int(np.argmax(values))
+    return {
+        "unit": unit,
+        "max": float(values[k]),
+        "t_max_h": float(times[k]),
+        "min": float(np.min(values)),
+        "last": float(values[-1]),
+        "t_first_h": float(times[0]),
+        "t_last_h": float(times[-1]),
+        "auc": float(_trapezoid(values, times)) if len(times) > 1 else 0.0,
+        "auc_unit": f"h*{unit}",
+    }

@@ -1,0 +1,196 @@
+"""The result of one simulation: arrays, names and units, tables, plots and readouts."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ._convert import as_names
+from ._errors import input_error
+from ._model import Model
+from ._plot import plot_result
+from ._readouts import summarize
+from ._sensitivities import Sensitivities
+
+__all__ = ["Result"]
+
+
+class Result:
+    """Trajectory of one simulation (all times in h).
+
+    Attributes:
+        model: the :class:`Model` simulated.
+        times: output times, array (T,), h.
+        states: array (T, n_states), in ``state_units``.
+        observables: array (T, n_observables), in ``observable_units``.
+        state_names, state_units, observable_names, observable_units: lists of str.
+        parameters: dict name -> value used (model units).
+        weight: body weight in kg, or None.
+        stats: solver statistics (steps, rhs_evaluations, jacobian_evaluations, restarts, method).
+
+    ``result["C"]`` is the (T,) array of any state or observable (states first if a name is both).
+    """
+
+    def __init__(self, model: Model, raw: Dict[str, Any], weight: Optional[float] = None,
+                 t_start: float = 0.0):
+        self.model = model
+        self.times: np.ndarray = raw["times"]
+        self.states: np.ndarray = raw["states"]
+        self.observables: np.ndarray = raw["observables"]
+        self.state_names: List[str] = model.state_names
+        self.state_units: List[str] = list(model.states["unit"])
+        self.observable_names: List[str] = model.observable_names
+        self.observable_units: List[str] = list(model.observables["unit"])
+        self.parameters: Dict[str, float] = dict(zip(model.parameter_names, raw["parameters"]))
+        self.weight = weight
+        self.t_start = t_start
+        self.stats: Dict[str, Any] = dict(raw["stats"])
+        self._sens_names: List[str] = list(raw["sensitivity_names"])
+        self._state_sens: np.ndarray = raw["state_sensitivities"]
+        self._obs_sens: np.ndarray = raw["observable_sensitivities"]
+        self._doses: Dict[str, Any] = raw["doses"]
+
+    # --- names and units ----------------------------------------------------------------------
+    @property
+    def variables(self) -> List[str]:
+        """State names followed by observable names."""
+        return self.state_names + self.observable_names
+
+    @property
+    def units(self) -> Dict[str, str]:
+        """Unit of every state and observable by name."""
+        u = dict(zip(self.observable_names, self.observable_units))
+        u.update(zip(self.state_names, self.state_units))
+        return u
+
+    def _check_variable(self, name: Any, field: str) -> str:
+        if not isinstance(name, str) or name not in self.variables:
+            raise input_error(field, name, "a state or observable of model " + self.model.name +
+                              ", one of {" + ", ".join(self.variables) + "}")
+        return name
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        self._check_variable(name, "variable")
+        if name in self.state_names:
+            return self.states[:, self.state_names.index(name)]
+        return self.observables[:, self.observable_names.index(name)]
+
+    # --- doses --------------------------------------------------------------------------------
+    @property
+    def doses(self) -> pd.DataFrame:
+        """The administrations applied (repeats expanded, lag and bioavailability applied):
+        state, kind (bolus/infusion), time_h, amount and amount_unit (the state's dose unit),
+        rate (amount_unit/h, 0 for a bolus), end_h (infusion end; = time_h for a bolus)."""
+        d = self._doses
+        dose_units = dict(zip(self.state_names, self.model.states["dose_unit"]))
+        return pd.DataFrame({
+            "state": list(d["state"]),
+            "kind": ["infusion" if r > 0 else "bolus" for r in d["rate"]],
+            "time_h": d["time"],
+            "amount": d["amount"],
+            "amount_unit": [dose_units[s] for s in d["state"]],
+            "rate": d["rate"],
+            "end_h": d["end"],
+        })
+
+    # --- sensitivities ------------------------------------------------------------------------
+    def sensitivities(self, output_names: Union[None, str, Sequence[str]] = None,
+                      parameters: Union[None, str, Sequence[str]] = None) -> Sensitivities:
+        """Forward sensitivities d output / d parameter, shape (T, n_outputs, n_parameters).
+
+        Args:
+            output_names: states and/or observables (default: all states, then all observables).
+            parameters: among those requested with ``simulate(..., sensitivities=...)`` (default:
+                all of them, in that order).
+        """
+        if not self._sens_names:
+            raise input_error("sensitivities", None, "a result simulated with sensitivities=[...] "
+                              "(parameter names or 'init:<state>'); this one has none")
+        outs = self.variables if output_names is None else [
+            self._check_variable(n, f"output_names[{i}]")
+            for i, n in enumerate(as_names(output_names, "output_names", "state or observable names"))]
+        pars = list(self._sens_names) if parameters is None else as_names(
+            parameters, "parameters", "parameter names")
+        for i, p in enumerate(pars):
+            if p not in self._sens_names:
+                raise input_error(f"parameters[{i}]", p, "one of the sensitivities computed {" +
+                                  ", ".join(self._sens_names) + "}")
+        cols = [self._sens_names.index(p) for p in pars]
+        blocks = []
+        for name in outs:
+            if name in self.state_names:
+                blocks.append(self._state_sens[:, self.state_names.index(name), :][:, cols])
+            else:
+                blocks.append(self._obs_sens[:, self.observable_names.index(name), :][:, cols])
+        values = np.stack(blocks, axis=1) if blocks else np.zeros((len(self.times), 0, len(cols)))
+        model_units = self.model.units()
+        punits = [model_units[p[5:]] if p.startswith("init:") else model_units[p] for p in pars]
+        return Sensitivities(values=values, times=self.times, outputs=list(outs), parameters=pars,
+                             output_units=[self.units[o] for o in outs], parameter_units=punits)
+
+    # --- tables -------------------------------------------------------------------------------
+    def to_pandas(self, form: str = "wide") -> pd.DataFrame:
+        """The trajectory as a DataFrame.
+
+        ``form="wide"``: index ``time_h``, one column per state then observable; units in
+        ``df.attrs["units"]`` (and the model name in ``df.attrs["model"]``).
+        ``form="long"``: columns time_h, variable, value, unit, kind (``"state"`` or
+        ``"observable"``), one row per time and variable.
+        """
+        if form == "wide":
+            data = {n: self.states[:, i] for i, n in enumerate(self.state_names)}
+            for i, n in enumerate(self.observable_names):
+                data.setdefault(n, self.observables[:, i])
+            df = pd.DataFrame(data, index=pd.Index(self.times, name="time_h"))
+            df.attrs["units"] = {n: self.units[n] for n in df.columns}
+            df.attrs["model"] = self.model.name
+            return df
+        if form == "long":
+            T = len(self.times)
+            values = np.concatenate([self.states, self.observables], axis=1)
+            names = self.state_names + self.observable_names
+            units = self.state_units + self.observable_units
+            kinds = ["state"] * len(self.state_names) + ["observable"] * len(self.observable_names)
+            k = len(names)
+            return pd.DataFrame({
+                "time_h": np.repeat(self.times, k),
+                "variable": np.tile(np.asarray(names, dtype=object), T),
+                "value": values.reshape(-1),
+                "unit": np.tile(np.asarray(units, dtype=object), T),
+                "kind": np.tile(np.asarray(kinds, dtype=object), T),
+            })
+        raise input_error("form", form, "'wide' or 'long'")
+
+    # --- plots and readouts -------------------------------------------------------------------
+    def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
+        """One panel per variable (default: the observables) against time, in h or, for runs
+        longer than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
+        sequence of Axes to draw into. Returns the matplotlib Figure."""
+        names = self.observable_names if variables is None else as_names(
+            variables, "variables", "state or observable names")
+        if not names:
+            raise input_error("variables", variables, "at least one state or observable name")
+        for i, n in enumerate(names):
+            self._check_variable(n, f"variables[{i}]")
+        return plot_result(self, names, ax)
+
+    def summary(self) -> Dict[str, Dict[str, object]]:
+        """Readouts per observable from the output grid: unit, max (Cmax for a concentration),
+        t_max_h, min, last, t_first_h, t_last_h, auc (trapezoidal, first to last output time, no
+        extrapolation) and auc_unit. A peak between output times is missed: use a finer grid
+        around it for an accurate Cmax."""
+        return {n: summarize(self.times, self.observables[:, i], u)
+                for i, (n, u) in enumerate(zip(self.observable_names, self.observable_units))}
+
+    def __repr__(self) -> str:
+        t = self.times
+        span = f"{t[0]:g}-{t[-1]:g} h" if len(t) else "empty"
+        w = "" if self.weight is None or math.isnan(self.weight) else f", weight {self.weight:g} kg"
+        return (f"<crsim.Result model '{self.model.name}': {len(t)} times ({span}), "
+                f"{len(self.state_names)} states, {len(self.observable_names)} observables, "
+                f"{len(self._doses['time'])} administrations{w}>")

@@ -1,0 +1,156 @@
+"""crsim.simulate: one model, one patient, a dosing regimen -> Result."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from ._convert import as_finite, as_float, as_int, as_names, as_str
+from ._dosing import HOURS_PER_DAY, Dose, as_dose, to_core_doses
+from ._errors import input_error
+from ._model import Model, as_model
+from ._nonmem import doses_from_nonmem
+from ._result import Result
+
+__all__ = ["simulate", "default_times"]
+
+DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
+MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
+_NICE_STEPS_H = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
+
+
+def _as_doses(doses: Any, model: Model) -> List[Dose]:
+    if doses is None:
+        return []
+    if isinstance(doses, pd.DataFrame):
+        return doses_from_nonmem(doses, model)
+    if isinstance(doses, (Dose, Mapping)):
+        return [as_dose(doses, 0)]
+    if isinstance(doses, str) or not isinstance(doses, Iterable):
+        raise input_error("doses", doses, "a list of crsim.Dose, a Dose, or a NONMEM-style "
+                          "DataFrame (TIME, AMT, CMT, EVID, ...)")
+    return [as_dose(d, i) for i, d in enumerate(doses)]
+
+
+def default_times(model: Model, core_doses: List[Dict[str, Any]], weight_kg: float,
+                  t_start: float, days: Optional[float]) -> np.ndarray:
+    """The default output grid (h): from t_start to t_start + 24 days (when ``days`` is given) or
+    to 24 h after the last administration ends (at least 24 h), evenly spaced with a round step
+    (at most about 2000 intervals), plus every administration time and infusion end so that
+    end-of-infusion and post-bolus values are on the grid."""
+    events = _core.expand_doses(model.name, core_doses, weight_kg, t_start)
+    if days is not None:
+        t_end = t_start + days * HOURS_PER_DAY
+    else:
+        last = max([t_start, *events["time"], *events["end"]])
+        t_end = last + DEFAULT_HORIZON_H
+    span = t_end - t_start
+    step = next((s for s in _NICE_STEPS_H if span / s <= MAX_DEFAULT_POINTS),
+                span / MAX_DEFAULT_POINTS)
+    grid = t_start + step * np.arange(0, int(math.floor(span / step + 1e-9)) + 1)
+    extra = [t for t in np.concatenate([events["time"], events["end"]]) if t_start <= t <= t_end]
+    grid = np.unique(np.concatenate([grid, extra, [t_end]]))
+    # Drop grid points closer than 1e-9 h to their predecessor (round-off twins of event times).
+    keep = np.concatenate([[True], np.diff(grid) > 1e-9 * max(1.0, abs(t_end))])
+    return grid[keep]
+
+
+def _as_times(times: Any) -> np.ndarray:
+    if isinstance(times, (str, bytes, Mapping)):
+        raise input_error("times", times, "a 1-D array of output times in h")
+    try:
+        arr = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise input_error("times", times, "a 1-D array of numbers (output times in h)") from None
+    if arr.ndim != 1:
+        raise input_error("times", times, "a 1-D array of output times in h (use days= for a "
+                          "default grid over a number of days)")
+    return np.ascontiguousarray(arr)
+
+
+def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
+    if values is None:
+        return {}
+    if isinstance(values, pd.Series):
+        values = values.to_dict()
+    if not isinstance(values, Mapping):
+        raise input_error(field, values, f"a dict of name -> value ({unit_word})")
+    return {as_str(k, f"{field} key", "a name (str)"): as_float(v, f"{field}.{k}", f"a number ({unit_word})")
+            for k, v in values.items()}
+
+
+def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
+             parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
+             initial: Optional[Mapping[str, float]] = None, method: str = "rosenbrock4",
+             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
+             max_step: float = 0.0, initial_step: float = 0.0,
+             sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
+             days: Optional[float] = None) -> Result:
+    """Simulates one model for one patient.
+
+    Args:
+        model: model name (see :func:`crsim.models`) or :class:`crsim.Model`.
+        times: output times, h: 1-D, finite, strictly increasing, >= t_start. Default: see
+            :func:`default_times` (until ``days`` days after t_start when ``days`` is given,
+            otherwise until 24 h after the last administration).
+        doses: a list of :class:`crsim.Dose` (or dicts of Dose fields), one Dose, or a NONMEM-style
+            DataFrame (see :func:`crsim.doses_from_nonmem`).
+        parameters: overrides of the defaults, name -> value in the parameter's unit.
+        weight: body weight, kg (needed by per-kg doses such as ``unit="mg/kg"``).
+        initial: overrides of the initial state, state name -> value in the state's unit.
+        method: ``"rosenbrock4"`` (stiff, default) or ``"dopri5"`` (non-stiff).
+        rtol, atol: relative tolerance in [1e-14, 1) and absolute tolerance (state units) > 0.
+        max_steps: largest number of accepted steps over the run (SolverError beyond).
+        max_step, initial_step: step bounds in h (0 = unlimited / automatic).
+        sensitivities: parameter names (or ``"init:<state>"``) whose forward sensitivities are
+            computed along; True for all parameters.
+        t_start: time at which the initial state holds, h.
+        days: length of the default output grid in days (not together with ``times``).
+
+    Returns:
+        A :class:`crsim.Result`. Outputs at a dose time are post-dose.
+
+    Raises:
+        InputError (a ValueError) naming the field, the value and what is allowed;
+        SolverError (a RuntimeError) naming the time reached when integration fails.
+    """
+    m = as_model(model)
+    t0 = as_finite(t_start, "t_start", "a finite time in h")
+    if weight is None:
+        weight_kg = math.nan
+    else:
+        weight_kg = as_finite(weight, "weight", "a body weight > 0 kg", lower=0.0, strict=True)
+    core_doses = to_core_doses(_as_doses(doses, m), m, weight_kg)
+
+    if sensitivities is None or sensitivities is False:
+        sens: List[str] = []
+    elif sensitivities is True:
+        sens = m.parameter_names
+    else:
+        sens = as_names(sensitivities, "sensitivities", "parameter names or 'init:<state>', or True")
+
+    options = {
+        "method": as_str(method, "method", "one of {rosenbrock4, dopri5}"),
+        "rtol": as_float(rtol, "rtol", "a relative tolerance in [1e-14, 1)"),
+        "atol": as_float(atol, "atol", "a finite absolute tolerance > 0"),
+        "max_steps": as_int(max_steps, "max_steps", "an integer step count > 0"),
+        "max_step": as_float(max_step, "max_step", "a step in h >= 0 (0 = unlimited)"),
+        "initial_step": as_float(initial_step, "initial_step", "a step in h >= 0 (0 = automatic)"),
+    }
+    if days is not None:
+        days = as_finite(days, "days", "a number of days > 0", lower=0.0, strict=True)
+    if times is None:
+        grid = default_times(m, core_doses, weight_kg, t0, days)
+    elif days is not None:
+        raise input_error("days", days, "None when times are given (days= sets the default grid)")
+    else:
+        grid = _as_times(times)
+
+    raw = _core.simulate(m.name, _as_values(parameters, "parameters", "parameter unit"),
+                         core_doses, grid, weight_kg, t0,
+                         _as_values(initial, "initial", "state unit"), options, sens)
+    return Result(m, raw, weight=None if math.isnan(weight_kg) else weight_kg, t_start=t0)
