@@ -1,7 +1,7 @@
-// crsim: the two exception types every layer uses.
+// crsim: the exception types every layer uses.
 // InputError: the caller asked for something the model or engine cannot accept (names the field,
 // the value and what is allowed). SolverError: integration failed (names the time reached, the last
-// step size and the likely cause).
+// step size and the likely cause). IoError (below): a file could not be read or written.
 #pragma once
 
 #include <sstream>
@@ -38,6 +38,18 @@ private:
     }
     double t_reached_;
     double step_;
+};
+
+// IoError: reading or writing a file failed (an HDF5 or file-system error, or a file that is not
+// crsim's or has another schema version). The message names the path.
+class IoError : public std::runtime_error {
+public:
+    IoError(const std::string& path, const std::string& message)
+        : std::runtime_error(message), path_(path) {}
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    std::string path_;
 };
 
 // Formats a double for error messages (full precision, 'nan'/'inf' spelled out).
