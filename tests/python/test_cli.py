@@ -1,0 +1,63 @@
+"""The command line, run as a subprocess: `python -m crsim` and the installed `crsim` script."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "crsim", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def test_models():
+    p = run("models")
+    assert p.returncode == 0, p.stderr
+    assert "pk2_mm" in p.stdout and "robertson" in p.stdout
+
+
+def test_params_shows_units_and_sources():
+    p = run("params", "pk2_mm")
+    assert p.returncode == 0, p.stderr
+    assert "Vmax" in p.stdout and "mg/h" in p.stdout and "Frey" in p.stdout
+    assert "central (mg)" in p.stdout and "C (mg/L)" in p.stdout
+
+
+def test_demo_writes_a_plot_and_a_summary(tmp_path):
+    p = run("demo", "--plot", "toci.png", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "toci.png").stat().st_size > 1000
+    assert "560 mg given" in p.stdout
+    for word in ("Cmax", "C(day 28)", "AUC"):
+        assert word in p.stdout
+
+
+def test_demo_default_plot_name(tmp_path):
+    p = run("demo", "--days", "3", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "demo.png").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("params", "nope"), "model = 'nope'"),
+    (("demo", "--weight", "-3", "--plot", ""), "weight = -3"),
+    (("demo", "--plot", "/nonexistent-dir/x.png", "--days", "1"), "--plot"),
+    (("frobnicate",), "invalid choice"),
+    ((), "COMMAND"),
+])
+def test_user_errors_exit_2_without_traceback(args, words):
+    p = run(*args)
+    assert p.returncode == 2
+    assert words in p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+
+
+def test_installed_entry_point():
+    script = Path(sys.executable).with_name("crsim")
+    if not script.exists():
+        pytest.skip("the crsim script is not installed next to this interpreter")
+    p = subprocess.run([str(script), "models"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "pk1" in p.stdout
