@@ -2,11 +2,15 @@
 treatment, on a C++ ODE engine. Time is in hours everywhere; units travel with every state,
 parameter and observable.
 
-    >>> import crsim
-    >>> crsim.models()
-    >>> res = crsim.simulate("pk2_mm", doses=[crsim.Dose("central", 8, unit="mg/kg", duration=1,
-    ...                      cap=800)], weight=70, days=56)
-    >>> res["C"], res.summary(), res.plot()
+Example (tocilizumab 8 mg/kg IV over 1 h, at most 800 mg, 70 kg, 8 weeks)::
+
+    import crsim
+    crsim.models()
+    res = crsim.simulate("pk2_mm", doses=[crsim.Dose("central", 8, unit="mg/kg", duration=1,
+                         cap=800)], weight=70, days=56)
+    res["C"]          # mg/L at res.times (h)
+    res.summary()     # Cmax, Tmax, AUC per observable
+    res.plot()        # matplotlib figure
 """
 from ._core import __version__
 from ._dosing import Dose
