@@ -1,5 +1,6 @@
 #include "crsim/models/builtin.hpp"
 
+#include "crsim/models/crs.hpp"
 #include "crsim/models/pk.hpp"
 
 namespace crsim::models {
@@ -11,6 +12,7 @@ void register_builtin(Registry& registry) {
     registry.add<Pk2Oral>();
     registry.add<Pk2MM>();
     registry.add<Robertson>();
+    registry.add<Crs>();
 }
 
 Registry& builtin_registry() {

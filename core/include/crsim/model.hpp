@@ -60,6 +60,9 @@ struct ModelInfo {
     std::vector<ParameterInfo> parameters;
     std::vector<ObservableInfo> observables;
     std::vector<std::string> sources;
+    // When the model's parameter values live in a data file (data/parameters/<stem>.json) rather
+    // than in C++, ParameterInfo::value is NaN and this names the default set's file stem.
+    std::string default_parameter_set;
 };
 
 class Model {
