@@ -3,9 +3,13 @@
 // errors, and atomic writing (a failing write leaves no file under the final name, an existing file
 // untouched and no temporary file behind).
 #include <hdf5.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -73,11 +77,13 @@ std::string message_of(const std::function<void()>& f) {
 }
 
 // pk2_mm (tocilizumab-like defaults): 8 mg/kg IV over 1 h capped at 800 mg for a 70 kg patient,
-// then a 162 mg bolus at 72 h; outputs every 0.5 h over 2 weeks; sensitivities to Vmax and to the
-// initial central amount.
-ResultRecord simulated_record(const std::string& name, Method method = Method::Rosenbrock4) {
+// then (optionally) a 162 mg bolus at 72 h; outputs every 0.5 h over 2 weeks; sensitivities to Vmax
+// and to the initial central amount. vmax > 0 overrides the default Vmax (mg/h).
+ResultRecord simulated_record(const std::string& name, Method method = Method::Rosenbrock4,
+                              double vmax = 0.0, bool second_dose = true) {
     const Model& m = *models::builtin_registry().get("pk2_mm");
     Problem pr;
+    if (vmax > 0.0) pr.parameters = m.parameters_with({{"Vmax", vmax}});
     pr.weight_kg = 70.0;
     Dose iv;
     iv.target = "central";
@@ -89,7 +95,8 @@ ResultRecord simulated_record(const std::string& name, Method method = Method::R
     sc.target = "central";
     sc.time = 72.0;
     sc.amount = 162.0;
-    pr.doses = {iv, sc};
+    pr.doses = {iv};
+    if (second_dose) pr.doses.push_back(sc);
     for (int i = 0; i <= 672; ++i) pr.times.push_back(0.5 * i);
     pr.options.method = method;
     pr.sensitivities = {"Vmax", "init:central"};
@@ -227,16 +234,24 @@ TEST_CASE("results round trip: simulated pk2_mm, arrays bitwise identical", "[hd
 TEST_CASE("several scenarios in one file keep their order and contents", "[hdf5]") {
     TempDir dir;
     const std::string path = dir.file("many.h5");
-    std::vector<ResultRecord> recs = {simulated_record("zeta"), simulated_record("alpha", Method::Dopri5),
-                                      simulated_record("grade ≥2 – tocilizumab")};
-    recs[1].parameter_values[4] = 0.5;  // a different record, not a copy: Vmax overridden by hand
-    recs[2].trajectory.doses.clear();   // and one without doses
+    std::vector<ResultRecord> recs = {simulated_record("zeta"),
+                                      simulated_record("alpha", Method::Dopri5, 0.5),
+                                      simulated_record("grade ≥2 – tocilizumab", Method::Rosenbrock4,
+                                                       0.0, false)};
+    REQUIRE(recs[1].parameter_values[4] == 0.5);  // Vmax
+    REQUIRE(recs[2].trajectory.doses.size() == 1);
     write_results(path, recs);
     const ResultsFile back = read_results(path);
     REQUIRE(back.scenarios.size() == 3);
     for (std::size_t i = 0; i < recs.size(); ++i) {
         INFO("scenario " << recs[i].name);
         require_equal(recs[i], back.scenarios[i]);
+    }
+    // For checking the layout with h5py by hand: CRSIM_TEST_H5_OUT=/some/file.h5 keeps a copy.
+    if (const char* keep = std::getenv("CRSIM_TEST_H5_OUT")) {
+        FileMetadata meta;
+        meta.attributes = {{"command", "crsim_tests [hdf5]"}};
+        write_results(keep, recs, meta);
     }
 }
 
@@ -410,4 +425,35 @@ TEST_CASE("a failing write leaves no partial file and an existing file untouched
         }
         CHECK(dir.entries().empty());
     }
+}
+
+TEST_CASE("a process killed mid-write leaves the final name untouched", "[hdf5]") {
+    TempDir dir;
+    const std::string path = dir.file("out.h5");
+    write_results(path, {simulated_record("old")});
+    const std::string before = slurp(path);
+    const std::vector<ResultRecord> recs = {simulated_record("a"), simulated_record("b")};
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the child dies by SIGKILL half-way through the file (no cleanup can run)
+        testing::set_results_write_hook([](const std::string& s, const std::string&) {
+            if (s == "scenario:a") ::kill(::getpid(), SIGKILL);
+        });
+        try {
+            write_results(path, recs);
+        } catch (...) {
+        }
+        ::_exit(3);  // not reached
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    CHECK(slurp(path) == before);
+    CHECK(read_results(path).scenarios.at(0).name == "old");
+    // What remains is the stale temporary file of the killed process, next to the target.
+    const auto entries = dir.entries();
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[0] == "out.h5");
+    CHECK(entries[1].rfind("out.h5.tmp-" + std::to_string(child) + "-", 0) == 0);
 }
