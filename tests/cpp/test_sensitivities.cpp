@@ -296,3 +296,65 @@ TEST_CASE("sensitivity to a parameter in the dose conversion factor", "[sensitiv
         CHECK(worst_y <= 1e-9);
     }
 }
+
+// A test-only model whose initial state depends on the parameters (a turnover response at baseline,
+// R(0) = kin/kout, stimulated by a drug amount A): exercises the AD of the initialiser (dx0/dp).
+//   dA/dt = -ke A ;  dR/dt = kin (1 + S A) - kout R ;  observable R.
+struct Turnover {
+    static constexpr int n_states = 2;
+    enum P { KE, KIN, KOUT, S };
+    static ModelInfo info() {
+        ModelInfo m;
+        m.name = "test_turnover";
+        m.description = "stimulated turnover at baseline (test only)";
+        m.states = {{"A", "mg", "drug amount", "mg"}, {"R", "pg/mL", "response", ""}};
+        m.parameters = {{"ke", "1/h", 0.2, 0.0, kInfinity, "drug elimination", "test value"},
+                        {"kin", "pg/mL/h", 3.0, 0.0, kInfinity, "zero-order production", "test value"},
+                        {"kout", "1/h", 0.5, 1e-12, kInfinity, "first-order loss", "test value"},
+                        {"S", "1/mg", 0.05, 0.0, kInfinity, "stimulation per mg", "test value"}};
+        m.observables = {{"R", "pg/mL", "response"}};
+        return m;
+    }
+    template <class T> static void initial(const T* p, T* x0) {
+        x0[0] = T(0.0);
+        x0[1] = p[KIN] / p[KOUT];
+    }
+    template <class T> static void rhs(const T&, const T* x, const T* p, T* dx) {
+        dx[0] = -p[KE] * x[0];
+        dx[1] = p[KIN] * (1.0 + p[S] * x[0]) - p[KOUT] * x[1];
+    }
+    template <class T> static void observables(const T&, const T* x, const T*, T* y) { y[0] = x[1]; }
+};
+
+TEST_CASE("sensitivities of a parameter-dependent initial state", "[sensitivities][initial]") {
+    Registry registry;
+    registry.add<Turnover>();
+    const Model& m = *registry.get("test_turnover");
+    Case c{"test_turnover",
+           {bolus("A", 2.0, 20.0), infusion_rate("A", 10.0, 10.0, 5.0)},
+           grid(0.0, 48.0, 97),
+           {"A", "R"}};
+    for (Method method : {Method::Rosenbrock4, Method::Dopri5}) {
+        INFO("method " << to_string(method));
+        check_case(m, c, method);
+        // Before the first dose R stays at kin/kout, so dR/dkin = 1/kout and dR/dkout = -kin/kout^2.
+        Problem pr = problem(c, method);
+        pr.sensitivities = {"kin", "kout", "init:R"};
+        const Trajectory tr = simulate(m, pr);
+        for (std::size_t i = 0; i < tr.times.size() && tr.times[i] < 2.0; ++i) {
+            CHECK(tr.states[2 * i + 1] == Approx(6.0).epsilon(1e-12));
+            CHECK(tr.state_sensitivities[(2 * i + 1) * 3 + 0] == Approx(2.0).epsilon(1e-10));
+            CHECK(tr.state_sensitivities[(2 * i + 1) * 3 + 1] == Approx(-12.0).epsilon(1e-10));
+            CHECK(tr.state_sensitivities[(2 * i + 1) * 3 + 2] == Approx(std::exp(-0.5 * tr.times[i])).epsilon(1e-9));
+        }
+        // An initial value given by the caller no longer depends on the parameters: with R(0) = 10,
+        // R(t) = kin/kout + (10 - kin/kout) e^{-kout t} and dR/dkin = (1 - e^{-kout t}) / kout.
+        pr.initial = {{"R", 10.0}};
+        const Trajectory to = simulate(m, pr);
+        for (std::size_t i = 0; i < to.times.size() && to.times[i] < 2.0; ++i) {
+            const double e = std::exp(-0.5 * to.times[i]);
+            CHECK(to.states[2 * i + 1] == Approx(6.0 + 4.0 * e).epsilon(1e-9));
+            CHECK(to.state_sensitivities[(2 * i + 1) * 3 + 0] == Approx((1.0 - e) / 0.5).margin(1e-9));
+        }
+    }
+}
