@@ -100,7 +100,8 @@ void validate_record(const ResultRecord& r, const std::string& f) {
                "one per parameter");
     check_size(f + ".parameter_values", r.parameter_values.size(), r.parameter_names.size(),
                "one per parameter");
-    for (std::size_t i = 0; i < n; ++i) check_name(f + ".state_names[" + std::to_string(i) + "]", r.state_names[i], "name");
+    for (std::size_t i = 0; i < n; ++i)
+        check_name(f + ".state_names[" + std::to_string(i) + "]", r.state_names[i], "name");
     for (std::size_t i = 0; i < n_obs; ++i)
         check_name(f + ".observable_names[" + std::to_string(i) + "]", r.observable_names[i], "name");
     for (std::size_t i = 0; i < r.parameter_names.size(); ++i)
@@ -330,6 +331,10 @@ void write_results(const std::string& path, const std::vector<ResultRecord>& sce
         h5::Handle fapl(f.check(H5Pcreate(H5P_FILE_ACCESS), "cannot create a property list"), H5Pclose);
         // SEMI: closing fails if an object is still open, so a successful close means all written.
         f.check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_SEMI), "cannot set close degree of", path);
+        // HDF5 1.8 file format: dense attribute storage, so attributes (e.g. the names of
+        // thousands of states) may exceed the 64 KiB object-header limit; readable by HDF5 >= 1.8.
+        f.check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18),
+                "cannot set the file format version of", path);
         f.handle = h5::Handle(H5Fcreate(tmp.path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), H5Fclose);
         if (f.id() < 0) f.fail("cannot create the temporary file " + squote(tmp.path));
         if (hook) hook("created", tmp.path);

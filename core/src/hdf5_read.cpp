@@ -44,7 +44,8 @@ void check_schema_version(const h5::File& f, hid_t obj, const std::string& obj_p
         f.bad("schema version " + std::to_string(v) + " is newer than this crsim (reads " +
               std::to_string(kResultsSchemaVersion) + "); upgrade crsim to read this file");
     if (v < 1)
-        f.bad("schema version " + std::to_string(v) + " is not a valid crsim schema version (this crsim reads " +
+        f.bad("schema version " + std::to_string(v) +
+              " is not a valid crsim schema version (this crsim reads " +
               std::to_string(kResultsSchemaVersion) + ")");
 }
 
@@ -178,7 +179,8 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
         if (f.has_link(s.get(), "units")) {
             const std::string up = rp + "/units";
             h5::Handle u = f.open_group(s.get(), "units", up);
-            for (const auto& a : f.attr_names(u.get(), up)) r.readout_units[a] = f.read_string(u.get(), a, up);
+            for (const auto& a : f.attr_names(u.get(), up))
+                r.readout_units[a] = f.read_string(u.get(), a, up);
         }
     }
     return r;

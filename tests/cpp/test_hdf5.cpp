@@ -457,3 +457,27 @@ TEST_CASE("a process killed mid-write leaves the final name untouched", "[hdf5]"
     CHECK(entries[0] == "out.h5");
     CHECK(entries[1].rfind("out.h5.tmp-" + std::to_string(child) + "-", 0) == 0);
 }
+
+TEST_CASE("large metadata: thousands of state names and readouts, a 200 kB scenario", "[hdf5]") {
+    // Beyond HDF5's 64 KiB compact attribute storage: needs the dense storage of the 1.8 format.
+    TempDir dir;
+    ResultRecord r;
+    r.name = "wide";
+    r.model_name = "synthetic";
+    r.model_version = "1";
+    r.scenario_json = "{\"pad\": \"" + std::string(200000, 'x') + "\"}";
+    const std::size_t n = 5000;
+    for (std::size_t i = 0; i < n; ++i) {
+        r.state_names.push_back("a_state_with_a_longish_name_" + std::to_string(i));
+        r.state_units.push_back("cells/uL");
+        r.state_dose_units.push_back(i == 0 ? "cells" : "");
+    }
+    r.trajectory.times = {0.0, 24.0, 48.0};
+    for (std::size_t i = 0; i < 3 * n; ++i) r.trajectory.states.push_back(std::sqrt(double(i)));
+    for (int i = 0; i < 3000; ++i) r.readouts["readout_" + std::to_string(i)] = 0.1 * i;
+    const std::string path = dir.file("wide.h5");
+    write_results(path, {r});
+    const ResultsFile back = read_results(path);
+    REQUIRE(back.scenarios.size() == 1);
+    require_equal(r, back.scenarios[0]);
+}
