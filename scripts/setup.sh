@@ -28,13 +28,17 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
+mkdir -p build
+pip_logged() {  # pip's chatter goes to a log, shown only when pip fails
+  if ! "${PIP[@]}" "$@" >build/pip.log 2>&1; then cat build/pip.log >&2; log "pip $* failed"; exit 1; fi
+}
 REQS="numpy pandas matplotlib scipy h5py pyyaml pytest nbclient nbformat ipykernel scikit-build-core pybind11"
 req_stamp=$(printf '%s' "$REQS" | sha1sum | cut -c1-16)
 if [ "$(cat .venv/.crsim-reqs 2>/dev/null)" != "$req_stamp" ]; then
   log "installing Python packages into .venv"
-  "${PIP[@]}" install --upgrade pip >/dev/null
+  pip_logged install --upgrade pip
   # shellcheck disable=SC2086
-  "${PIP[@]}" install $REQS
+  pip_logged install $REQS
   echo "$req_stamp" > .venv/.crsim-reqs
 fi
 
@@ -43,6 +47,6 @@ src_stamp=$(find CMakeLists.txt pyproject.toml core models bindings data -type f
               -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-16)
 if [ "$(cat .venv/.crsim-src 2>/dev/null)" != "$src_stamp" ] || ! .venv/bin/python -c "import crsim._core" 2>/dev/null; then
   log "building and installing crsim"
-  "${PIP[@]}" install --no-build-isolation --no-deps . >/dev/null
+  pip_logged install --no-build-isolation --no-deps .
   echo "$src_stamp" > .venv/.crsim-src
 fi
