@@ -15,7 +15,9 @@ Example (tocilizumab 8 mg/kg IV over 1 h, at most 800 mg, 70 kg, 8 weeks)::
 from ._core import __version__
 from ._dosing import Dose
 from ._errors import InputError, SolverError
+from ._citations import citations
 from ._model import Model, models
+from ._parameter_sets import parameter_sets
 from ._nonmem import doses_from_nonmem
 from ._result import Result
 from ._sensitivities import Sensitivities
@@ -26,6 +28,8 @@ __all__ = [
     "Dose",
     "InputError",
     "Model",
+    "citations",
+    "parameter_sets",
     "Result",
     "Sensitivities",
     "SolverError",

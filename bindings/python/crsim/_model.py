@@ -1,12 +1,13 @@
 """Models: metadata of the built-in models as pandas DataFrames."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import pandas as pd
 
 from . import _core
 from ._errors import input_error
+from ._parameter_sets import load_parameter_set, parameter_set_path
 
 __all__ = ["Model", "models", "as_model"]
 
@@ -19,9 +20,12 @@ def models() -> List[str]:
 class Model:
     """A built-in model: its states, parameters and observables with units and sources.
 
-    ``Model(name)`` looks the model up in the engine's registry (unknown names raise
-    :class:`crsim.InputError` listing the known ones). The object is immutable; the tables are new
-    DataFrames on every access.
+    ``Model(name, parameter_set=None)`` looks the model up in the engine's registry (unknown names
+    raise :class:`crsim.InputError` listing the known ones). Models whose numbers live in cited
+    parameter-set files (``data/parameters/*.json``, e.g. the CRS model) take their default set
+    unless ``parameter_set`` names another set (file stem) or gives a path; the set is checked
+    against the model (every parameter given, units equal, values within bounds). The object is
+    immutable; the tables are new DataFrames on every access.
 
     Attributes:
         name, description, version: strings.
@@ -32,14 +36,25 @@ class Model:
             is the default, ``[lower, upper]`` the admissible range.
         observables: DataFrame (name, unit, description).
         parameter_values: dict name -> default value (in the parameter's unit).
+        parameter_set: name of the parameter set in use (None for models with built-in defaults).
+        patient: the patient covariates the set assumes, name -> value.
     """
 
-    def __init__(self, name: Union[str, "Model"]):
+    def __init__(self, name: Union[str, "Model"], parameter_set: Optional[str] = None):
         if isinstance(name, Model):
+            if parameter_set is None:
+                parameter_set = name.parameter_set
             name = name.name
         if not isinstance(name, str):
             raise input_error("model", name, "a model name (str), one of {" + ", ".join(models()) + "}")
         self._info: Dict[str, Any] = _core.model_info(name)
+        self._set: Optional[Dict[str, Any]] = None
+        self._values: Dict[str, float] = {p["name"]: p["default"] for p in self._info["parameters"]}
+        spec = parameter_set or self._info.get("default_parameter_set") or None
+        if spec is not None:
+            path = parameter_set_path(spec)
+            self._set = load_parameter_set(str(path))
+            self._values = dict(_core.parameters_from(name, str(path)))
 
     # --- identity -----------------------------------------------------------------------------
     @property
@@ -56,7 +71,28 @@ class Model:
 
     @property
     def sources(self) -> List[str]:
-        return list(self._info["sources"])
+        """Citations of the model structure and of the parameter set in use."""
+        out = list(self._info["sources"])
+        for src in (self._set or {}).get("sources", []):
+            if src not in out:
+                out.append(src)
+        return out
+
+    @property
+    def parameter_set(self) -> Optional[str]:
+        return None if self._set is None else self._set["name"]
+
+    @property
+    def patient(self) -> Dict[str, float]:
+        """Patient covariates assumed by the parameter set (name -> value in the parameter unit)."""
+        if self._set is None:
+            return {}
+        return {k: self._values[k] for k in self._set["patient"]}
+
+    @property
+    def default_regimen(self) -> Dict[str, Dict[str, Any]]:
+        """The regimen the parameter set was calibrated with (name -> {value, unit, source})."""
+        return {} if self._set is None else {k: dict(v) for k, v in self._set["regimen"].items()}
 
     # --- tables -------------------------------------------------------------------------------
     @property
@@ -65,7 +101,13 @@ class Model:
 
     @property
     def parameters(self) -> pd.DataFrame:
-        rows = [{**p, "value": p["default"]} for p in self._info["parameters"]]
+        entries = (self._set or {}).get("parameters", {})
+        rows = []
+        for p in self._info["parameters"]:
+            row = {**p, "value": self._values[p["name"]]}
+            if p["name"] in entries:
+                row["source"] = entries[p["name"]]["source"]
+            rows.append(row)
         return pd.DataFrame(rows, columns=["name", "value", "unit", "lower", "upper", "description",
                                            "source"])
 
@@ -76,7 +118,7 @@ class Model:
     # --- plain lookups ------------------------------------------------------------------------
     @property
     def parameter_values(self) -> Dict[str, float]:
-        return {p["name"]: p["default"] for p in self._info["parameters"]}
+        return dict(self._values)
 
     @property
     def state_names(self) -> List[str]:
@@ -106,15 +148,18 @@ class Model:
 
     # --- Python protocol ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and other.name == self.name
+        return (isinstance(other, Model) and other.name == self.name
+                and other.parameter_set == self.parameter_set)
 
     def __hash__(self) -> int:
-        return hash(("crsim.Model", self.name))
+        return hash(("crsim.Model", self.name, self.parameter_set))
 
     def __repr__(self) -> str:
         i = self._info
         return (f"<crsim.Model '{self.name}': {len(i['states'])} states, {len(i['parameters'])} "
-                f"parameters, {len(i['observables'])} observables - {self.description}>")
+                f"parameters, {len(i['observables'])} observables"
+                + (f", parameter set '{self.parameter_set}'" if self._set else "")
+                + f" - {self.description}>")
 
 
 def as_model(model: Union[str, Model], field: str = "model") -> Model:

@@ -19,7 +19,8 @@ from ._result import Result
 __all__ = ["simulate", "default_times"]
 
 DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
-MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
+MAX_DEFAULT_POINTS = 2000
+WEIGHT_PARAMETER = "body_weight"  # a model parameter of this name (kg) is the patient's weight  # the default grid has at most about this many intervals
 _NICE_STEPS_H = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
 
 
@@ -120,10 +121,21 @@ def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
     """
     m = as_model(model)
     t0 = as_finite(t_start, "t_start", "a finite time in h")
+    overrides = _as_values(parameters, "parameters", "parameter unit")
+    if m.parameter_set is not None:  # numbers from the model's cited parameter set
+        overrides = {**m.parameter_values, **overrides}
     if weight is None:
         weight_kg = math.nan
     else:
         weight_kg = as_finite(weight, "weight", "a body weight > 0 kg", lower=0.0, strict=True)
+    if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
+        given = (parameters or {}).get(WEIGHT_PARAMETER)
+        if weight is None:
+            weight_kg = overrides.get(WEIGHT_PARAMETER, m.parameter_values[WEIGHT_PARAMETER])
+        elif given is not None and given != weight_kg:
+            raise input_error("weight", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} "
+                              f"= {given} kg (give one of them)")
+        overrides[WEIGHT_PARAMETER] = weight_kg
     core_doses = to_core_doses(_as_doses(doses, m), m, weight_kg)
 
     if sensitivities is None or sensitivities is False:
@@ -150,7 +162,7 @@ def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
     else:
         grid = _as_times(times)
 
-    raw = _core.simulate(m.name, _as_values(parameters, "parameters", "parameter unit"),
+    raw = _core.simulate(m.name, overrides,
                          core_doses, grid, weight_kg, t0,
                          _as_values(initial, "initial", "state unit"), options, sens)
     return Result(m, raw, weight=None if math.isnan(weight_kg) else weight_kg, t_start=t0)

@@ -229,6 +229,7 @@ py::dict model_info(const std::string& name) {
     out["parameters"] = params;
     out["observables"] = obs;
     out["sources"] = py::cast(mi.sources);
+    out["default_parameter_set"] = mi.default_parameter_set;
     return out;
 }
 
@@ -297,6 +298,8 @@ void raise_with(PyObject* type, const char* what, const std::vector<std::pair<co
 
 }  // namespace
 
+void bind_parameter_sets(py::module_& m);  // parameter_sets.cpp
+
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
     m.attr("__version__") = CRSIM_VERSION;
@@ -327,6 +330,7 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+    bind_parameter_sets(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),
