@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <memory>
 
 #include <boost/numeric/odeint.hpp>
 
 #include "crsim/errors.hpp"
+#include "policy_monitor.hpp"
 
 namespace crsim {
 
@@ -120,10 +122,11 @@ public:
 private:
     void setup_sensitivities();
     void apply_events_at(double t, std::vector<double>& z);
+    void add_events(const std::vector<DoseEvent>& events);
     void set_rates(double t);
     void record(double t, const double* z);
     template <class Stepper, class State, class Deriv>
-    void integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b);
+    double integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b);
     template <class Stepper, class State, class Deriv>
     void integrate_all(Stepper stepper, const Deriv& deriv, std::vector<double>& z);
 
@@ -136,7 +139,9 @@ private:
     std::vector<int> pidx_;
     std::vector<int> init_state_;  // per sensitivity column: state index for "init:" or -1
     std::vector<DoseEvent> events_;
-    std::vector<double> bounds_;
+    std::vector<bool> applied_;      // per event: bolus already added
+    std::vector<double> bounds_;     // sorted discontinuities within [t_start, t_end]
+    std::unique_ptr<detail::PolicyMonitor> policies_;
     std::size_t next_out_ = 0;
     double last_dt_ = 0.0;
     System sys_{model_, nullptr, 0, 0, nullptr, {}, {}, nullptr};
@@ -164,8 +169,10 @@ void Driver::setup_sensitivities() {
 }
 
 void Driver::apply_events_at(double t, std::vector<double>& z) {
-    for (const DoseEvent& e : events_) {
-        if (e.time != t || e.is_infusion()) continue;
+    for (std::size_t j = 0; j < events_.size(); ++j) {
+        const DoseEvent& e = events_[j];
+        if (e.time != t || e.is_infusion() || applied_[j]) continue;
+        applied_[j] = true;
         const double fac = model_.dose_factor(e.state, p_.data());
         z[static_cast<std::size_t>(e.state)] += e.amount * fac;
         const int sp = model_.info().states[static_cast<std::size_t>(e.state)].dose_scale_param;
@@ -174,6 +181,17 @@ void Driver::apply_events_at(double t, std::vector<double>& z) {
                 z[static_cast<std::size_t>(n_ + e.state * m_ + k)] +=
                     e.amount * model_.dose_factor_derivative(e.state, p_.data());
     }
+}
+
+void Driver::add_events(const std::vector<DoseEvent>& events) {
+    const double t_end = pr_.times.back();
+    for (const DoseEvent& e : events) {
+        events_.push_back(e);
+        applied_.push_back(false);
+        for (double b : {e.time, e.end})
+            if (b <= t_end) bounds_.insert(std::upper_bound(bounds_.begin(), bounds_.end(), b), b);
+    }
+    bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
 }
 
 void Driver::set_rates(double t) {
@@ -215,9 +233,10 @@ void Driver::record(double t, const double* z) {
 }
 
 // Integrates from a to b (a < b) with a dense-output stepper, recording output times in (a, b).
-// The last step is shortened to land exactly on b, the next discontinuity.
+// The last step is shortened to land exactly on b, the next discontinuity. Returns b, or the
+// earlier time at which a policy fired (z then holds the state there).
 template <class Stepper, class State, class Deriv>
-void Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b) {
+double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b) {
     const auto& times = pr_.times;
     double h = opt_.initial_step > 0.0 ? opt_.initial_step : 1e-4 * (b - a);
     if (last_dt_ > 0.0 && opt_.initial_step <= 0.0) h = std::min(h * 10.0, last_dt_);
@@ -226,6 +245,10 @@ void Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a,
     stepper.initialize(z, a, h);
     const double eps = 1e-13 * std::max(1.0, std::abs(b));
     State tmp = z;
+    const detail::PolicyMonitor::Evaluator z_at = [&](double t, double* out) {
+        stepper.calc_state(t, tmp);
+        std::copy(raw(tmp), raw(tmp) + z.size(), out);
+    };
     while (b - stepper.current_time() > eps) {
         const double t = stepper.current_time();
         if (t + stepper.current_time_step() > b) stepper.initialize(stepper.current_state(), t, b - t);
@@ -259,14 +282,33 @@ void Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a,
             throw SolverError(stepper.current_time(), last_dt_,
                               "step size underflow; the problem is too stiff for this method or "
                               "the right-hand side is discontinuous");
-        while (next_out_ < times.size() && times[next_out_] < b &&
+        double stop = b;
+        if (!policies_->empty()) {
+            int fired = -1;
+            const double tf = policies_->scan_step(stepper.previous_time(), stepper.current_time(),
+                                                   raw(const_cast<State&>(x)), z_at, fired);
+            if (!std::isnan(tf)) {
+                z_at(tf, raw(tmp));
+                add_events(expand_doses(model_, policies_->fire(static_cast<std::size_t>(fired), tf,
+                                                                raw(tmp), out_.firings),
+                                        pr_.weight_kg, pr_.t_start));
+                stop = tf;
+            }
+        }
+        while (next_out_ < times.size() && times[next_out_] < stop &&
                times[next_out_] <= stepper.current_time()) {
             stepper.calc_state(times[next_out_], tmp);
             record(times[next_out_], raw(tmp));
             ++next_out_;
         }
+        if (stop < b) {
+            stepper.calc_state(stop, tmp);
+            z = tmp;
+            return stop;
+        }
     }
     z = stepper.current_state();
+    return b;
 }
 
 template <class Stepper, class State, class Deriv>
@@ -274,19 +316,31 @@ void Driver::integrate_all(Stepper stepper, const Deriv& deriv, std::vector<doub
     State z(z0.size());
     std::copy(z0.begin(), z0.end(), raw(z));
     std::vector<double> zv(z0);
-    for (std::size_t s = 0; s < bounds_.size(); ++s) {
-        const double tb = bounds_[s];
+    const double t_end = pr_.times.back();
+    double t = pr_.t_start;
+    for (;;) {
+        // At a discontinuity (or where a policy fired): doses, then policies that are due here
+        // (their doses may fall here too), then outputs (post-dose).
         std::copy(raw(z), raw(z) + zv.size(), zv.begin());
-        apply_events_at(tb, zv);
+        apply_events_at(t, zv);
+        policies_->observe_point(t, zv.data());
+        for (int f = policies_->due(t); f >= 0; f = policies_->due(t)) {
+            add_events(expand_doses(model_,
+                                    policies_->fire(static_cast<std::size_t>(f), t, zv.data(), out_.firings),
+                                    pr_.weight_kg, pr_.t_start));
+            apply_events_at(t, zv);
+            policies_->observe_point(t, zv.data());
+        }
         std::copy(zv.begin(), zv.end(), raw(z));
-        set_rates(tb);
-        while (next_out_ < pr_.times.size() && pr_.times[next_out_] == tb) {
-            record(tb, zv.data());
+        set_rates(t);
+        while (next_out_ < pr_.times.size() && pr_.times[next_out_] == t) {
+            record(t, zv.data());
             ++next_out_;
         }
-        if (s + 1 == bounds_.size()) break;
+        if (t >= t_end) break;
+        const double next = *std::upper_bound(bounds_.begin(), bounds_.end(), t);
         ++out_.stats.restarts;
-        integrate(stepper, deriv, z, tb, bounds_[s + 1]);
+        t = integrate(stepper, deriv, z, t, next);
     }
 }
 
@@ -297,7 +351,15 @@ Trajectory Driver::run() {
     model_.check_parameters(p_);
     setup_sensitivities();
     events_ = expand_doses(model_, pr_.doses, pr_.weight_kg, pr_.t_start);
-    out_.doses = events_;
+    applied_.assign(events_.size(), false);
+    policies_ = std::make_unique<detail::PolicyMonitor>(model_, pr_.policies, p_.data());
+    for (std::size_t i = 0; i < pr_.policies.size(); ++i) {  // check each action's doses up front
+        try {
+            expand_doses(model_, pr_.policies[i].action, pr_.weight_kg, 0.0);
+        } catch (const InputError& e) {
+            throw InputError::nested("policies[" + std::to_string(i) + "].action.", e);
+        }
+    }
 
     // Initial state and initial sensitivities.
     const std::size_t N = static_cast<std::size_t>(n_ * (1 + m_));
@@ -329,6 +391,7 @@ Trajectory Driver::run() {
     }
     std::sort(bounds_.begin(), bounds_.end());
     bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
+    policies_->set_state_size(static_cast<int>(N));
 
     sys_.p = p_.data();
     sys_.n = n_;
@@ -349,6 +412,9 @@ Trajectory Driver::run() {
                                                  odeint::runge_kutta_dopri5<std::vector<double>>());
         integrate_all<decltype(stepper), std::vector<double>>(stepper, VDeriv{&sys_}, z);
     }
+    out_.doses = events_;
+    std::stable_sort(out_.doses.begin(), out_.doses.end(),
+                     [](const DoseEvent& a, const DoseEvent& b) { return a.time < b.time; });
     return std::move(out_);
 }
 

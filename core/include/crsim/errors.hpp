@@ -17,7 +17,14 @@ public:
           field_(field) {}
     const std::string& field() const noexcept { return field_; }
 
+    // The same error seen from an enclosing field: "policies[0].action." + "doses[1].amount".
+    static InputError nested(const std::string& prefix, const InputError& inner) {
+        return InputError(prefix + inner.field(), prefix + inner.what());
+    }
+
 private:
+    InputError(const std::string& field, const std::string& message)
+        : std::invalid_argument(message), field_(field) {}
     std::string field_;
 };
 

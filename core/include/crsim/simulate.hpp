@@ -8,6 +8,7 @@
 
 #include "crsim/dosing.hpp"
 #include "crsim/model.hpp"
+#include "crsim/policy.hpp"
 
 namespace crsim {
 
@@ -39,6 +40,9 @@ struct Problem {
     // Parameter names, or "init:<state>" for an initial value, whose forward sensitivities are
     // integrated with the states.
     std::vector<std::string> sensitivities;
+    // Triggered policies, watched on every step (see policy.hpp). Sensitivities do not include the
+    // dependence of a firing time on the parameters.
+    std::vector<Policy> policies;
 };
 
 struct SolverStats {
@@ -55,7 +59,8 @@ struct Trajectory {
     std::vector<std::string> sensitivity_names;  // m
     std::vector<double> state_sensitivities;       // T x n x m
     std::vector<double> observable_sensitivities;  // T x n_obs x m
-    std::vector<DoseEvent> doses;     // the administrations that were applied
+    std::vector<DoseEvent> doses;     // the administrations that were applied (incl. triggered)
+    std::vector<PolicyFiring> firings;  // triggered policies, in time order
     SolverStats stats;
 };
 

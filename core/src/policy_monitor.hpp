@@ -1,0 +1,210 @@
+// crsim (private): watches the conditions of triggered policies along an integration.
+//
+// Each policy is a small state machine: `active` while its condition holds, `true_since` the
+// located time it started to hold. It fires at max(true_since + sustained, earliest time its limits
+// allow) if the condition still holds then and the time lies in its window. Crossings inside a step
+// are located by bisection on the stepper's dense output (evaluator `z_at`).
+#pragma once
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "crsim/errors.hpp"
+#include "crsim/model.hpp"
+#include "crsim/policy.hpp"
+
+namespace crsim::detail {
+
+class PolicyMonitor {
+public:
+    using Evaluator = std::function<void(double t, double* z)>;
+
+    PolicyMonitor(const Model& model, const std::vector<Policy>& policies, const double* p)
+        : model_(model), policies_(policies), p_(p), y_(static_cast<std::size_t>(model.n_observables())) {
+        for (std::size_t i = 0; i < policies.size(); ++i) watch_.push_back(check(i));
+    }
+
+    bool empty() const noexcept { return policies_.empty(); }
+
+    // Condition of policy i at (t, z).
+    bool holds(std::size_t i, double t, const double* z) const {
+        const Watch& w = watch_[i];
+        double v;
+        if (w.state >= 0) {
+            v = z[w.state];
+        } else {
+            model_.observables(t, z, p_, y_.data());
+            v = y_[static_cast<std::size_t>(w.observable)];
+        }
+        const Condition& c = policies_[i].condition;
+        return c.comparison == Comparison::GreaterEqual ? v >= c.threshold : v <= c.threshold;
+    }
+
+    double value(std::size_t i, double t, const double* z) const {
+        const Watch& w = watch_[i];
+        if (w.state >= 0) return z[w.state];
+        model_.observables(t, z, p_, y_.data());
+        return y_[static_cast<std::size_t>(w.observable)];
+    }
+
+    // Updates the state machines at a point where the state may have jumped (start, after doses).
+    void observe_point(double t, const double* z) {
+        for (std::size_t i = 0; i < watch_.size(); ++i) {
+            const bool h = holds(i, t, z);
+            if (h && !watch_[i].active) watch_[i].true_since = t;
+            watch_[i].active = h;
+        }
+    }
+
+    // The policy due to fire at or before time t (given its state machine), or -1.
+    int due(double t) const {
+        int best = -1;
+        double best_t = std::numeric_limits<double>::infinity();
+        for (std::size_t i = 0; i < watch_.size(); ++i) {
+            const double f = fire_time(i);
+            if (f <= t && f < best_t) best = static_cast<int>(i), best_t = f;
+        }
+        return best;
+    }
+
+    double fire_time(std::size_t i) const {
+        const Watch& w = watch_[i];
+        const Policy& pol = policies_[i];
+        if (!w.active) return std::numeric_limits<double>::infinity();
+        double t = std::max(w.true_since + pol.condition.sustained, pol.window_start);
+        const std::size_t n = w.firings.size();
+        if (static_cast<long>(n) >= pol.max_firings) return std::numeric_limits<double>::infinity();
+        if (n > 0) t = std::max(t, w.firings.back() + pol.min_interval);
+        if (static_cast<long>(n) >= pol.max_per_period)
+            t = std::max(t, w.firings[n - static_cast<std::size_t>(pol.max_per_period)] + pol.period);
+        return t > pol.window_end ? std::numeric_limits<double>::infinity() : t;
+    }
+
+    // Scans the accepted step (t0, t1] (state z1 at t1). Updates the state machines for crossings
+    // in the step in time order and returns the time of the first firing in the step, or NaN when
+    // none fires; `fired` then holds the policy index.
+    double scan_step(double t0, double t1, const double* z1, const Evaluator& z_at, int& fired) {
+        std::vector<double> z(static_cast<std::size_t>(nz_));
+        double lo = t0;
+        for (;;) {
+            double first = std::numeric_limits<double>::infinity();
+            int who = -1;
+            for (std::size_t i = 0; i < watch_.size(); ++i) {
+                const double f = fire_time(i);
+                if (watch_[i].active && f >= lo && f <= t1 && f < first) first = f, who = static_cast<int>(i);
+                if (holds(i, t1, z1) != watch_[i].active) {
+                    const double tc = locate(i, lo, t1, z_at, z);
+                    if (tc < first) first = tc, who = static_cast<int>(i) + kCrossing;
+                }
+            }
+            if (who < 0) return std::numeric_limits<double>::quiet_NaN();
+            if (who < kCrossing) {  // a firing, and the condition held up to it
+                fired = who;
+                return first;
+            }
+            Watch& w = watch_[static_cast<std::size_t>(who - kCrossing)];
+            w.active = !w.active;
+            if (w.active) w.true_since = first;
+            lo = first;
+        }
+    }
+
+    // Records a firing of policy i at t (state z) and returns its doses with absolute times.
+    std::vector<Dose> fire(std::size_t i, double t, const double* z, std::vector<PolicyFiring>& log) {
+        Watch& w = watch_[i];
+        const Policy& pol = policies_[i];
+        w.firings.push_back(t);
+        PolicyFiring f;
+        f.policy = pol.name;
+        f.condition_met = w.true_since;
+        f.detected = t;
+        f.administered = t + pol.delay;
+        f.value = value(i, t, z);
+        f.reason = pol.condition.variable +
+                   (pol.condition.comparison == Comparison::GreaterEqual ? " >= " : " <= ") +
+                   fmt(pol.condition.threshold) + " since t = " + fmt(w.true_since) + " h (sustained " +
+                   fmt(pol.condition.sustained) + " h required), firing " +
+                   std::to_string(w.firings.size()) + " of at most " + std::to_string(pol.max_firings);
+        log.push_back(f);
+        std::vector<Dose> doses = pol.action;
+        for (Dose& d : doses) d.time += t + pol.delay;
+        return doses;
+    }
+
+    void set_state_size(int nz) { nz_ = nz; }
+
+private:
+    static constexpr int kCrossing = 1 << 20;
+
+    struct Watch {
+        int state = -1;
+        int observable = -1;
+        bool active = false;
+        double true_since = 0.0;
+        std::vector<double> firings;
+    };
+
+    // First time in (lo, hi] at which the condition of policy i differs from its value at lo.
+    double locate(std::size_t i, double lo, double hi, const Evaluator& z_at, std::vector<double>& z) const {
+        const bool at_lo = watch_[i].active;
+        const double tol = policies_[i].time_tolerance;
+        while (hi - lo > tol) {
+            const double mid = 0.5 * (lo + hi);
+            z_at(mid, z.data());
+            if (holds(i, mid, z.data()) == at_lo) lo = mid; else hi = mid;
+        }
+        return hi;
+    }
+
+    Watch check(std::size_t i) const {
+        const Policy& pol = policies_[i];
+        const std::string f = "policies[" + std::to_string(i) + "].";
+        Watch w;
+        const auto& info = model_.info();
+        for (std::size_t k = 0; k < info.observables.size(); ++k)
+            if (info.observables[k].name == pol.condition.variable) w.observable = static_cast<int>(k);
+        if (w.observable < 0) {
+            for (std::size_t k = 0; k < info.states.size(); ++k)
+                if (info.states[k].name == pol.condition.variable) w.state = static_cast<int>(k);
+        }
+        if (w.observable < 0 && w.state < 0)
+            throw InputError(f + "condition.variable", "'" + pol.condition.variable + "'",
+                             "an observable or state of model " + model_.name());
+        auto require = [&](bool ok, const std::string& field, double v, const std::string& allowed) {
+            if (!ok) throw InputError(f + field, fmt(v), allowed);
+        };
+        require(std::isfinite(pol.condition.threshold), "condition.threshold", pol.condition.threshold,
+                "a finite threshold");
+        require(std::isfinite(pol.condition.sustained) && pol.condition.sustained >= 0,
+                "condition.sustained", pol.condition.sustained, "a finite duration >= 0 h");
+        require(std::isfinite(pol.delay) && pol.delay >= 0, "delay", pol.delay, "a finite delay >= 0 h");
+        require(pol.max_firings >= 0, "max_firings", pol.max_firings, "a count >= 0");
+        require(std::isfinite(pol.min_interval) && pol.min_interval >= 0, "min_interval",
+                pol.min_interval, "a finite interval >= 0 h");
+        require(pol.max_per_period >= 1, "max_per_period", pol.max_per_period, "a count >= 1");
+        require(std::isfinite(pol.period) && pol.period > 0, "period", pol.period, "a period > 0 h");
+        require(!std::isnan(pol.window_start) && !std::isnan(pol.window_end) &&
+                    pol.window_end >= pol.window_start,
+                "window_end", pol.window_end, "a window end >= window_start");
+        require(std::isfinite(pol.time_tolerance) && pol.time_tolerance > 0, "time_tolerance",
+                pol.time_tolerance, "a tolerance > 0 h");
+        if (pol.action.empty()) throw InputError(f + "action", "[]", "at least one dose");
+        for (std::size_t k = 0; k < pol.action.size(); ++k)
+            require(std::isfinite(pol.action[k].time) && pol.action[k].time >= 0,
+                    "action[" + std::to_string(k) + "].time", pol.action[k].time,
+                    "an offset >= 0 h from the administration time");
+        return w;
+    }
+
+    const Model& model_;
+    const std::vector<Policy>& policies_;
+    const double* p_;
+    mutable std::vector<double> y_;
+    std::vector<Watch> watch_;
+    int nz_ = 0;
+};
+
+}  // namespace crsim::detail
