@@ -30,8 +30,9 @@ def test_demo_writes_a_plot_and_a_summary(tmp_path):
     p = run("demo", "--plot", "toci.png", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "toci.png").stat().st_size > 1000
-    assert "560 mg given" in p.stdout
-    for word in ("Cmax", "C(day 28)", "AUC"):
+    assert (tmp_path / "results.h5").exists()
+    assert "central  560 mg" in p.stdout  # 8 mg/kg x 70 kg, below the 800 mg cap
+    for word in ("C.max", "C.t_max", "C.auc", "mg/L"):
         assert word in p.stdout
 
 

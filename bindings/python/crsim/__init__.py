@@ -11,15 +11,25 @@ Example (tocilizumab 8 mg/kg IV over 1 h, at most 800 mg, 70 kg, 8 weeks)::
     res["C"]          # mg/L at res.times (h)
     res.summary()     # Cmax, Tmax, AUC per observable
     res.plot()        # matplotlib figure
+    res.save("results.h5"); crsim.load("results.h5")
+
+Scenarios hold the same as files (YAML or JSON; see docs/scenarios.md)::
+
+    sc = crsim.Scenario("pk2_mm", name="toci", patient={"weight_kg": 70},
+                        regimen=["8 mg/kg iv over 1h max 800mg"], horizon_days=56)
+    sc.to_file("toci.yaml"); res = crsim.simulate(crsim.Scenario.from_file("toci.yaml"))
 """
 from ._core import __version__
 from ._dosing import Dose
 from ._errors import InputError, SolverError
+from ._io import IoError, load, save
 from ._citations import citations
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
 from ._nonmem import doses_from_nonmem
+from ._regimen import parse_regimen
 from ._result import Result
+from ._scenario import Outputs, Patient, Scenario, Solver
 from ._sensitivities import Sensitivities
 from ._simulate import simulate
 
@@ -27,13 +37,21 @@ __all__ = [
     "__version__",
     "Dose",
     "InputError",
+    "IoError",
     "Model",
-    "citations",
-    "parameter_sets",
+    "Outputs",
+    "Patient",
     "Result",
+    "Scenario",
     "Sensitivities",
+    "Solver",
     "SolverError",
+    "citations",
     "doses_from_nonmem",
+    "load",
     "models",
+    "parameter_sets",
+    "parse_regimen",
+    "save",
     "simulate",
 ]

@@ -1,48 +1,94 @@
-"""The demonstration run of ``crsim demo``: tocilizumab 8 mg/kg IV over 1 h (at most 800 mg) in a
-70 kg patient, two-compartment PK with parallel linear and Michaelis-Menten elimination (pk2_mm,
-Frey et al. 2010), followed for 8 weeks. Replaced by a CRS scenario once the CRS model exists."""
+"""The demonstration run of ``crsim demo`` and the text summaries of results the CLI prints.
+
+The demo runs the default scenario shipped with the package (``crsim/data/scenarios/default.yaml``,
+from data/scenarios/ in the source tree). The summaries are generic: they print what a Result
+carries (scenario, administrations, readouts, solver statistics), so they serve every model.
+"""
 from __future__ import annotations
 
-from typing import List
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
-import numpy as np
-
-from ._dosing import Dose
+from ._errors import input_error
+from ._parameter_sets import data_dir
 from ._result import Result
-from ._simulate import simulate
+from ._scenario import Scenario
 
-MODEL = "pk2_mm"
-DOSE_MG_PER_KG = 8.0
-CAP_MG = 800.0
-INFUSION_H = 1.0
-READOUT_DAY = 28.0
+DEFAULT_SCENARIO = "default.yaml"
 
 
-def run(weight: float = 70.0, days: float = 56.0) -> Result:
-    """Simulates the demo regimen; hourly outputs (the end of the infusion and day 28 included)."""
-    hours = days * 24.0
-    times = np.unique(np.concatenate([np.arange(0.0, np.floor(hours) + 1.0), [INFUSION_H, hours],
-                                      [READOUT_DAY * 24.0] if READOUT_DAY * 24.0 <= hours else []]))
-    dose = Dose("central", DOSE_MG_PER_KG, unit="mg/kg", duration=INFUSION_H, cap=CAP_MG)
-    return simulate(MODEL, times=times, doses=[dose], weight=weight)
+def default_scenario_path() -> Path:
+    """The default scenario file (``<data dir>/scenarios/default.yaml``)."""
+    return data_dir() / "scenarios" / DEFAULT_SCENARIO
 
 
-def report(result: Result) -> List[str]:
-    """A short clinical-pharmacology summary of the demo run (lines of text)."""
-    s = result.summary()["C"]
-    unit = s["unit"]
-    d = result.doses.iloc[0]
-    lines = [
-        f"tocilizumab {DOSE_MG_PER_KG:g} mg/kg IV over {INFUSION_H:g} h (max {CAP_MG:g} mg), "
-        f"{result.weight:g} kg patient: {d['amount']:g} {d['amount_unit']} given",
-        f"model {result.model.name}: {result.model.description}",
-        f"  Cmax         {s['max']:10.1f} {unit} (= ug/mL) at {s['t_max_h']:g} h",
-    ]
-    t28 = READOUT_DAY * 24.0
-    if result.times[-1] >= t28:
-        c28 = float(result["C"][np.searchsorted(result.times, t28)])
-        lines.append(f"  C(day {READOUT_DAY:g})   {c28:10.2f} {unit}")
-    lines.append(f"  AUC(0-{s['t_last_h'] / 24:g} d) {s['auc']:10.0f} {s['auc_unit']} "
-                 f"(= {s['auc'] / 24:.0f} day*{unit}; trapezoidal on the hourly grid)")
-    lines.append(f"  solver: {result.stats['method']}, {result.stats['steps']} steps")
+def default_scenario(weight: Optional[float] = None, days: Optional[float] = None) -> Scenario:
+    """The default scenario, optionally with another body weight (kg) or run length (days)."""
+    path = default_scenario_path()
+    if not path.is_file():
+        raise input_error("default scenario", str(path), "an installed crsim with its data files "
+                          "(reinstall crsim, or set CRSIM_DATA_DIR to the source tree's data/)")
+    sc = Scenario.from_file(path)
+    changes: Dict[str, Any] = {}
+    if weight is not None:
+        changes["patient"] = {"weight_kg": weight, "covariates": dict(sc.patient.covariates)}
+    if days is not None:
+        changes.update(horizon_h=None, horizon_days=days)
+    return sc.replace(**changes) if changes else sc
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:.4g}"
+
+
+def _dose_lines(result: Result) -> List[str]:
+    d = result.doses
+    lines = []
+    for _, r in d.head(8).iterrows():
+        how = (f"infusion until {r['end_h']:g} h" if r["kind"] == "infusion" else "bolus")
+        lines.append(f"    {r['time_h']:g} h  {r['state']}  {r['amount']:.4g} {r['amount_unit']}  ({how})")
+    if len(d) > 8:
+        lines.append(f"    ... {len(d) - 8} more")
     return lines
+
+
+def report(result: Result, name: Optional[str] = None) -> List[str]:
+    """A short summary of a run: scenario, patient, regimen, administrations, readouts, solver."""
+    sc = result.scenario
+    title = name or (sc.name if sc is not None else result.model.name)
+    lines = [f"scenario '{title}'" + (f": {sc.description}" if sc is not None and sc.description else "")]
+    lines.append(f"  model {result.model.name}: {result.model.description}")
+    if sc is not None and sc.parameter_set:
+        lines.append(f"  parameter set: {sc.parameter_set}")
+    if result.weight is not None:
+        lines.append(f"  patient: {result.weight:g} kg")
+    if sc is not None and sc.patient.covariates:
+        lines.append("  covariates: " + ", ".join(f"{k} = {v}" for k, v in sc.patient.covariates.items()))
+    if sc is not None and sc.regimen:
+        lines.append("  regimen: " + "; ".join(e if isinstance(e, str) else
+                                                f"{e.amount:g} {e.unit} into {e.target} at {e.time:g} h"
+                                                for e in sc.regimen))
+    t = result.times
+    lines.append(f"  simulated {t[0]:g}-{t[-1]:g} h ({(t[-1] - t[0]) / 24:.4g} days), {len(t)} output times")
+    if len(result.doses):
+        lines.append("  administered:")
+        lines += _dose_lines(result)
+    readouts, units = result.readouts, result.readout_units
+    if readouts:
+        lines.append("  readouts:")
+        w = max(len(k) for k in readouts)
+        for k, v in readouts.items():
+            lines.append(f"    {k:<{w}}  {_fmt(v):>12} {units.get(k, '')}".rstrip())
+    s = result.stats
+    lines.append(f"  solver: {result.solver.get('method', s.get('method'))}, {s['steps']} steps, "
+                 f"{s['rhs_evaluations']} right-hand-side evaluations")
+    return lines
+
+
+def run(weight: Optional[float] = None, days: Optional[float] = None) -> Result:
+    """Simulates the default scenario."""
+    from ._scenario import run_scenario
+
+    return run_scenario(default_scenario(weight=weight, days=days))

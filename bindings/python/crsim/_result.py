@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,27 @@ from ._plot import plot_result
 from ._readouts import summarize
 from ._sensitivities import Sensitivities
 
-__all__ = ["Result"]
+__all__ = ["Result", "READOUT_FUNCTIONS"]
+
+Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
+
+#: Model name -> function(result) -> (readouts, units): the clinical readouts of a model's runs
+#: (name -> number or text; units name -> unit for the numeric ones). Models without an entry get
+#: :func:`summary_readouts`.
+READOUT_FUNCTIONS: Dict[str, Callable[["Result"], Readouts]] = {}
+
+
+def summary_readouts(result: "Result") -> Readouts:
+    """Readouts from :meth:`Result.summary`: for every observable X, ``X.max`` (its unit),
+    ``X.t_max`` (h), ``X.auc`` (h*unit) and ``X.last`` (its unit), from the output grid."""
+    values: Dict[str, Union[float, str]] = {}
+    units: Dict[str, str] = {}
+    for name, s in result.summary().items():
+        for key, value, unit in (("max", s["max"], s["unit"]), ("t_max", s["t_max_h"], "h"),
+                                 ("auc", s["auc"], s["auc_unit"]), ("last", s["last"], s["unit"])):
+            values[f"{name}.{key}"] = float(value)
+            units[f"{name}.{key}"] = str(unit)
+    return values, units
 
 
 class Result:
@@ -29,21 +49,28 @@ class Result:
         parameters: dict name -> value used (model units).
         weight: body weight in kg, or None.
         stats: solver statistics (steps, rhs_evaluations, jacobian_evaluations, restarts, method).
+        solver: solver settings used (method, rtol, atol, max_steps, max_step, initial_step).
+        scenario: the :class:`crsim.Scenario` simulated (for a plain ``simulate`` call, the
+            equivalent scenario with explicit output times); None only for a loaded file whose
+            scenario this crsim cannot read (its JSON is in ``scenario_json``).
+        readouts, readout_units: clinical readouts (name -> number or text) and their units.
 
     ``result["C"]`` is the (T,) array of any state or observable (states first if a name is both).
     """
 
     def __init__(self, model: Model, raw: Dict[str, Any], weight: Optional[float] = None,
-                 t_start: float = 0.0):
+                 t_start: float = 0.0, solver: Optional[Dict[str, Any]] = None):
         self.model = model
         self.times: np.ndarray = raw["times"]
         self.states: np.ndarray = raw["states"]
         self.observables: np.ndarray = raw["observables"]
         self.state_names: List[str] = model.state_names
         self.state_units: List[str] = list(model.states["unit"])
+        self.state_dose_units: List[str] = list(model.states["dose_unit"])
         self.observable_names: List[str] = model.observable_names
         self.observable_units: List[str] = list(model.observables["unit"])
         self.parameters: Dict[str, float] = dict(zip(model.parameter_names, raw["parameters"]))
+        self.parameter_units: Dict[str, str] = dict(zip(model.parameters["name"], model.parameters["unit"]))
         self.weight = weight
         self.t_start = t_start
         self.stats: Dict[str, Any] = dict(raw["stats"])
@@ -51,6 +78,61 @@ class Result:
         self._state_sens: np.ndarray = raw["state_sensitivities"]
         self._obs_sens: np.ndarray = raw["observable_sensitivities"]
         self._doses: Dict[str, Any] = raw["doses"]
+        self.solver: Dict[str, Any] = dict(solver or {"method": self.stats.get("method", "rosenbrock4")})
+        self._scenario: Any = None
+        self._scenario_json: Optional[str] = None
+        self._call: Optional[Dict[str, Any]] = None   # simulate() arguments, for .scenario
+        self._readouts: Optional[Readouts] = None     # set when loaded from a file
+
+    # --- scenario -----------------------------------------------------------------------------
+    @property
+    def scenario(self):
+        """The :class:`crsim.Scenario` of this run (built on first use for plain simulate calls)."""
+        if self._scenario is None and self._call is not None:
+            from ._scenario import scenario_from_call
+
+            self._scenario = scenario_from_call(**self._call)
+            self._call = None
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value) -> None:
+        self._scenario = value
+        self._call = None
+
+    @property
+    def scenario_json(self) -> str:
+        """The scenario as JSON text (as stored in results files)."""
+        if self.scenario is not None:
+            return self.scenario.to_json()
+        return self._scenario_json or "{}"
+
+    # --- readouts -----------------------------------------------------------------------------
+    def _readout_pair(self) -> Readouts:
+        if self._readouts is None:
+            fn = READOUT_FUNCTIONS.get(self.model.name, summary_readouts)
+            self._readouts = fn(self)
+        return self._readouts
+
+    @property
+    def readouts(self) -> Dict[str, Union[float, str]]:
+        """Clinical readouts, name -> number (NaN = did not happen) or text. Models without
+        clinical readouts give the :meth:`summary` numbers: ``X.max``, ``X.t_max``, ``X.auc``,
+        ``X.last`` for every observable X."""
+        return dict(self._readout_pair()[0])
+
+    @property
+    def readout_units(self) -> Dict[str, str]:
+        """Unit of each numeric readout."""
+        return dict(self._readout_pair()[1])
+
+    # --- files --------------------------------------------------------------------------------
+    def save(self, path: Any, name: Optional[str] = None) -> None:
+        """Writes this result to a crsim results file (HDF5, docs/hdf5-schema.md), replacing the
+        file atomically. ``name``: the scenario group name (default the scenario's name)."""
+        from ._io import save
+
+        save({name: self} if name is not None else [self], path)
 
     # --- names and units ----------------------------------------------------------------------
     @property
@@ -87,7 +169,7 @@ class Result:
         state, kind (bolus/infusion), time_h, amount and amount_unit (the state's dose unit),
         rate (amount_unit/h, 0 for a bolus), end_h (infusion end; = time_h for a bolus)."""
         d = self._doses
-        dose_units = dict(zip(self.state_names, self.model.states["dose_unit"]))
+        dose_units = dict(zip(self.state_names, self.state_dose_units))
         return pd.DataFrame({
             "state": list(d["state"]),
             "kind": ["infusion" if r > 0 else "bolus" for r in d["rate"]],
@@ -128,8 +210,8 @@ class Result:
             else:
                 blocks.append(self._obs_sens[:, self.observable_names.index(name), :][:, cols])
         values = np.stack(blocks, axis=1) if blocks else np.zeros((len(self.times), 0, len(cols)))
-        model_units = self.model.units()
-        punits = [model_units[p[5:]] if p.startswith("init:") else model_units[p] for p in pars]
+        model_units = {**self.parameter_units, **dict(zip(self.state_names, self.state_units))}
+        punits = [model_units.get(p[5:] if p.startswith("init:") else p, "") for p in pars]
         return Sensitivities(values=values, times=self.times, outputs=list(outs), parameters=pars,
                              output_units=[self.units[o] for o in outs], parameter_units=punits)
 

@@ -84,17 +84,23 @@ def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
             for k, v in values.items()}
 
 
-def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
+_DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=None,
+                 method="rosenbrock4", rtol=1e-8, atol=1e-10, max_steps=500_000, max_step=0.0,
+                 initial_step=0.0, sensitivities=None, t_start=0.0, days=None)
+
+
+def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any = (),
              parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
              initial: Optional[Mapping[str, float]] = None, method: str = "rosenbrock4",
              rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
              max_step: float = 0.0, initial_step: float = 0.0,
              sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
              days: Optional[float] = None) -> Result:
-    """Simulates one model for one patient.
+    """Simulates one model for one patient, or one :class:`crsim.Scenario`.
 
     Args:
-        model: model name (see :func:`crsim.models`) or :class:`crsim.Model`.
+        model: model name (see :func:`crsim.models`), :class:`crsim.Model`, or a
+            :class:`crsim.Scenario` (then no other argument: the scenario holds them all).
         times: output times, h: 1-D, finite, strictly increasing, >= t_start. Default: see
             :func:`default_times` (until ``days`` days after t_start when ``days`` is given,
             otherwise until 24 h after the last administration).
@@ -113,12 +119,25 @@ def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
         days: length of the default output grid in days (not together with ``times``).
 
     Returns:
-        A :class:`crsim.Result`. Outputs at a dose time are post-dose.
+        A :class:`crsim.Result` (``result.scenario`` is the scenario run, or the one equivalent
+        to this call). Outputs at a dose time are post-dose.
 
     Raises:
         InputError (a ValueError) naming the field, the value and what is allowed;
         SolverError (a RuntimeError) naming the time reached when integration fails.
     """
+    from ._scenario import Scenario, run_scenario
+
+    if isinstance(model, Scenario):
+        given = dict(times=times, doses=doses, parameters=parameters, weight=weight,
+                     initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
+                     max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
+                     t_start=t_start, days=days)
+        extra = [k for k, v in given.items() if not _same(v, _DEFAULTS[k])]
+        if extra:
+            raise input_error(extra[0], given[extra[0]], "not given with a Scenario: set it in the "
+                              "scenario (e.g. scenario.replace(...))")
+        return run_scenario(model)
     m = as_model(model)
     t0 = as_finite(t_start, "t_start", "a finite time in h")
     overrides = _as_values(parameters, "parameters", "parameter unit")
@@ -136,7 +155,8 @@ def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
             raise input_error("weight", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} "
                               f"= {given} kg (give one of them)")
         overrides[WEIGHT_PARAMETER] = weight_kg
-    core_doses = to_core_doses(_as_doses(doses, m), m, weight_kg)
+    dose_list = _as_doses(doses, m)
+    core_doses = to_core_doses(dose_list, m, weight_kg)
 
     if sensitivities is None or sensitivities is False:
         sens: List[str] = []
@@ -162,7 +182,21 @@ def simulate(model: Union[str, Model], times: Any = None, doses: Any = (),
     else:
         grid = _as_times(times)
 
-    raw = _core.simulate(m.name, overrides,
-                         core_doses, grid, weight_kg, t0,
-                         _as_values(initial, "initial", "state unit"), options, sens)
-    return Result(m, raw, weight=None if math.isnan(weight_kg) else weight_kg, t_start=t0)
+    ivals = _as_values(initial, "initial", "state unit")
+    raw = _core.simulate(m.name, overrides, core_doses, grid, weight_kg, t0, ivals, options, sens)
+    res = Result(m, raw, weight=None if math.isnan(weight_kg) else weight_kg, t_start=t0,
+                 solver=options)
+    res._call = dict(model=m.name, parameter_set=m.parameter_set, doses=dose_list,
+                     parameters=_as_values(parameters, "parameters", "parameter unit"),
+                     weight=None if weight is None else weight_kg, initial=ivals, options=options,
+                     sensitivities=sens, t_start=t0, times=raw["times"])
+    return res
+
+
+def _same(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    try:
+        return bool(value == default) and type(value) is type(default)
+    except (TypeError, ValueError):
+        return False

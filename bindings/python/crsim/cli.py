@@ -1,22 +1,139 @@
-"""The ``crsim`` command line: ``crsim models``, ``crsim params MODEL``, ``crsim demo``.
+"""The ``crsim`` command line.
 
-Each subcommand is a pair (add_<name>(subparsers), run function) so later commands (run, show)
-plug in without touching the others. User errors print one line on stderr and exit with status 2;
-solver failures exit with status 1; no traceback either way.
+    crsim run SCENARIO.yaml [...] -o OUT.h5 [--plot PNG] [--csv CSV] [--progress]
+    crsim demo [-o results.h5] [--plot demo.png] [--weight KG] [--days D]
+    crsim show OUT.h5
+    crsim models
+    crsim params MODEL
+
+Each subcommand is a pair (add_<name>(subparsers), run function). Exit status: 0 on success, 2 on
+bad input (a scenario, a path, an unreadable or foreign results file) with the message on stderr,
+1 when the solver fails; never a traceback for those. Every input is checked before anything runs,
+so bad input leaves no output file.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import shlex
 import sys
 import textwrap
-from typing import Callable, List, Optional
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ._errors import InputError, SolverError
 from ._model import Model, models
 
 EXIT_USER_ERROR = 2
 EXIT_SOLVER_ERROR = 1
+MAX_PLOTTED = 8  # observables drawn by default (the first ones of the model)
 
+
+def _io_error_type():
+    from ._io import IoError
+
+    return IoError
+
+
+# --- shared helpers ----------------------------------------------------------------------------------
+
+def _check_output(path: str, flag: str, suffixes: Optional[Sequence[str]] = None) -> str:
+    """Checks before any work that an output file can be created at ``path``."""
+    p = Path(path)
+    if not path:
+        raise InputError(f"{flag} = '' is not allowed: a file path")
+    if p.is_dir():
+        raise InputError(f"{flag} = {path!r} is not allowed: a file path (this is a directory)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{flag} = {path!r} is not allowed: a file in an existing directory "
+                         f"(directory {str(parent)!r} does not exist)")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{flag} = {path!r} is not allowed: a file in a writable directory")
+    if suffixes is not None and p.suffix.lower().lstrip(".") not in suffixes:
+        raise InputError(f"{flag} = {path!r} is not allowed: a file name ending in one of "
+                         + ", ".join("." + s for s in suffixes))
+    return path
+
+
+def _plot_formats() -> List[str]:
+    from matplotlib.figure import Figure
+
+    return sorted(Figure().canvas.get_supported_filetypes())
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+def _run_all(scenarios, progress: bool):
+    from ._progress import Progress
+    from ._scenario import run_scenario
+
+    results = {}
+    for sc in scenarios:
+        with Progress(f"simulating '{sc.name}' ({sc.model})", enabled=progress):
+            results[sc.name] = run_scenario(sc)
+    return results
+
+
+def _save(results, path: str, progress: bool, argv: Optional[Sequence[str]]) -> None:
+    from ._io import save
+    from ._progress import Progress
+
+    command = "crsim " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    with Progress(f"writing {path}", enabled=progress):
+        save(results, path, attributes={"command": command})
+
+
+def _plot(results, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = next(iter(results.values()))
+    names = [n for n in first.observable_names
+             if all(n in r.observable_names for r in results.values())][:MAX_PLOTTED]
+    if not names:
+        names = first.observable_names[:MAX_PLOTTED] or first.state_names[:MAX_PLOTTED]
+    fig = first.plot(names)
+    if len(results) > 1:
+        for r in list(results.values())[1:]:
+            r.plot(names, ax=fig.axes[: len(names)])
+        for ax in fig.axes[: len(names)]:
+            for line, label in zip(ax.get_lines(), results):
+                line.set_label(label)
+        fig.axes[0].legend(fontsize="small")
+        fig.axes[0].set_title(", ".join(sorted({r.model.name for r in results.values()})))
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as ex:
+        raise InputError(f"--plot = {path!r} is not allowed: a writable file path ({ex.strerror})")
+    finally:
+        plt.close(fig)
+
+
+def _csv(results, path: str) -> None:
+    import pandas as pd
+
+    frames = []
+    for name, r in results.items():
+        df = r.to_pandas("wide")
+        units = df.attrs["units"]
+        df.columns = [f"{c} [{units[c]}]" for c in df.columns]
+        df = df.reset_index()
+        df.insert(0, "scenario", name)
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    try:
+        table.to_csv(path, index=False)
+    except OSError as ex:
+        raise InputError(f"--csv = {path!r} is not allowed: a writable file path ({ex.strerror})")
+
+
+# --- commands ------------------------------------------------------------------------------------------
 
 def _cmd_models(args: argparse.Namespace) -> int:
     width = max(len(n) for n in models())
@@ -46,23 +163,166 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    import matplotlib
+def _check_run_outputs(args: argparse.Namespace) -> None:
+    _check_output(args.output, "-o", ("h5", "hdf5"))
+    if args.plot:
+        _check_output(args.plot, "--plot", _plot_formats())
+    if args.csv:
+        _check_output(args.csv, "--csv", ("csv",))
+    outs = [(f, getattr(args, a)) for f, a in (("-o", "output"), ("--plot", "plot"), ("--csv", "csv"))
+            if getattr(args, a)]
+    seen: Dict[str, str] = {}
+    for flag, path in outs:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise InputError(f"{flag} = {path!r} is not allowed: a file other than {seen[key]}'s")
+        seen[key] = flag
 
-    matplotlib.use("Agg")  # the demo writes a file; no display needed
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ._scenario import Scenario
+
+    _check_run_outputs(args)
+    scenarios, errors = [], []
+    for f in args.scenario:
+        try:
+            scenarios.append((f, Scenario.from_file(f)))
+        except InputError as ex:
+            errors.append(str(ex))
+    if errors:
+        raise InputError("\n".join(errors))
+    names: Dict[str, str] = {}
+    for f, sc in scenarios:
+        if sc.name in names:
+            raise InputError(f"name = {sc.name!r} is not allowed: a scenario name used once per "
+                             f"results file ({names[sc.name]} and {f} both use it; set name: in one)")
+        names[sc.name] = f
+    progress = _progress_enabled(args)
+    results = _run_all([sc for _, sc in scenarios], progress)
+    _save(results, args.output, progress, getattr(args, "argv", None))
+    if args.plot:
+        _plot(results, args.plot)
+    if args.csv:
+        _csv(results, args.csv)
+    from ._demo import report
+
+    for name, r in results.items():
+        for line in report(r, name):
+            print(line)
+    written = [args.output] + [p for p in (args.plot, args.csv) if p]
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
     from . import _demo
 
-    result = _demo.run(weight=args.weight, days=args.days)
-    for line in _demo.report(result):
-        print(line)
+    if args.weight is not None and not (math.isfinite(args.weight) and args.weight > 0):
+        raise InputError(f"--weight = {args.weight:g} is not allowed: a body weight > 0 kg")
+    if args.days is not None and not (math.isfinite(args.days) and args.days > 0):
+        raise InputError(f"--days = {args.days:g} is not allowed: a run length > 0 days")
+    _check_output(args.output, "-o", ("h5", "hdf5"))
     if args.plot:
-        fig = result.plot(["C"])
-        try:
-            fig.savefig(args.plot, dpi=120)
-        except OSError as ex:
-            raise InputError(f"--plot = {args.plot!r} is not allowed: a writable file path ({ex})")
-        print(f"plot: {args.plot}")
+        _check_output(args.plot, "--plot", _plot_formats())
+    sc = _demo.default_scenario(weight=args.weight, days=args.days)
+    progress = _progress_enabled(args)
+    results = _run_all([sc], progress)
+    _save(results, args.output, progress, getattr(args, "argv", None))
+    if args.plot:
+        _plot(results, args.plot)
+    for line in _demo.report(results[sc.name]):
+        print(line)
+    print("wrote " + ", ".join([args.output] + ([args.plot] if args.plot else [])))
     return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import json
+
+    from ._io import read_file
+
+    content = read_file(args.results)
+    meta = content["meta"]
+    print(f"{args.results}: crsim results file, schema version {meta['schema_version']}, written by "
+          f"crsim {meta['crsim_version']} at {meta['created']}")
+    for k, v in meta["attributes"].items():
+        print(f"  {k}: {v}")
+    print(f"{len(content['scenarios'])} scenario(s): " + ", ".join(r["name"] for r in content["scenarios"]))
+    for r in content["scenarios"]:
+        t = r["times"]
+        print(f"\nscenario '{r['name']}': model {r['model_name']} (version {r['model_version']})")
+        try:
+            sc = json.loads(r["scenario_json"])
+        except ValueError:
+            sc = {}
+        if isinstance(sc, dict):
+            if sc.get("description"):
+                print(f"  description: {sc['description']}")
+            patient = sc.get("patient") or {}
+            if isinstance(patient, dict) and patient.get("weight_kg") is not None:
+                print(f"  patient: {patient['weight_kg']} kg")
+            for i, e in enumerate(sc.get("regimen") or []):
+                print(f"  regimen[{i}]: {e if isinstance(e, str) else json.dumps(e)}")
+        span = f"{t[0]:g}-{t[-1]:g} h" if len(t) else "none"
+        print(f"  times: {len(t)} ({span})")
+        print(f"  states ({len(r['state_names'])}): " +
+              ", ".join(f"{n} [{u}]" for n, u in zip(r["state_names"], r["state_units"])))
+        print(f"  observables ({len(r['observable_names'])}): " +
+              ", ".join(f"{n} [{u}]" for n, u in zip(r["observable_names"], r["observable_units"])))
+        print(f"  parameters: {len(r['parameter_names'])} values with units")
+        if r["sensitivity_names"]:
+            print(f"  sensitivities: " + ", ".join(r["sensitivity_names"]))
+        d = r["doses"]
+        print(f"  administrations: {len(d['time'])}")
+        sv, st = r["solver"], r["stats"]
+        print(f"  solver: {sv['method']}, rtol {sv['rtol']:g}, atol {sv['atol']:g}; {st['steps']} steps, "
+              f"{st['rhs_evaluations']} right-hand-side evaluations, {st['jacobian_evaluations']} "
+              f"Jacobians, {st['restarts']} restarts")
+        values = {**{k: f"{v:.4g}" for k, v in r["readouts"].items()}, **r["readout_labels"]}
+        if values:
+            print("  readouts:")
+            w = max(len(k) for k in values)
+            for k, v in values.items():
+                print(f"    {k:<{w}}  {v:>12} {r['readout_units'].get(k, '')}".rstrip())
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------------
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run scenario files, write an HDF5 results file (and a plot, a CSV)",
+                       description="Runs one or more scenario files (.yaml/.yml/.json; see "
+                       "docs/scenarios.md) and writes all results to one HDF5 file, one group per "
+                       "scenario. Every file is checked before anything runs.")
+    p.add_argument("scenario", nargs="+", help="scenario file(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="results file to write")
+    p.add_argument("--plot", metavar="PNG", help="also draw the observables to this image")
+    p.add_argument("--csv", metavar="CSV", help="also write the trajectories as a CSV table")
+    p.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal")
+    p.set_defaults(func=_cmd_run)
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="run the default scenario: results.h5, a plot and a summary",
+                       description="Runs the default scenario shipped with crsim "
+                       "(crsim/data/scenarios/default.yaml), writes results.h5 and demo.png in the "
+                       "current directory and prints a clinical summary.")
+    p.add_argument("-o", "--output", default="results.h5", metavar="OUT.h5",
+                   help="results file (default results.h5)")
+    p.add_argument("--plot", default="demo.png", metavar="PNG",
+                   help="where to write the plot (default demo.png; '' for none)")
+    p.add_argument("--weight", type=float, default=None, help="body weight in kg (default: the scenario's)")
+    p.add_argument("--days", type=float, default=None, help="length of the run in days (default: the scenario's)")
+    p.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _add_show(sub) -> None:
+    p = sub.add_parser("show", help="summary of a results file")
+    p.add_argument("results", help="a results file written by crsim (.h5)")
+    p.set_defaults(func=_cmd_show)
 
 
 def _add_models(sub) -> None:
@@ -76,16 +336,7 @@ def _add_params(sub) -> None:
     p.set_defaults(func=_cmd_params)
 
 
-def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="tocilizumab 8 mg/kg IV (max 800 mg), 8 weeks, summary and plot")
-    p.add_argument("--plot", default="demo.png", metavar="PNG",
-                   help="where to write the plot (default demo.png; '' for none)")
-    p.add_argument("--weight", type=float, default=70.0, help="body weight in kg (default 70)")
-    p.add_argument("--days", type=float, default=56.0, help="length of the run in days (default 56)")
-    p.set_defaults(func=_cmd_demo)
-
-
-COMMANDS: List[Callable] = [_add_models, _add_params, _add_demo]
+COMMANDS: List[Callable] = [_add_run, _add_demo, _add_show, _add_models, _add_params]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,14 +360,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Runs the command line; returns the exit status (0 ok, 1 solver failure, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except InputError as ex:
         print(f"crsim: error: {ex}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except _io_error_type() as ex:
+        print(f"crsim: error: {ex}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except SolverError as ex:
         print(f"crsim: solver error: {ex}", file=sys.stderr)
         return EXIT_SOLVER_ERROR
+    except KeyboardInterrupt:
+        print("crsim: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,17 +7,21 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crsim/dosing.hpp"
 #include "crsim/errors.hpp"
+#include "crsim/hdf5.hpp"
 #include "crsim/models/builtin.hpp"
 #include "crsim/simulate.hpp"
 
@@ -284,10 +288,219 @@ py::dict simulate(const std::string& model_name, const py::handle& parameters,
     return out;
 }
 
+// --- results files (HDF5) ----------------------------------------------------------------------
+// A record is a plain dict (see write_results' docstring); conversions run with the GIL held, the
+// file is written / read with it released.
+
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+py::handle item(const py::dict& d, const char* key, const std::string& f) {
+    if (!d.contains(key)) throw crsim::InputError(f + "." + key, "missing", "a value (required key)");
+    return d[key];
+}
+
+std::vector<double> flat_doubles(const py::handle& h, const std::string& field) {
+    DoubleArray a;
+    try {
+        a = DoubleArray::ensure(h);
+    } catch (const py::error_already_set&) {
+        a = DoubleArray();
+    }
+    if (!a) throw crsim::InputError(field, repr_of(h), "an array of numbers");
+    return std::vector<double>(a.data(), a.data() + a.size());
+}
+
+std::map<std::string, std::string> to_str_map(const py::handle& h, const std::string& field) {
+    std::map<std::string, std::string> out;
+    for (auto kv : to_dict(h, field, "a dict of name -> str")) {
+        const std::string key = to_string(kv.first, field + " key", "a name (str)");
+        out[key] = to_string(kv.second, field + "." + key, "a text (str)");
+    }
+    return out;
+}
+
+crsim::ResultRecord to_record(const py::handle& h, std::size_t i) {
+    const std::string f = "records[" + std::to_string(i) + "]";
+    const py::dict d = to_dict(h, f, "a dict describing one simulated scenario");
+    crsim::ResultRecord r;
+    r.name = to_string(item(d, "name", f), f + ".name", "a scenario name (str)");
+    r.model_name = to_string(item(d, "model_name", f), f + ".model_name", "a model name (str)");
+    r.model_version = to_string(item(d, "model_version", f), f + ".model_version", "a version (str)");
+    r.scenario_json = to_string(item(d, "scenario_json", f), f + ".scenario_json", "JSON text (str)");
+    if (d.contains("seed") && !d["seed"].is_none())
+        r.seed = static_cast<std::uint64_t>(to_long(d["seed"], f + ".seed", "an integer seed >= 0"));
+    r.state_names = to_names(item(d, "state_names", f), f + ".state_names");
+    r.state_units = to_names(item(d, "state_units", f), f + ".state_units");
+    r.state_dose_units = to_names(item(d, "state_dose_units", f), f + ".state_dose_units");
+    r.observable_names = to_names(item(d, "observable_names", f), f + ".observable_names");
+    r.observable_units = to_names(item(d, "observable_units", f), f + ".observable_units");
+    r.parameter_names = to_names(item(d, "parameter_names", f), f + ".parameter_names");
+    r.parameter_units = to_names(item(d, "parameter_units", f), f + ".parameter_units");
+    r.parameter_values = flat_doubles(item(d, "parameter_values", f), f + ".parameter_values");
+    r.solver = to_options(item(d, "solver", f));
+
+    crsim::Trajectory& tr = r.trajectory;
+    tr.times = flat_doubles(item(d, "times", f), f + ".times");
+    tr.states = flat_doubles(item(d, "states", f), f + ".states");
+    tr.observables = flat_doubles(item(d, "observables", f), f + ".observables");
+    if (d.contains("sensitivity_names")) {
+        tr.sensitivity_names = to_names(d["sensitivity_names"], f + ".sensitivity_names");
+        tr.state_sensitivities = flat_doubles(item(d, "state_sensitivities", f), f + ".state_sensitivities");
+        tr.observable_sensitivities =
+            flat_doubles(item(d, "observable_sensitivities", f), f + ".observable_sensitivities");
+        if (tr.sensitivity_names.empty()) {
+            tr.state_sensitivities.clear();
+            tr.observable_sensitivities.clear();
+        }
+    }
+    const py::dict doses = to_dict(item(d, "doses", f), f + ".doses", "a dict of arrays state, time, amount, rate, end");
+    const auto state = flat_doubles(item(doses, "state", f + ".doses"), f + ".doses.state");
+    const auto time = flat_doubles(item(doses, "time", f + ".doses"), f + ".doses.time");
+    const auto amount = flat_doubles(item(doses, "amount", f + ".doses"), f + ".doses.amount");
+    const auto rate = flat_doubles(item(doses, "rate", f + ".doses"), f + ".doses.rate");
+    const auto end = flat_doubles(item(doses, "end", f + ".doses"), f + ".doses.end");
+    if (time.size() != state.size() || amount.size() != state.size() || rate.size() != state.size() ||
+        end.size() != state.size())
+        throw crsim::InputError(f + ".doses", "arrays of different lengths", "equal-length arrays");
+    for (std::size_t k = 0; k < state.size(); ++k) {
+        crsim::DoseEvent e;
+        e.state = static_cast<int>(state[k]);
+        e.time = time[k];
+        e.amount = amount[k];
+        e.rate = rate[k];
+        e.end = end[k];
+        tr.doses.push_back(e);
+    }
+    const py::dict stats = to_dict(item(d, "stats", f), f + ".stats", "a dict of solver statistics");
+    tr.stats.steps = to_long(item(stats, "steps", f + ".stats"), f + ".stats.steps", "an integer");
+    tr.stats.rhs_evaluations =
+        to_long(item(stats, "rhs_evaluations", f + ".stats"), f + ".stats.rhs_evaluations", "an integer");
+    tr.stats.jacobian_evaluations = to_long(item(stats, "jacobian_evaluations", f + ".stats"),
+                                            f + ".stats.jacobian_evaluations", "an integer");
+    tr.stats.restarts = to_long(item(stats, "restarts", f + ".stats"), f + ".stats.restarts", "an integer");
+
+    if (d.contains("readouts")) r.readouts = to_name_values(d["readouts"], f + ".readouts", "readout unit");
+    if (d.contains("readout_units")) r.readout_units = to_str_map(d["readout_units"], f + ".readout_units");
+    if (d.contains("readout_labels")) r.readout_labels = to_str_map(d["readout_labels"], f + ".readout_labels");
+    return r;
+}
+
+py::dict record_to_dict(const crsim::ResultRecord& r) {
+    const crsim::Trajectory& tr = r.trajectory;
+    const auto T = static_cast<py::ssize_t>(tr.times.size());
+    const auto n = static_cast<py::ssize_t>(r.state_names.size());
+    const auto no = static_cast<py::ssize_t>(r.observable_names.size());
+    const auto m = static_cast<py::ssize_t>(tr.sensitivity_names.size());
+    py::dict d;
+    d["name"] = r.name;
+    d["model_name"] = r.model_name;
+    d["model_version"] = r.model_version;
+    d["scenario_json"] = r.scenario_json;
+    d["seed"] = r.seed ? py::object(py::int_(*r.seed)) : py::object(py::none());
+    d["state_names"] = py::cast(r.state_names);
+    d["state_units"] = py::cast(r.state_units);
+    d["state_dose_units"] = py::cast(r.state_dose_units);
+    d["observable_names"] = py::cast(r.observable_names);
+    d["observable_units"] = py::cast(r.observable_units);
+    d["parameter_names"] = py::cast(r.parameter_names);
+    d["parameter_units"] = py::cast(r.parameter_units);
+    d["parameter_values"] = array_from(r.parameter_values, {static_cast<py::ssize_t>(r.parameter_values.size())});
+    py::dict solver;
+    solver["method"] = crsim::to_string(r.solver.method);
+    solver["rtol"] = r.solver.rtol;
+    solver["atol"] = r.solver.atol;
+    solver["max_steps"] = r.solver.max_steps;
+    solver["max_step"] = r.solver.max_step;
+    solver["initial_step"] = r.solver.initial_step;
+    d["solver"] = solver;
+    d["times"] = array_from(tr.times, {T});
+    d["states"] = array_from(tr.states, {T, n});
+    d["observables"] = array_from(tr.observables, {T, no});
+    d["sensitivity_names"] = py::cast(tr.sensitivity_names);
+    d["state_sensitivities"] = array_from(tr.state_sensitivities, {T, n, m});
+    d["observable_sensitivities"] = array_from(tr.observable_sensitivities, {T, no, m});
+    py::list state;
+    std::vector<double> time, amount, rate, end;
+    for (const auto& e : tr.doses) {
+        state.append(r.state_names[static_cast<std::size_t>(e.state)]);
+        time.push_back(e.time);
+        amount.push_back(e.amount);
+        rate.push_back(e.rate);
+        end.push_back(e.end);
+    }
+    const auto k = static_cast<py::ssize_t>(tr.doses.size());
+    py::dict doses;
+    doses["state"] = state;
+    doses["time"] = array_from(time, {k});
+    doses["amount"] = array_from(amount, {k});
+    doses["rate"] = array_from(rate, {k});
+    doses["end"] = array_from(end, {k});
+    d["doses"] = doses;
+    py::dict stats;
+    stats["steps"] = tr.stats.steps;
+    stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
+    stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
+    stats["restarts"] = tr.stats.restarts;
+    stats["method"] = crsim::to_string(r.solver.method);
+    d["stats"] = stats;
+    d["readouts"] = py::cast(r.readouts);
+    d["readout_units"] = py::cast(r.readout_units);
+    d["readout_labels"] = py::cast(r.readout_labels);
+    return d;
+}
+
+void write_results(const std::string& path, const py::handle& records, const py::handle& attributes,
+                   const std::string& created) {
+    if (!py::isinstance<py::list>(records) && !py::isinstance<py::tuple>(records))
+        throw crsim::InputError("records", repr_of(records), "a list of record dicts");
+    std::vector<crsim::ResultRecord> recs;
+    std::size_t i = 0;
+    for (auto r : records) recs.push_back(to_record(r, i++));
+    crsim::FileMetadata meta;
+    meta.created = created;
+    meta.attributes = to_str_map(attributes, "attributes");
+    py::gil_scoped_release release;
+    crsim::write_results(path, recs, meta);
+}
+
+py::dict read_results(const std::string& path) {
+    crsim::ResultsFile file;
+    {
+        py::gil_scoped_release release;
+        file = crsim::read_results(path);
+    }
+    py::dict meta;
+    meta["schema_version"] = file.meta.schema_version;
+    meta["crsim_version"] = file.meta.crsim_version;
+    meta["created"] = file.meta.created;
+    meta["attributes"] = py::cast(file.meta.attributes);
+    py::list scenarios;
+    for (const auto& r : file.scenarios) scenarios.append(record_to_dict(r));
+    py::dict out;
+    out["meta"] = meta;
+    out["scenarios"] = scenarios;
+    return out;
+}
+
+// Test hook (tests/python/test_hdf5*.py): sleeps `seconds` whenever the writer reaches a stage
+// starting with `stage` ("created", "scenario:", "closed"), so a test can kill the process while a
+// write is in progress. seconds <= 0 removes the hook. Not for production use.
+void testing_set_write_delay(const std::string& stage, double seconds) {
+    if (!(seconds > 0.0)) {
+        crsim::testing::set_results_write_hook(nullptr);
+        return;
+    }
+    crsim::testing::set_results_write_hook([stage, seconds](const std::string& s, const std::string&) {
+        if (s.compare(0, stage.size(), stage) == 0)
+            std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    });
+}
+
 // Exceptions with the message kept and the structured details as attributes (InputError.field;
 // SolverError.time_reached and .step_size in h).
 PyObject* g_input_error = nullptr;
 PyObject* g_solver_error = nullptr;
+PyObject* g_io_error = nullptr;
 
 void raise_with(PyObject* type, const char* what, const std::vector<std::pair<const char*, py::object>>& attrs) {
     py::object inst = py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", what));
@@ -314,10 +527,18 @@ PYBIND11_MODULE(_core, m) {
         "Integration failed: the message names the time reached (h), the last step size and the "
         "likely cause (a RuntimeError).",
         PyExc_RuntimeError, nullptr));
+    py::object io_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+        "crsim._core.IoError",
+        "A results file could not be read or written (an HDF5 or file-system failure, or a file "
+        "that is not a crsim results file or has another schema version); the message names the "
+        "path, also in .path (an OSError).",
+        PyExc_OSError, nullptr));
     m.attr("InputError") = input_error;
     m.attr("SolverError") = solver_error;
+    m.attr("IoError") = io_error;
     g_input_error = input_error.ptr();
     g_solver_error = solver_error.ptr();
+    g_io_error = io_error.ptr();
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
@@ -327,6 +548,8 @@ PYBIND11_MODULE(_core, m) {
             raise_with(g_solver_error, e.what(),
                        {{"time_reached", py::float_(e.time_reached())},
                         {"step_size", py::float_(e.step_size())}});
+        } catch (const crsim::IoError& e) {
+            raise_with(g_io_error, e.what(), {{"path", py::str(e.path())}});
         }
     });
 
@@ -355,4 +578,29 @@ PYBIND11_MODULE(_core, m) {
           "observables (T, n_obs), state_sensitivities (T, n, m), observable_sensitivities "
           "(T, n_obs, m), plus sensitivity_names, parameters (values used), stats and doses "
           "(applied administrations). The GIL is released while integrating.");
+
+    m.attr("RESULTS_SCHEMA_VERSION") = crsim::kResultsSchemaVersion;
+    m.attr("RESULTS_FORMAT") = crsim::kResultsFormat;
+    m.def("write_results", &write_results, py::arg("path"), py::arg("records"),
+          py::arg("attributes") = py::dict(), py::arg("created") = std::string(),
+          "Writes a crsim results file (docs/hdf5-schema.md) atomically (temporary file + rename). "
+          "records: list of dicts with name, model_name, model_version, scenario_json, seed "
+          "(None or int), state_names/_units/_dose_units, observable_names/_units, "
+          "parameter_names/_units/_values, solver (dict as for simulate's options), times (T,), "
+          "states (T, n), observables (T, n_obs), optional sensitivity_names with "
+          "state_sensitivities (T, n, m) and observable_sensitivities (T, n_obs, m), doses (dict "
+          "of arrays state (index), time, amount, rate, end), stats (steps, rhs_evaluations, "
+          "jacobian_evaluations, restarts), optional readouts (name -> float), readout_units and "
+          "readout_labels (name -> str). attributes: extra root attributes (str -> str). The GIL "
+          "is released while writing. Raises InputError (bad records, missing directory) or "
+          "IoError (HDF5 / file-system failure).");
+    m.def("read_results", &read_results, py::arg("path"),
+          "Reads a crsim results file: dict meta (schema_version, crsim_version, created, "
+          "attributes) and scenarios (list of record dicts as for write_results, with doses' "
+          "state as names and stats including method). The GIL is released while reading. "
+          "Raises InputError (missing file) or IoError (not HDF5, not crsim's, another schema "
+          "version, inconsistent contents).");
+    m.def("_testing_set_write_delay", &testing_set_write_delay, py::arg("stage"), py::arg("seconds"),
+          "Test hook: make the results writer sleep at stages starting with `stage`; seconds <= 0 "
+          "removes it. Not for production use.");
 }

@@ -1,0 +1,205 @@
+"""Results files: :func:`save` and :func:`load` through the C++ HDF5 writer and reader.
+
+The layout is docs/hdf5-schema.md (schema version 1). Writing is atomic (temporary file + rename);
+the GIL is released while the file is written or read.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._errors import InputError, input_error
+from ._model import Model, models
+from ._result import Result
+
+__all__ = ["save", "load", "IoError", "read_file"]
+
+IoError = _core.IoError
+
+
+def _path(path: Any, field: str = "path") -> str:
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise input_error(field, path, "a file path (str or pathlib.Path)")
+    return os.fspath(path)
+
+
+def _record(name: str, res: Result) -> Dict[str, Any]:
+    values: Dict[str, float] = {}
+    labels: Dict[str, str] = {}
+    for k, v in res.readouts.items():
+        if isinstance(v, str):
+            labels[k] = v
+        else:
+            values[k] = float(v)
+    units = {k: u for k, u in res.readout_units.items() if k in values}
+    index = {n: i for i, n in enumerate(res.state_names)}
+    d = res._doses
+    return {
+        "name": name,
+        "model_name": res.model.name,
+        "model_version": res.model.version,
+        "scenario_json": res.scenario_json,
+        "seed": None,
+        "state_names": res.state_names,
+        "state_units": res.state_units,
+        "state_dose_units": res.state_dose_units,
+        "observable_names": res.observable_names,
+        "observable_units": res.observable_units,
+        "parameter_names": list(res.parameters),
+        "parameter_units": [res.parameter_units.get(k, "") for k in res.parameters],
+        "parameter_values": np.asarray(list(res.parameters.values()), dtype=float),
+        "solver": {k: res.solver[k] for k in ("method", "rtol", "atol", "max_steps", "max_step",
+                                               "initial_step") if k in res.solver},
+        "times": res.times,
+        "states": res.states,
+        "observables": res.observables,
+        "sensitivity_names": list(res._sens_names),
+        "state_sensitivities": res._state_sens,
+        "observable_sensitivities": res._obs_sens,
+        "doses": {"state": np.asarray([index[s] for s in d["state"]], dtype=float),
+                  "time": d["time"], "amount": d["amount"], "rate": d["rate"], "end": d["end"]},
+        "stats": {k: res.stats[k] for k in ("steps", "rhs_evaluations", "jacobian_evaluations",
+                                             "restarts")},
+        "readouts": values,
+        "readout_units": units,
+        "readout_labels": labels,
+    }
+
+
+def _named(results: Any) -> List[Tuple[str, Result]]:
+    if isinstance(results, Result):
+        results = [results]
+    if isinstance(results, Mapping):
+        items = list(results.items())
+        for i, (k, r) in enumerate(items):
+            if not isinstance(k, str):
+                raise input_error(f"results key {k!r}", k, "a scenario name (str)")
+    elif isinstance(results, (list, tuple)):
+        items = []
+        for i, r in enumerate(results):
+            if not isinstance(r, Result):
+                raise input_error(f"results[{i}]", r, "a crsim.Result")
+            sc = r.scenario
+            items.append((sc.name if sc is not None else r.model.name, r))
+    else:
+        raise input_error("results", results, "a Result, a list of Results or a dict name -> Result")
+    if not items:
+        raise input_error("results", results, "at least one Result")
+    seen: Dict[str, int] = {}
+    for i, (k, r) in enumerate(items):
+        if not isinstance(r, Result):
+            raise input_error(f"results[{k!r}]", r, "a crsim.Result")
+        if k in seen:
+            raise input_error(f"results[{i}]", k, f"a unique scenario name (results[{seen[k]}] has it "
+                              "too): give the scenarios different names, or pass a dict name -> Result")
+        seen[k] = i
+    return items
+
+
+def save(results: Union[Result, Sequence[Result], Mapping[str, Result]], path: Any,
+         attributes: Optional[Mapping[str, str]] = None) -> None:
+    """Writes results to one crsim results file (HDF5; docs/hdf5-schema.md), one group per
+    scenario under ``/scenarios/<name>``, replacing ``path`` atomically.
+
+    Args:
+        results: a Result, a list of Results (named by their scenarios, which must differ) or a
+            dict name -> Result.
+        path: the file to write (its directory must exist).
+        attributes: extra text attributes of the file's root (provenance), name -> str.
+
+    Raises:
+        InputError (bad arguments, missing directory), IoError (an OSError; HDF5 or file system).
+    """
+    p = _path(path)
+    records = [_record(name, r) for name, r in _named(results)]
+    _core.write_results(p, records, dict(attributes or {}))
+
+
+def read_file(path: Any) -> Dict[str, Any]:
+    """The raw contents of a results file as read by the C++ reader: ``meta`` and ``scenarios``
+    (a list of dicts of names, units and numpy arrays)."""
+    return _core.read_results(_path(path))
+
+
+def _io_error(path: str, message: str) -> Exception:
+    err = IoError(message)
+    err.path = path
+    return err
+
+
+def _result_from_record(path: str, rec: Dict[str, Any]) -> Result:
+    name = rec["name"]
+    if rec["model_name"] not in models():
+        raise _io_error(path, f"{path}: scenario '{name}' was simulated with model '{rec['model_name']}', "
+                      f"which this crsim does not have (models: {', '.join(models())}); read the "
+                      "file with h5py instead (layout in docs/hdf5-schema.md)")
+    model = Model(rec["model_name"])
+    scenario = None
+    weight = None
+    t_start = 0.0
+    try:
+        data = json.loads(rec["scenario_json"])
+    except ValueError:
+        data = None
+    if isinstance(data, Mapping):
+        from ._scenario import Scenario
+
+        try:
+            scenario = Scenario.from_dict(data, source=f"{path}: scenario '{name}'")
+        except InputError:
+            scenario = None
+        patient = data.get("patient")
+        if isinstance(patient, Mapping) and isinstance(patient.get("weight_kg"), (int, float)):
+            weight = float(patient["weight_kg"])
+        if isinstance(data.get("t_start_h"), (int, float)):
+            t_start = float(data["t_start_h"])
+    raw = {k: rec[k] for k in ("times", "states", "observables", "sensitivity_names",
+                               "state_sensitivities", "observable_sensitivities", "doses", "stats")}
+    raw["parameters"] = rec["parameter_values"]
+    res = Result(model, raw, weight=weight, t_start=t_start, solver=rec["solver"])
+    # Names and units as stored (they are the model's unless the model changed since).
+    res.state_names = list(rec["state_names"])
+    res.state_units = list(rec["state_units"])
+    res.state_dose_units = list(rec["state_dose_units"])
+    res.observable_names = list(rec["observable_names"])
+    res.observable_units = list(rec["observable_units"])
+    res.parameters = dict(zip(rec["parameter_names"], (float(v) for v in rec["parameter_values"])))
+    res.parameter_units = dict(zip(rec["parameter_names"], rec["parameter_units"]))
+    res.scenario = scenario
+    res._scenario_json = rec["scenario_json"]
+    values: Dict[str, Any] = {k: float(v) for k, v in rec["readouts"].items()}
+    values.update(rec["readout_labels"])
+    res._readouts = (values, dict(rec["readout_units"]))
+    return res
+
+
+def load(path: Any, name: Optional[str] = None) -> Union[Result, Dict[str, Result]]:
+    """Reads a crsim results file.
+
+    Returns the Result when the file holds one scenario (or ``name`` picks one), otherwise a dict
+    scenario name -> Result in the order they were written. Each Result has the stored arrays,
+    units, solver settings, statistics and readouts, and ``result.scenario`` equal to the scenario
+    that was run.
+
+    Raises:
+        InputError (no such file, unknown ``name``), IoError (an OSError: not an HDF5 file, not a
+        crsim results file, a newer schema version, inconsistent contents).
+    """
+    p = _path(path)
+    content = _core.read_results(p)
+    recs = content["scenarios"]
+    if name is not None:
+        names = [r["name"] for r in recs]
+        if name not in names:
+            raise input_error("name", name, f"a scenario in {p}, one of {{{', '.join(names)}}}")
+        recs = [r for r in recs if r["name"] == name]
+    results = {r["name"]: _result_from_record(p, r) for r in recs}
+    if len(results) == 1:
+        return next(iter(results.values()))
+    return results
