@@ -45,11 +45,11 @@ struct Crs {
     }
 
     template <class T>
-    static void rhs(const T&, const T* x, const T* p, T* dx) {
+    static void rhs(const T& t, const T* x, const T* p, T* dx) {
         using namespace crs;
         const Aux<T> a = make_aux(x, p);
         const Baseline<T> b = make_baseline(p);
-        cart_rhs(x, p, a, dx);
+        cart_rhs(t, x, p, a, dx);
         targets_rhs(x, p, a, dx);
         cytokine_rhs(x, p, a, b, dx);
         il6r_rhs(x, p, a, dx);

@@ -27,7 +27,8 @@ struct Aux {
     T targets;       // tumor + normal B cells (cells)
     T engage_den;    // K_A + targets + theta*E (cells)
     T phi;           // fraction of an effector's time engaged with a target (1)
-    T engaged9;      // engaged effectors (1e9 cells)
+    T engaged9;      // engaged functional effectors (1e9 cells)
+    T function;      // 1 - dysfunction (1)
     T kill_tumor;    // tumor cells killed (cells/h)
     T kill_bcell;    // normal B cells killed (cells/h)
     // dexamethasone
@@ -71,9 +72,10 @@ Aux<T> make_aux(const T* x, const T* p) {
     a.targets = x[S_TUMOR] + x[S_BCELL];
     a.engage_den = p[P_KA] + a.targets + p[P_THETA] * x[S_EFF];
     a.phi = a.targets / a.engage_den;
-    a.engaged9 = kCellScale * x[S_EFF] * a.phi;
-    a.kill_tumor = p[P_K_KILL] * x[S_EFF] * x[S_TUMOR] / a.engage_den;
-    a.kill_bcell = p[P_K_KILL] * x[S_EFF] * x[S_BCELL] / a.engage_den;
+    a.function = 1.0 - x[S_DYSF];
+    a.engaged9 = kCellScale * x[S_EFF] * a.phi * a.function;
+    a.kill_tumor = p[P_K_KILL] * a.function * x[S_EFF] * x[S_TUMOR] / a.engage_den;
+    a.kill_bcell = p[P_K_KILL] * a.function * x[S_EFF] * x[S_BCELL] / a.engage_den;
 
     a.dex_plasma = 1000.0 * x[S_DEX_C] / (p[P_DEX_V] * a.w_v);  // mg/L -> ng/mL
     a.dex_effect = x[S_DEX_E] / (x[S_DEX_E] + p[P_DEX_IC50]);
@@ -123,7 +125,10 @@ Baseline<T> make_baseline(const T* p) {
     const T leak_on = p[P_LEAK_ON] * b.endo;
     b.leak = leak_on / (leak_on + p[P_LEAK_OFF]);
     // Basal production keeps IL-6 at its baseline; the (tiny) endothelial share is part of it.
+    // If the endothelial share alone exceeds the baseline turnover (extreme parameters), the basal
+    // production is zero and IL-6 settles above il6_base (a branch on parameters, not on states).
     b.il6_prod = il6_elimination(b.il6_free, b.il6_cplx, T(1.0), p) - p[P_P_IL6_ENDO] * b.endo;
+    if (b.il6_prod < 0.0) b.il6_prod = T(0.0);
     b.s_hep = sat2(b.il6_signal, p[P_CRP_EC50]);
     b.crp = p[P_CRP_KSYN] * b.s_hep / p[P_CRP_KEL];
     b.pge = sat(b.il6_signal, p[P_FEVER_EC50_IL6]);

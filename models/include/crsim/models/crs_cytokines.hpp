@@ -24,7 +24,10 @@ void cytokine_rhs(const T* x, const T* p, const Aux<T>& a, const Baseline<T>& b,
     dx[S_IFNG] = p[P_P_IFNG] * a.engaged9 * a.inh_cyt - p[P_K_IFNG] * ifng;
 
     const T drive_m = h_ifng + p[P_W_ENG_MACT] * h_eng + p[P_W_IL1_MACT] * h_il1;
-    dx[S_MACT] = p[P_K_MACT_ON] * drive_m * myeloid_inh * (1.0 - mact) - p[P_K_MACT_OFF] * mact;
+    // The resting pool (1) is activated at a rate set by the drive; MCP-1 recruits monocytes that
+    // enlarge the activatable pool (bounded: at most 1 + a_mcp1_recruit).
+    const T pool = 1.0 + p[P_A_MCP1_RECRUIT] * sat(x[S_MCP1], p[P_KH_MCP1]);
+    dx[S_MACT] = p[P_K_MACT_ON] * drive_m * myeloid_inh * pool - p[P_K_MACT_OFF] * mact;
 
     dx[S_IL1] = p[P_P_IL1] * mact * myeloid_inh - p[P_K_IL1] * il1;
 

@@ -7,7 +7,7 @@ namespace crsim::models::crs {
 // States (units in crs_info.cpp and docs/model.md).
 enum S : int {
     // CAR-T cells and their targets (whole-body cell numbers)
-    S_EFF, S_MEM, S_EXH, S_TUMOR, S_BCELL,
+    S_EFF, S_MEM, S_EXH, S_DYSF, S_TUMOR, S_BCELL,
     // cytokine network (serum, pg/mL; "induced" = above the pre-infusion baseline)
     S_IFNG, S_MACT, S_IL1, S_IL6, S_IL10, S_MCP1, S_ENDO,
     // tocilizumab (mg) and total soluble IL-6 receptor (ng/mL)
@@ -25,13 +25,13 @@ enum P : int {
     // patient
     P_WEIGHT, P_TUMOR0, P_BCELL0,
     // CAR-T kinetics
-    P_RHO, P_KA, P_THETA, P_DELTA_E, P_K_EM, P_K_ME, P_DELTA_M, P_K_EX, P_DELTA_X, P_F_BLOOD,
+    P_RHO, P_KA, P_THETA, P_DELTA_E, P_K_EM, P_K_ME, P_DELTA_M, P_K_EX, P_DELTA_X, P_K_DYSF, P_K_DYSF_REC, P_RHO_H, P_TAU_H, P_F_BLOOD,
     P_BLOOD_VOL,
     // targets
     P_K_KILL, P_G_TUMOR, P_TUMOR_CAP, P_DELTA_B,
     // cytokines
     P_P_IFNG, P_K_IFNG, P_IFNG_BASE, P_KH_IFNG, P_KH_ENG, P_KH_IL1,
-    P_K_MACT_ON, P_K_MACT_OFF, P_W_ENG_MACT, P_W_IL1_MACT,
+    P_K_MACT_ON, P_K_MACT_OFF, P_W_ENG_MACT, P_W_IL1_MACT, P_A_MCP1_RECRUIT, P_KH_MCP1,
     P_P_IL1, P_K_IL1, P_IL1_BASE,
     P_IL6_BASE, P_P_IL6_M, P_A_IL1_IL6, P_P_IL6_ENDO, P_K_IL6, P_K_IL6_CPLX, P_K_IL6_R, P_KM_IL6_R,
     P_KD_IL6_SR,
@@ -42,7 +42,7 @@ enum P : int {
     P_TOC_CL, P_TOC_V1, P_TOC_Q, P_TOC_V2, P_TOC_VMAX, P_TOC_KM, P_TOC_MW, P_TOC_KD,
     P_SR_KSYN, P_SR_KDEG, P_SR_IMAX, P_SR_KSS, P_SR_MW,
     // dexamethasone
-    P_DEX_KA, P_DEX_CL, P_DEX_V, P_DEX_KE0, P_DEX_IC50, P_DEX_IMAX_CYT, P_DEX_IMAX_T,
+    P_DEX_KA, P_DEX_CL, P_DEX_V, P_DEX_KE0, P_DEX_IC50, P_DEX_IMAX_CYT, P_DEX_IMAX_T, P_DEX_K_APOP,
     // clinical layer
     P_CRP_KTR, P_CRP_KSYN, P_CRP_KEL, P_CRP_EC50,
     P_FEVER_EC50_IL6, P_FEVER_W_IL1, P_PGE_TAU, P_PGE_EC50, P_T_BASE, P_T_DMAX, P_T_TAU,

@@ -1,0 +1,108 @@
+// crsim: the ASTCT CRS grade and the per-patient clinical readouts of a CRS trajectory, as
+// specified in shared/science/clinical.md sec. 7a (docs/model.md sec. 7): a standard supportive-care
+// policy turns the model's intrinsic physiology (temperature, MAP, SBP, FiO2 need) into the
+// interventions the ASTCT grade is defined by (7a.2), the grade follows 7a.3 per output time, and the
+// readouts summarise a run (CAR-T exposure, biomarker peaks, onset, duration, time at grade, episodes,
+// IEC-HS / carHLH / HLH-2004 / partial HScore flags, 7a.4).
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "crsim/model.hpp"
+#include "crsim/simulate.hpp"
+
+namespace crsim::models {
+
+// Thresholds of clinical.md 7a.2-7a.4. All [design] there unless noted; defaults as written there.
+struct GradingPolicy {
+    double fever_c = 38.0;            // ASTCT fever, degC [read]
+    double sbp_hypotension = 90.0;    // mmHg [read: ASTCT-adapted, CARTOX]
+    double map_target = 65.0;         // mmHg
+    double fluid_map_gain = 10.0;     // mmHg that up to 2 boluses of 500-1000 mL restore [design]
+    double ne_restorable = 15.0;      // D1: MAP deficit norepinephrine up to NE_escalate restores
+    double ne_avp_restorable = 25.0;  // D2: deficit NE + vasopressin restore; beyond: 2nd catecholamine
+    double fio2_room_air = 0.21;
+    double fio2_low_flow_max = 0.40;  // <= 6 L/min nasal cannula
+    double fio2_positive_pressure = 0.60;  // FiO2_PP
+    double resolution_h = 24.0;       // afebrile, normotensive, no O2 for this long = resolved
+    double ferritin_uln = 300.0;      // ng/mL
+};
+
+enum class O2Device { None = 0, LowFlow = 1, HighFlow = 2, PositivePressure = 3 };
+
+// Grader inputs of one time point (clinical.md 7a.1), intrinsic physiology.
+struct GraderInputs {
+    double temperature = 37.0;  // degC
+    double map = 90.0;          // mmHg, without fluids or vasopressors
+    double sbp = 120.0;         // mmHg, without fluids or vasopressors
+    double fio2_required = 0.21;
+};
+
+// What the standard clinician of 7a.2 gives at this time point.
+struct Support {
+    bool hypotension = false;
+    bool fluid_responsive = false;
+    int n_vaso_nonavp = 0;
+    bool avp_on = false;
+    O2Device o2 = O2Device::None;
+};
+
+Support supportive_care(const GraderInputs& in, const GradingPolicy& policy = {});
+int hypotension_level(const Support& s);  // 0, 2, 3 or 4
+int oxygen_level(const Support& s);       // 0, 2, 3 or 4
+
+// ASTCT grade at one time point (clinical.md 7a.3): 5 if dead within an episode; 0 outside an
+// episode or when afebrile and fever is not waived; otherwise max(1, hypotension, oxygen).
+int astct_grade(const GraderInputs& in, bool in_crs_episode, bool fever_waived, bool dead = false,
+                const GradingPolicy& policy = {});
+
+struct Episode {
+    double onset_h = 0.0;
+    double resolution_h = std::numeric_limits<double>::quiet_NaN();  // NaN: not resolved in the run
+    int max_grade = 0;
+};
+
+// Grades over a time course: episodes latch from the first fever to resolution (24 h afebrile,
+// normotensive, without O2); fever is waived from the first anti-cytokine dose given within an
+// episode (times in anticytokine_h). Output times should be at most a few hours apart.
+struct GradeCourse {
+    std::vector<int> grade;
+    std::vector<Episode> episodes;
+};
+GradeCourse astct_grade_course(const std::vector<double>& times, const std::vector<GraderInputs>& in,
+                               const std::vector<double>& anticytokine_h,
+                               const GradingPolicy& policy = {});
+
+// Per-patient summary of a run of the "crs" model.
+struct CrsReadouts {
+    double cart_cmax = 0.0;       // cells/uL
+    double cart_tmax_h = 0.0;     // h
+    double cart_auc28 = 0.0;      // cells/uL * d, 0-28 d (trapezoid over the output times)
+    double cart_last = 0.0;       // cells/uL at the last output time (persistence)
+    double il6_peak = 0.0, crp_peak = 0.0, ferritin_peak = 0.0, ifng_peak = 0.0;  // pg/mL, mg/L, ng/mL
+    double mcp1_peak_36h = 0.0;   // pg/mL within 36 h of t = 0 (Hay 2017 tree input)
+    double temp_max = 0.0, temp_max_36h = 0.0;  // degC
+    double map_min = 0.0;         // mmHg (intrinsic)
+    double fio2_max = 0.0;
+    double onset_h = std::numeric_limits<double>::quiet_NaN();
+    double duration_h = std::numeric_limits<double>::quiet_NaN();  // first episode
+    int max_grade = 0;
+    double hours_grade_ge2 = 0.0, hours_grade_ge3 = 0.0;
+    int episodes = 0;
+    double b_cell_aplasia_h = 0.0;  // time with B cells < 1 % of their level at infusion
+    bool iec_hs = false;            // clinical.md 7a.4 identification (transaminases not modelled)
+    double iec_hs_onset_h = std::numeric_limits<double>::quiet_NaN();
+    bool carhlh = false;            // ferritin > 10,000 and >= 2 organ toxicities (only pulmonary modelled)
+    int hlh2004_max = 0;            // simulable HLH-2004 criteria met at once (of 4)
+    int hscore_partial_max = 0;     // partial HScore (simulable items)
+    std::vector<int> grade;         // per output time
+};
+
+// Readouts of a trajectory of the "crs" model (observables by name); anti-cytokine times are the
+// doses into the tocilizumab and dexamethasone states found in trajectory.doses.
+CrsReadouts crs_readouts(const Model& model, const Trajectory& trajectory,
+                         const GradingPolicy& policy = {});
+
+}  // namespace crsim::models
