@@ -124,7 +124,7 @@ class Problems:
     def mapping(self, path: str, value: Any, keys: Sequence[str], what: str) -> Optional[Dict[str, Any]]:
         """A mapping whose keys are among ``keys`` (each unknown key one problem)."""
         if not isinstance(value, Mapping):
-            self.add(path, value, f"{what}: a mapping with keys among {{{', '.join(keys)}}}")
+            self.add(path or "scenario", value, f"{what}: a mapping with keys among {{{', '.join(keys)}}}")
             return None
         out = {}
         for k, v in value.items():
