@@ -62,16 +62,15 @@ TEST_CASE("the CD28 product has an earlier CRS onset than the 4-1BB product", "[
     const Run cd28 = run(a), bb = run(b);
     INFO("onset CD28 (axi-cel) " << cd28.r.onset_h / 24 << " d, 4-1BB (tisa-cel) " << bb.r.onset_h / 24 << " d");
     CHECK(cd28.r.onset_h < bb.r.onset_h);
-    // Same patient (the LBCL one), product kinetics of the 4-1BB set: later onset, later Tmax.
+    // Same patient (the LBCL one) with the 4-1BB set's CAR-T parameters: later onset. (The sets'
+    // rho values are calibrated per disease and product together, so Tmax is not compared.)
     const auto bbset = load_set(b.set);
     Scenario c = a;
-    for (const char* k : {"rho", "delta_E", "k_EM", "delta_M", "k_EX", "p_ifng"})
+    for (const char* k : {"rho", "delta_E", "k_EM", "delta_M", "k_EX", "p_ifng", "w_engaged_mact"})
         c.overrides[k] = bbset.parameters.at(k).value;
     const Run swapped = run(c);
-    INFO("LBCL patient with 4-1BB kinetics: onset " << swapped.r.onset_h / 24 << " d, Tmax "
-                                                     << swapped.r.cart_tmax_h / 24 << " d");
+    INFO("LBCL patient with 4-1BB kinetics: onset " << swapped.r.onset_h / 24 << " d");
     CHECK(swapped.r.onset_h > cd28.r.onset_h);
-    CHECK(swapped.r.cart_tmax_h > cd28.r.cart_tmax_h);
 }
 
 TEST_CASE("tocilizumab raises total IL-6 and sIL-6R transiently while CRP and fever fall",
