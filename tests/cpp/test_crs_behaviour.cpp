@@ -264,3 +264,60 @@ TEST_CASE("every parameter of each set changes some output by 10 %", "[crs][beha
         }
     }
 }
+
+TEST_CASE("forward sensitivities of the CRS model match central finite differences",
+          "[crs][sensitivities]") {
+    // The AD path (Jacobian and forward-over-forward sensitivity Jacobian) through the whole model:
+    // d(observables)/d(theta) for a CAR-T, a cytokine and a drug parameter, 6 days with tocilizumab.
+    const auto& m = crs_model();
+    const auto ps = load_set("crs_axicabtagene_lbcl");
+    const std::vector<std::string> names = {"k_kill", "p_il6_myeloid", "toc_Vmax"};
+    auto problem = [&](const std::map<std::string, double>& ov) {
+        crsim::Problem pr;
+        pr.parameters = crsim::parameters_from(m, ps, ov);
+        pr.weight_kg = 75.0;
+        crsim::Dose car;
+        car.target = "car_t_effector";
+        car.amount = 2e6;
+        car.per_kg = true;
+        pr.doses = {car, tocilizumab(48.0, 75.0)};
+        for (double t = 0; t <= 144; t += 12) pr.times.push_back(t);
+        pr.options.rtol = 1e-9;
+        pr.options.atol = 1e-10;
+        return pr;
+    };
+    crsim::Problem pr = problem({});
+    pr.sensitivities = names;
+    const auto ad = crsim::simulate(m, pr);
+    const std::size_t no = static_cast<std::size_t>(m.n_observables()), T = ad.times.size();
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        const double th = ps.parameters.at(names[k]).value, h = 1e-4 * th;
+        const auto up = crsim::simulate(m, problem({{names[k], th + h}}));
+        const auto dn = crsim::simulate(m, problem({{names[k], th - h}}));
+        double worst = 0.0;
+        std::string where;
+        for (const char* obs : {"il6", "crp", "car_t_blood", "temperature", "sil6r", "tocilizumab"}) {
+            const std::size_t j = static_cast<std::size_t>(m.observable_index(obs));
+            // scale: the largest FD derivative, but at least 1e-3 of the peak per unit theta (FD noise
+            // at rtol 1e-9 and h = 1e-4 theta is about 5e-6 of it)
+            double scale = 0.0, peak = 0.0;
+            for (std::size_t t = 0; t < T; ++t) {
+                scale = std::max(scale, std::abs(up.observables[t * no + j] - dn.observables[t * no + j]) / (2 * h));
+                peak = std::max(peak, std::abs(ad.observables[t * no + j]));
+            }
+            scale = std::max(scale, 1e-3 * peak / th);
+            for (std::size_t t = 0; t < T; ++t) {
+                const double fd = (up.observables[t * no + j] - dn.observables[t * no + j]) / (2 * h);
+                const double a = ad.observable_sensitivities[(t * no + j) * names.size() + k];
+                const double e = std::abs(a - fd) / std::max(scale, 1e-12);
+                if (e > worst) {
+                    worst = e;
+                    where = std::string(obs) + " at t = " + std::to_string(ad.times[t]) + ": AD " +
+                            std::to_string(a) + ", FD " + std::to_string(fd);
+                }
+            }
+        }
+        INFO("d/d " << names[k] << ": worst relative difference " << worst << " (" << where << ")");
+        CHECK(worst < 1e-3);
+    }
+}
