@@ -321,3 +321,24 @@ TEST_CASE("forward sensitivities of the CRS model match central finite differenc
         CHECK(worst < 1e-3);
     }
 }
+
+TEST_CASE("without CAR-T cells the patient stays at the pre-infusion baseline", "[crs][behaviour]") {
+    // initial() is the fixed point of the network without CAR-T cells or drugs (the tumor still grows).
+    const auto& m = crs_model();
+    const std::size_t no = static_cast<std::size_t>(m.n_observables());
+    for (const auto& set : kSets) {
+        Scenario sc;
+        sc.set = set;
+        sc.car_t_per_kg = 0.0;
+        sc.days = 28;
+        sc.step_h = 24;
+        const Run r = run(sc);
+        for (const char* obs : {"il6", "ifng", "il1", "il10", "mcp1", "crp", "ferritin", "fibrinogen",
+                                "temperature", "map", "fio2_required", "anc", "platelets", "sil6r"}) {
+            const std::size_t j = static_cast<std::size_t>(m.observable_index(obs));
+            const double y0 = r.tr.observables[j], y1 = r.tr.observables[(r.tr.times.size() - 1) * no + j];
+            INFO(set << ": " << obs << " " << y0 << " at infusion, " << y1 << " at day 28");
+            CHECK(std::abs(y1 - y0) <= 1e-3 * std::abs(y0));
+        }
+    }
+}
