@@ -169,14 +169,6 @@ def _check_run_outputs(args: argparse.Namespace) -> None:
         _check_output(args.plot, "--plot", _plot_formats())
     if args.csv:
         _check_output(args.csv, "--csv", ("csv",))
-    outs = [(f, getattr(args, a)) for f, a in (("-o", "output"), ("--plot", "plot"), ("--csv", "csv"))
-            if getattr(args, a)]
-    seen: Dict[str, str] = {}
-    for flag, path in outs:
-        key = os.path.realpath(path)
-        if key in seen:
-            raise InputError(f"{flag} = {path!r} is not allowed: a file other than {seen[key]}'s")
-        seen[key] = flag
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
