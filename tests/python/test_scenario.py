@@ -185,3 +185,15 @@ def test_bad_files(tmp_path):
             p.write_text(text)
         with pytest.raises(crsim.InputError, match=words):
             crsim.Scenario.from_file(p)
+
+
+def test_the_documented_example_runs(tmp_path):
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    example = re.search(r"## Example\n\n```yaml\n(.*?)```", doc, re.S).group(1)
+    (tmp_path / "example.yaml").write_text(example)
+    sc = crsim.Scenario.from_file(tmp_path / "example.yaml")
+    res = sc.run()
+    assert res.doses["amount"].tolist() == [560.0, 280.0]  # 8 mg/kg x 70 kg; 4 mg/kg x 70 kg
+    assert res.sensitivities().parameters == ["CL", "Vmax"]
