@@ -24,6 +24,7 @@ from ._dosing import Dose
 from ._errors import InputError, SolverError
 from ._io import IoError, load, save
 from ._citations import citations
+from ._crs import crs_grade
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
 from ._nonmem import doses_from_nonmem
@@ -47,6 +48,7 @@ __all__ = [
     "Solver",
     "SolverError",
     "citations",
+    "crs_grade",
     "doses_from_nonmem",
     "load",
     "models",

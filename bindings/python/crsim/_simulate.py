@@ -19,8 +19,8 @@ from ._result import Result
 __all__ = ["simulate", "default_times"]
 
 DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
-MAX_DEFAULT_POINTS = 2000
-WEIGHT_PARAMETER = "body_weight"  # a model parameter of this name (kg) is the patient's weight  # the default grid has at most about this many intervals
+MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
+WEIGHT_PARAMETER = "body_weight"  # a model parameter of this name (kg) is the patient's weight
 _NICE_STEPS_H = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
 
 
@@ -188,7 +188,7 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
                  solver=options)
     res._call = dict(model=m.name, parameter_set=m.parameter_set, doses=dose_list,
                      parameters=_as_values(parameters, "parameters", "parameter unit"),
-                     weight=None if weight is None else weight_kg, initial=ivals, options=options,
+                     weight=None if math.isnan(weight_kg) else weight_kg, initial=ivals, options=options,
                      sensitivities=sens, t_start=t0, times=raw["times"])
     return res
 

@@ -512,6 +512,7 @@ void raise_with(PyObject* type, const char* what, const std::vector<std::pair<co
 }  // namespace
 
 void bind_parameter_sets(py::module_& m);  // parameter_sets.cpp
+void bind_crs_readouts(py::module_& m);    // crs_readouts.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
@@ -554,6 +555,7 @@ PYBIND11_MODULE(_core, m) {
     });
 
     bind_parameter_sets(m);
+    bind_crs_readouts(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),

@@ -1,0 +1,91 @@
+// crsim._core: clinical readouts of a "crs" trajectory (ASTCT grade per time, onset, duration,
+// time at grade, biomarker peaks, HLH flags), computed by crsim::models::crs_readouts.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "crsim/errors.hpp"
+#include "crsim/models/builtin.hpp"
+#include "crsim/models/crs_grade.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+std::vector<double> to_vector(const Array& a) { return std::vector<double>(a.data(), a.data() + a.size()); }
+
+py::dict readouts(const std::string& model_name, const Array& times, const Array& states,
+                  const Array& observables, const py::dict& doses) {
+    const auto model = crsim::models::builtin_registry().get(model_name);
+    const auto T = static_cast<std::size_t>(times.size());
+    if (states.ndim() != 2 || static_cast<std::size_t>(states.shape(0)) != T ||
+        states.shape(1) != model->n_states())
+        throw crsim::InputError("states", "an array of shape (" + std::to_string(states.shape(0)) + ", ...)",
+                                "shape (len(times), n_states) of model " + model_name);
+    if (observables.ndim() != 2 || static_cast<std::size_t>(observables.shape(0)) != T ||
+        observables.shape(1) != model->n_observables())
+        throw crsim::InputError("observables", "an array of the wrong shape",
+                                "shape (len(times), n_observables) of model " + model_name);
+    crsim::Trajectory tr;
+    tr.times = to_vector(times);
+    tr.states = to_vector(states);
+    tr.observables = to_vector(observables);
+    const auto names = doses["state"].cast<std::vector<std::string>>();
+    const auto time = doses["time"].cast<std::vector<double>>();
+    const auto amount = doses["amount"].cast<std::vector<double>>();
+    const auto rate = doses["rate"].cast<std::vector<double>>();
+    const auto end = doses["end"].cast<std::vector<double>>();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        crsim::DoseEvent e;
+        e.state = model->state_index(names[i], "doses.state");
+        e.time = time.at(i);
+        e.amount = amount.at(i);
+        e.rate = rate.at(i);
+        e.end = end.at(i);
+        tr.doses.push_back(e);
+    }
+    crsim::models::CrsReadouts r;
+    {
+        py::gil_scoped_release release;
+        r = crsim::models::crs_readouts(*model, tr);
+    }
+    py::dict out;
+    out["cart_cmax"] = r.cart_cmax;
+    out["cart_tmax_h"] = r.cart_tmax_h;
+    out["cart_auc28"] = r.cart_auc28;
+    out["cart_last"] = r.cart_last;
+    out["il6_peak"] = r.il6_peak;
+    out["ifng_peak"] = r.ifng_peak;
+    out["crp_peak"] = r.crp_peak;
+    out["ferritin_peak"] = r.ferritin_peak;
+    out["mcp1_peak_36h"] = r.mcp1_peak_36h;
+    out["temp_max"] = r.temp_max;
+    out["temp_max_36h"] = r.temp_max_36h;
+    out["map_min"] = r.map_min;
+    out["fio2_max"] = r.fio2_max;
+    out["onset_h"] = r.onset_h;
+    out["duration_h"] = r.duration_h;
+    out["max_grade"] = r.max_grade;
+    out["hours_grade_ge2"] = r.hours_grade_ge2;
+    out["hours_grade_ge3"] = r.hours_grade_ge3;
+    out["episodes"] = r.episodes;
+    out["b_cell_aplasia_h"] = r.b_cell_aplasia_h;
+    out["iec_hs"] = r.iec_hs;
+    out["iec_hs_onset_h"] = r.iec_hs_onset_h;
+    out["carhlh"] = r.carhlh;
+    out["hlh2004_max"] = r.hlh2004_max;
+    out["hscore_partial_max"] = r.hscore_partial_max;
+    out["grade"] = py::array_t<int>(static_cast<py::ssize_t>(r.grade.size()), r.grade.data());
+    return out;
+}
+
+}  // namespace
+
+void bind_crs_readouts(py::module_& m) {
+    m.def("crs_readouts", &readouts, py::arg("model"), py::arg("times"), py::arg("states"),
+          py::arg("observables"), py::arg("doses"),
+          "Clinical readouts of a run of the crs model (clinical.md 7a): dict of numbers, flags and "
+          "the ASTCT grade per output time ('grade').");
+}
