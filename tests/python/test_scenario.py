@@ -197,3 +197,16 @@ def test_the_documented_example_runs(tmp_path):
     res = sc.run()
     assert res.doses["amount"].tolist() == [560.0, 280.0]  # 8 mg/kg x 70 kg; 4 mg/kg x 70 kg
     assert res.sensitivities().parameters == ["CL", "Vmax"]
+
+
+def test_per_kg_doses_use_the_models_body_weight_parameter():
+    """Models with a body_weight parameter (the CRS model) take the weight from it when the
+    patient's is not given, as crsim.simulate does; pk models need patient.weight_kg."""
+    m = crsim.Model("crs")
+    sc = crsim.Scenario("crs", regimen=["3e6 cells/kg iv"], horizon_days=1)
+    res = sc.run()
+    assert res.doses["amount"].iloc[0] == pytest.approx(3e6 * m.parameter_values["body_weight"])
+    sc = crsim.Scenario("crs", regimen=["3e6 cells/kg iv"], horizon_days=1, parameters={"body_weight": 50})
+    assert sc.run().doses["amount"].iloc[0] == pytest.approx(1.5e8)
+    with pytest.raises(crsim.InputError, match="patient.weight_kg is missing"):
+        crsim.Scenario("pk2_mm", regimen=["8 mg/kg iv"])

@@ -46,7 +46,8 @@ NAME_PATTERN = r"(?!\.\.?$)[^/\x00]+"
 
 @dataclass
 class Patient:
-    """The patient: body weight (kg; needed by per-kg doses) and free covariates (name -> number or
+    """The patient: body weight (kg; needed by per-kg doses unless the model has a body_weight
+    parameter, whose value then serves) and free covariates (name -> number or
     text, e.g. ``{"age_group": "adult", "tumor_burden": 0.4}``), which models that use them check."""
 
     weight_kg: Optional[float] = None
@@ -494,7 +495,7 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                 p.add(f"{path}.unit" if not isinstance(e, str) else path, dose.unit if not isinstance(e, str) else e,
                       f"'{du}' or '{du}/kg' (the dose unit of state '{dose.target}' of model {model})")
             elif unit.endswith("/kg") and weight is None and pd_ is not None and \
-                    pd_.get("weight_kg") is None:
+                    pd_.get("weight_kg") is None and not _has_weight_parameter(info):
                 p.add("patient.weight_kg", MISSING, f"a body weight > 0 kg, required by the per-kg "
                       f"dose {path} ({dose.unit})")
         if entry is not None:
@@ -633,8 +634,8 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                       dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
         if not p:
             try:
-                w = math.nan if weight is None else weight
-                model_obj = Model(model)
+                model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
+                w = effective_weight(model_obj, weight, params)
                 _core.expand_doses(model, to_core_doses(doses, model_obj, w), w, t0)
             except InputError as ex:
                 field_ = (getattr(ex, "field", None) or "regimen").replace("doses[", "regimen[")
@@ -674,6 +675,24 @@ def _model_for(s: Scenario) -> Model:
     return Model(s.model, parameter_set=s.parameter_set)
 
 
+def _has_weight_parameter(info: Mapping[str, Any]) -> bool:
+    from ._simulate import WEIGHT_PARAMETER
+
+    return any(q["name"] == WEIGHT_PARAMETER for q in info["parameters"])
+
+
+def effective_weight(model: Model, weight: Optional[float], parameters: Mapping[str, float]) -> float:
+    """The body weight (kg) doses are scaled with: the patient's, else the model's own body-weight
+    parameter (an override, or the value of the parameter set) as crsim.simulate does, else NaN."""
+    from ._simulate import WEIGHT_PARAMETER
+
+    if weight is not None:
+        return float(weight)
+    if WEIGHT_PARAMETER in model.parameter_names:
+        return float(parameters.get(WEIGHT_PARAMETER, model.parameter_values[WEIGHT_PARAMETER]))
+    return math.nan
+
+
 def output_grid(s: Scenario, model: Model, core_doses: List[Dict[str, Any]],
                 weight_kg: float) -> np.ndarray:
     """The output times (h) of a scenario: explicit times, an even step grid (plus administration
@@ -708,7 +727,7 @@ def run_scenario(s: Scenario):
     from ._simulate import simulate
 
     model = _model_for(s)
-    w = math.nan if s.patient.weight_kg is None else s.patient.weight_kg
+    w = effective_weight(model, s.patient.weight_kg, s.parameters)
     core = to_core_doses(s.doses, model, w)
     grid = output_grid(s, model, core, w)
     sv = s.solver
