@@ -159,7 +159,11 @@ def test_plain_simulate_results_carry_an_equivalent_scenario():
 
 
 def test_replace_checks_the_change():
+    import dataclasses
+
     sc = toci()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sc.horizon_days = -1  # scenarios are immutable: always the checked one
     assert sc.replace(horizon_days=2).horizon == 48
     with pytest.raises(crsim.InputError, match="horizon_days"):
         sc.replace(horizon_h=10)  # both given

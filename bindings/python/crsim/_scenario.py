@@ -44,7 +44,7 @@ METHODS = ("rosenbrock4", "dopri5")
 NAME_PATTERN = r"(?!\.\.?$)[^/\x00]+"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Patient:
     """The patient: body weight (kg; needed by per-kg doses unless the model has a body_weight
     parameter, whose value then serves) and free covariates (name -> number or
@@ -54,7 +54,7 @@ class Patient:
     covariates: Dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outputs:
     """Output times: ``step_h`` (an even grid from the start to the end of the run, plus every
     administration time and infusion end) or ``times_h`` (an explicit increasing list, h). Neither:
@@ -64,7 +64,7 @@ class Outputs:
     times_h: Optional[List[float]] = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Solver:
     """Solver settings (see :func:`crsim.simulate`)."""
 
@@ -79,7 +79,7 @@ class Solver:
 RegimenEntry = Union[str, Dose]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
     """A simulation scenario: model, parameters, patient, regimen, run length, outputs, solver.
 
@@ -103,6 +103,9 @@ class Scenario:
             computed, or True for all parameters.
         initial: overrides of the initial state, state name -> value in the state's unit.
         t_start_h: the time at which the initial state holds, h (default 0).
+
+    Scenarios are immutable (use :meth:`replace` for a changed copy), so a scenario is always
+    the checked one.
 
     Raises:
         InputError listing every problem with its path (``regimen[0].unit``, ``solver.rtol``).
