@@ -22,6 +22,12 @@ Scenarios hold the same as files (YAML or JSON; see docs/scenarios.md)::
 from ._core import __version__
 from ._dosing import Dose
 from ._errors import InputError, SolverError
+from ._data import check_data, read_data
+from ._errormodels import ErrorModel
+from ._fit import fit
+from ._fitresult import FitResult, IdentifiabilityWarning
+from ._fitset import FitSet
+from ._profile import Profile
 from ._io import IoError, load, save
 from ._citations import citations
 from ._crs import crs_grade
@@ -37,23 +43,31 @@ from ._simulate import simulate
 __all__ = [
     "__version__",
     "Dose",
+    "ErrorModel",
+    "FitResult",
+    "FitSet",
+    "IdentifiabilityWarning",
     "InputError",
     "IoError",
     "Model",
     "Outputs",
     "Patient",
+    "Profile",
     "Result",
     "Scenario",
     "Sensitivities",
     "Solver",
     "SolverError",
+    "check_data",
     "citations",
     "crs_grade",
     "doses_from_nonmem",
+    "fit",
     "load",
     "models",
     "parameter_sets",
     "parse_regimen",
+    "read_data",
     "save",
     "simulate",
 ]
