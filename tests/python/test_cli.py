@@ -27,13 +27,14 @@ def test_params_shows_units_and_sources():
 
 
 def test_demo_writes_a_plot_and_a_summary(tmp_path):
-    p = run("demo", "--plot", "toci.png", cwd=tmp_path)
+    p = run("demo", "--plot", "crs.png", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert (tmp_path / "toci.png").stat().st_size > 1000
+    assert (tmp_path / "crs.png").stat().st_size > 1000
     assert (tmp_path / "results.h5").exists()
-    assert "central  560 mg" in p.stdout  # 8 mg/kg x 70 kg, below the 800 mg cap
-    for word in ("C.max", "C.t_max", "C.auc", "mg/L"):
-        assert word in p.stdout
+    assert "car_t_effector  1.05e+08 cells" in p.stdout  # 3e6 cells/kg x 35 kg (the set's patient)
+    for words in ("CRS onset day", "maximal ASTCT grade", "IL-6", "pg/mL", "CRP", "ferritin",
+                  "CAR-T in blood", "max_grade", "hours_grade_ge2"):
+        assert words in p.stdout
 
 
 def test_demo_default_plot_name(tmp_path):

@@ -98,22 +98,23 @@ def test_demo_in_an_empty_directory_then_show(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["demo.png", "results.h5"]
     assert (tmp_path / "demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = p.stdout
-    assert "scenario 'default'" in out and "tocilizumab" in out
+    assert "scenario 'default'" in out and "tisagenlecleucel" in out
     res = crsim.load(tmp_path / "results.h5")
     for name, value in res.readouts.items():  # every readout printed with its unit
         assert name in out
-    assert f"{res.readouts['C.max']:.4g} mg/L" in out
+    assert f"{res.readouts['il6_peak']:.4g} pg/mL" in out
+    assert f"maximal ASTCT grade {int(res.readouts['max_grade'])}" in out
     assert res.scenario == crsim.Scenario.from_file(DATA / "default.yaml")
 
     s = run("show", "results.h5", cwd=tmp_path)
     assert s.returncode == 0, s.stderr
     text = s.stdout
     assert "crsim results file, schema version 1" in text and "command: crsim demo" in text
-    assert "scenario 'default': model pk2_mm" in text
-    assert f"times: {len(res.times)} (0-1344 h)" in text
-    assert "central [mg]" in text and "C [mg/L]" in text
-    assert "regimen[0]: 8 mg/kg iv over 1h max 800mg" in text
-    assert "C.max" in text and "h*mg/L" in text
+    assert "scenario 'default': model crs" in text
+    assert f"times: {len(res.times)} (0-672 h)" in text
+    assert "car_t_effector [cells]" in text and "il6 [pg/mL]" in text
+    assert "regimen[0]: tisagenlecleucel 3e6 cells/kg iv" in text
+    assert "il6_peak" in text and "pg/mL" in text
 
 
 def test_demo_options(tmp_path):
@@ -121,7 +122,8 @@ def test_demo_options(tmp_path):
     assert p.returncode == 0, p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["d.h5"]
     res = crsim.load(tmp_path / "d.h5")
-    assert res.weight == 120 and res.times[-1] == 72 and res.doses["amount"].iloc[0] == 800
+    assert res.weight == 120 and res.times[-1] == 72
+    assert res.doses["amount"].iloc[0] == pytest.approx(3e6 * 120)  # cells/kg x weight
 
 
 @pytest.mark.parametrize("content, words", [

@@ -3,14 +3,14 @@ per-patient summary in clinical language (computed in C++, crsim::models::crs_re
 specified in docs/model.md section 7)."""
 from __future__ import annotations
 
-from typing import Dict, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from . import _core
 from ._errors import input_error
-from ._result import READOUT_FUNCTIONS, Result
+from ._result import CLINICAL_SUMMARIES, DEFAULT_PLOT_VARIABLES, READOUT_FUNCTIONS, Result
 
 __all__ = ["crs_grade", "crs_readouts"]
 
@@ -68,5 +68,41 @@ def crs_grade(result: Result) -> pd.Series:
     return pd.Series(grade, index=pd.Index(result.times, name="time_h"), name="astct_grade")
 
 
+def _day(h: float) -> str:
+    return "-" if np.isnan(h) else f"day {h / 24:.1f}"
+
+
+def clinical_summary(result: Result) -> List[str]:
+    """The run in clinical words: CRS course and grade, vital signs, biomarkers, CAR-T exposure,
+    hyperinflammation flags."""
+    r = result.readouts
+    lines = []
+    if r["max_grade"] == 0:
+        lines.append("no CRS (never febrile >= 38 degC)")
+    else:
+        dur = "not resolved by the end of the run" if np.isnan(r["duration_h"]) else \
+            f"lasting {r['duration_h'] / 24:.1f} days"
+        lines.append(f"CRS onset {_day(r['onset_h'])}, maximal ASTCT grade {int(r['max_grade'])}, "
+                     f"first episode {dur}; {int(r['episodes'])} episode(s)")
+        lines.append(f"time at grade >= 2: {r['hours_grade_ge2']:.0f} h, at grade >= 3: "
+                     f"{r['hours_grade_ge3']:.0f} h")
+    lines.append(f"highest temperature {r['temp_max']:.1f} degC; lowest intrinsic MAP "
+                 f"{r['map_min']:.0f} mmHg; highest FiO2 needed {r['fio2_max']:.2f}")
+    lines.append(f"peaks: IL-6 {r['il6_peak']:.4g} pg/mL, IFN-gamma {r['ifng_peak']:.4g} pg/mL, "
+                 f"CRP {r['crp_peak']:.4g} mg/L, ferritin {r['ferritin_peak']:.4g} ng/mL")
+    lines.append(f"CAR-T in blood: Cmax {r['cart_cmax']:.4g} cells/uL on {_day(r['cart_tmax_h'])}, "
+                 f"AUC0-28d {r['cart_auc28']:.4g} cells/uL*d, {r['cart_last']:.3g} cells/uL at the end")
+    flags = [name for name, key in (("IEC-HS", "iec_hs"), ("carHLH", "carhlh")) if r[key] >= 0.5]
+    lines.append("hyperinflammation: " + (", ".join(flags) + f" identified (IEC-HS from "
+                                          f"{_day(r['iec_hs_onset_h'])})" if flags else "no IEC-HS / carHLH flag"))
+    return lines
+
+
+#: The cascade at a glance: CAR-T meets tumor, cytokines, liver and fever, haemodynamics, oxygen.
+PLOT_VARIABLES = ["car_t_blood", "tumor_cells", "ifng", "il6", "crp", "ferritin", "temperature",
+                  "map", "fio2_required"]
+
 for _name in CRS_MODELS:
     READOUT_FUNCTIONS[_name] = crs_readouts
+    DEFAULT_PLOT_VARIABLES[_name] = PLOT_VARIABLES
+    CLINICAL_SUMMARIES[_name] = clinical_summary

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from ._errors import input_error
 from ._parameter_sets import data_dir
-from ._result import Result
+from ._result import CLINICAL_SUMMARIES, Result
 from ._scenario import Scenario
 
 DEFAULT_SCENARIO = "default.yaml"
@@ -75,6 +75,10 @@ def report(result: Result, name: Optional[str] = None) -> List[str]:
     if len(result.doses):
         lines.append("  administered:")
         lines += _dose_lines(result)
+    summary = CLINICAL_SUMMARIES.get(result.model.name)
+    if summary is not None:
+        lines.append("  clinical summary:")
+        lines += ["    " + line for line in summary(result)]
     readouts, units = result.readouts, result.readout_units
     if readouts:
         lines.append("  readouts:")

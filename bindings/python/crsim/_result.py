@@ -14,7 +14,7 @@ from ._plot import plot_result
 from ._readouts import summarize
 from ._sensitivities import Sensitivities
 
-__all__ = ["Result", "READOUT_FUNCTIONS"]
+__all__ = ["Result", "READOUT_FUNCTIONS", "DEFAULT_PLOT_VARIABLES", "CLINICAL_SUMMARIES"]
 
 Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
 
@@ -22,6 +22,14 @@ Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
 #: (name -> number or text; units name -> unit for the numeric ones). Models without an entry get
 #: :func:`summary_readouts`.
 READOUT_FUNCTIONS: Dict[str, Callable[["Result"], Readouts]] = {}
+
+#: Model name -> the variables ``Result.plot()`` draws by default (the story of a run at a
+#: glance); models without an entry draw all their observables.
+DEFAULT_PLOT_VARIABLES: Dict[str, List[str]] = {}
+
+#: Model name -> function(result) -> lines of a clinical summary in plain words (printed by the
+#: command line before the readout table).
+CLINICAL_SUMMARIES: Dict[str, Callable[["Result"], List[str]]] = {}
 
 
 def summary_readouts(result: "Result") -> Readouts:
@@ -250,16 +258,22 @@ class Result:
 
     # --- plots and readouts -------------------------------------------------------------------
     def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
-        """One panel per variable (default: the observables) against time, in h or, for runs
-        longer than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
+        """One panel per variable (default: the model's key variables, see
+        ``DEFAULT_PLOT_VARIABLES``, else all observables) against time, in h or, for runs longer
+        than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
         sequence of Axes to draw into. Returns the matplotlib Figure."""
-        names = self.observable_names if variables is None else as_names(
+        names = self.default_plot_variables if variables is None else as_names(
             variables, "variables", "state or observable names")
         if not names:
             raise input_error("variables", variables, "at least one state or observable name")
         for i, n in enumerate(names):
             self._check_variable(n, f"variables[{i}]")
         return plot_result(self, names, ax)
+
+    @property
+    def default_plot_variables(self) -> List[str]:
+        """The variables :meth:`plot` draws when none are named."""
+        return list(DEFAULT_PLOT_VARIABLES.get(self.model.name, self.observable_names))
 
     def summary(self) -> Dict[str, Dict[str, object]]:
         """Readouts per observable from the output grid: unit, max (Cmax for a concentration),

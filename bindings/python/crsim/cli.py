@@ -27,7 +27,7 @@ from ._model import Model, models
 
 EXIT_USER_ERROR = 2
 EXIT_SOLVER_ERROR = 1
-MAX_PLOTTED = 8  # observables drawn by default (the first ones of the model)
+MAX_PLOTTED = 9  # panels drawn by default (the model's key variables, else its first observables)
 
 
 def _io_error_type():
@@ -94,19 +94,28 @@ def _plot(results, path: str) -> None:
     import matplotlib.pyplot as plt
 
     first = next(iter(results.values()))
-    names = [n for n in first.observable_names
+    names = [n for n in first.default_plot_variables
              if all(n in r.observable_names for r in results.values())][:MAX_PLOTTED]
-    if not names:
-        names = first.observable_names[:MAX_PLOTTED] or first.state_names[:MAX_PLOTTED]
-    fig = first.plot(names)
-    if len(results) > 1:
-        for r in list(results.values())[1:]:
-            r.plot(names, ax=fig.axes[: len(names)])
-        for ax in fig.axes[: len(names)]:
-            for line, label in zip(ax.get_lines(), results):
-                line.set_label(label)
-        fig.axes[0].legend(fontsize="small")
-        fig.axes[0].set_title(", ".join(sorted({r.model.name for r in results.values()})))
+    if names:  # one panel per shared variable, one line per scenario
+        fig = first.plot(names)
+        if len(results) > 1:
+            for r in list(results.values())[1:]:
+                r.plot(names, ax=fig.axes[: len(names)])
+            for ax in fig.axes[: len(names)]:
+                for line, label in zip(ax.get_lines(), results):
+                    line.set_label(label)
+            fig.axes[0].legend(fontsize="small")
+            fig.axes[0].set_title(", ".join(sorted({r.model.name for r in results.values()})))
+    else:  # nothing in common (different models): one column of panels per scenario
+        per = {k: r.default_plot_variables[:MAX_PLOTTED] for k, r in results.items()}
+        rows = max(len(v) for v in per.values())
+        fig, axes = plt.subplots(rows, len(results), figsize=(4.5 * len(results), 2.2 * rows),
+                                 squeeze=False, constrained_layout=True)
+        for j, (label, r) in enumerate(results.items()):
+            r.plot(per[label], ax=list(axes[: len(per[label]), j]))
+            axes[0, j].set_title(f"{label} ({r.model.name})")
+            for ax in axes[len(per[label]):, j]:
+                ax.set_visible(False)
     try:
         fig.savefig(path, dpi=120)
     except OSError as ex:
