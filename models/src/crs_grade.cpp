@@ -54,6 +54,13 @@ int astct_grade(const GraderInputs& in, bool in_crs_episode, bool fever_waived, 
     return std::max({1, hypotension_level(s), oxygen_level(s)});
 }
 
+int astct_grade_now(const GraderInputs& in, bool anticytokine_active, const GradingPolicy& pol) {
+    const bool fever_now = in.temperature >= pol.fever_c;
+    if (!fever_now && !anticytokine_active) return 0;
+    const Support s = supportive_care(in, pol);
+    return std::max({fever_now ? 1 : 0, hypotension_level(s), oxygen_level(s)});
+}
+
 GradeCourse astct_grade_course(const std::vector<double>& times, const std::vector<GraderInputs>& in,
                                const std::vector<double>& anticytokine_h, const GradingPolicy& pol) {
     if (in.size() != times.size())

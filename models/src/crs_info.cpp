@@ -229,6 +229,9 @@ ModelInfo Crs::info() {
         {"sbp", "mmHg", "intrinsic systolic pressure (grader input)"},
         {"fio2_required", "1", "FiO2 needed to reach the target PaO2 (grader input; <= 0.21: room air)"},
         {"capillary_leak", "1", "capillary leak index"},
+        {"crs_grade_now", "1", "instantaneous ASTCT CRS grade from the current state (0-4; for triggers: fever "
+                               "waived while tocilizumab >= 1 ug/mL or dexamethasone effect >= 0.05; a step "
+                               "function, its sensitivities are 0)"},
     };
     m.sources = {"see the parameter set's sources (data/parameters/crs_*.json) and docs/model.md"};
     return m;

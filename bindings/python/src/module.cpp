@@ -24,6 +24,7 @@
 #include "crsim/hdf5.hpp"
 #include "crsim/models/builtin.hpp"
 #include "crsim/simulate.hpp"
+#include "convert.hpp"
 
 #ifndef CRSIM_VERSION
 #define CRSIM_VERSION "unknown"
@@ -32,10 +33,13 @@
 namespace py = pybind11;
 
 namespace {
-
 std::shared_ptr<const crsim::Model> get_model(const std::string& name) {
     return crsim::models::builtin_registry().get(name);
 }
+}  // namespace
+
+// Conversions shared with policies.cpp and batch.cpp (declared in convert.hpp).
+namespace crsim_py {
 
 std::string repr_of(const py::handle& h) { return py::repr(h).cast<std::string>(); }
 
@@ -84,8 +88,8 @@ std::map<std::string, double> to_name_values(const py::handle& h, const std::str
     return out;
 }
 
-crsim::Dose to_dose(const py::handle& h, std::size_t i) {
-    const std::string f = "doses[" + std::to_string(i) + "]";
+crsim::Dose to_dose(const py::handle& h, std::size_t i, const std::string& prefix) {
+    const std::string f = prefix + "[" + std::to_string(i) + "]";
     const py::dict d = to_dict(h, f, "a dict with keys target, amount, ...");
     crsim::Dose dose;
     static const std::set<std::string> known = {"target", "time", "amount", "per_kg", "cap",
@@ -115,13 +119,13 @@ crsim::Dose to_dose(const py::handle& h, std::size_t i) {
     return dose;
 }
 
-std::vector<crsim::Dose> to_doses(const py::handle& h) {
+std::vector<crsim::Dose> to_doses(const py::handle& h, const std::string& prefix) {
     std::vector<crsim::Dose> doses;
     if (h.is_none()) return doses;
     if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
-        throw crsim::InputError("doses", repr_of(h), "a list of dose dicts");
+        throw crsim::InputError(prefix, repr_of(h), "a list of dose dicts");
     std::size_t i = 0;
-    for (auto item : h) doses.push_back(to_dose(item, i++));
+    for (auto item : h) doses.push_back(to_dose(item, i++, prefix));
     return doses;
 }
 
@@ -195,6 +199,54 @@ py::dict events_to_dict(const crsim::Model& model, const std::vector<crsim::Dose
     return d;
 }
 
+crsim::Problem to_problem(const crsim::Model& model, const py::handle& parameters, const py::handle& doses,
+                          const py::handle& times, double weight_kg, double t_start,
+                          const py::handle& initial, const py::handle& options,
+                          const py::handle& sensitivities, const py::handle& policies) {
+    crsim::Problem pr;
+    pr.parameters = model.parameters_with(to_name_values(parameters, "parameters", "parameter unit"));
+    pr.doses = to_doses(doses);
+    pr.times = to_times(times);
+    pr.weight_kg = weight_kg;
+    pr.t_start = t_start;
+    pr.initial = to_name_values(initial, "initial", "state unit");
+    pr.options = to_options(options);
+    pr.sensitivities = to_names(sensitivities, "sensitivities");
+    pr.policies = to_policies(policies);
+    return pr;
+}
+
+py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& pr, const crsim::Trajectory& tr) {
+    const auto T = static_cast<py::ssize_t>(tr.times.size());
+    const auto n = static_cast<py::ssize_t>(model.n_states());
+    const auto no = static_cast<py::ssize_t>(model.n_observables());
+    const auto m = static_cast<py::ssize_t>(tr.sensitivity_names.size());
+    py::dict out;
+    out["times"] = array_from(tr.times, {T});
+    out["states"] = array_from(tr.states, {T, n});
+    out["observables"] = array_from(tr.observables, {T, no});
+    out["sensitivity_names"] = py::cast(tr.sensitivity_names);
+    out["state_sensitivities"] = array_from(tr.state_sensitivities, {T, n, m});
+    out["observable_sensitivities"] = array_from(tr.observable_sensitivities, {T, no, m});
+    out["parameters"] = py::cast(pr.parameters);
+    py::dict stats;
+    stats["steps"] = tr.stats.steps;
+    stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
+    stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
+    stats["restarts"] = tr.stats.restarts;
+    stats["method"] = crsim::to_string(pr.options.method);
+    out["stats"] = stats;
+    out["doses"] = events_to_dict(model, tr.doses);
+    out["firings"] = firings_to_dict(tr.firings);
+    return out;
+}
+
+}  // namespace crsim_py
+
+namespace {
+
+using namespace crsim_py;
+
 py::dict model_info(const std::string& name) {
     const auto model = get_model(name);
     const crsim::ModelInfo& mi = model->info();
@@ -247,45 +299,16 @@ py::dict expand(const std::string& model_name, const py::handle& doses, double w
 py::dict simulate(const std::string& model_name, const py::handle& parameters,
                   const py::handle& doses, const py::handle& times, double weight_kg,
                   double t_start, const py::handle& initial, const py::handle& options,
-                  const py::handle& sensitivities) {
+                  const py::handle& sensitivities, const py::handle& policies) {
     const auto model = get_model(model_name);
-    crsim::Problem pr;
-    pr.parameters = model->parameters_with(to_name_values(parameters, "parameters", "parameter unit"));
-    pr.doses = to_doses(doses);
-    pr.times = to_times(times);
-    pr.weight_kg = weight_kg;
-    pr.t_start = t_start;
-    pr.initial = to_name_values(initial, "initial", "state unit");
-    pr.options = to_options(options);
-    pr.sensitivities = to_names(sensitivities, "sensitivities");
-
+    const crsim::Problem pr = to_problem(*model, parameters, doses, times, weight_kg, t_start, initial,
+                                         options, sensitivities, policies);
     crsim::Trajectory tr;
     {
         py::gil_scoped_release release;
         tr = crsim::simulate(*model, pr);
     }
-
-    const auto T = static_cast<py::ssize_t>(tr.times.size());
-    const auto n = static_cast<py::ssize_t>(model->n_states());
-    const auto no = static_cast<py::ssize_t>(model->n_observables());
-    const auto m = static_cast<py::ssize_t>(tr.sensitivity_names.size());
-    py::dict out;
-    out["times"] = array_from(tr.times, {T});
-    out["states"] = array_from(tr.states, {T, n});
-    out["observables"] = array_from(tr.observables, {T, no});
-    out["sensitivity_names"] = py::cast(tr.sensitivity_names);
-    out["state_sensitivities"] = array_from(tr.state_sensitivities, {T, n, m});
-    out["observable_sensitivities"] = array_from(tr.observable_sensitivities, {T, no, m});
-    out["parameters"] = py::cast(pr.parameters);
-    py::dict stats;
-    stats["steps"] = tr.stats.steps;
-    stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
-    stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
-    stats["restarts"] = tr.stats.restarts;
-    stats["method"] = crsim::to_string(pr.options.method);
-    out["stats"] = stats;
-    out["doses"] = events_to_dict(*model, tr.doses);
-    return out;
+    return trajectory_to_dict(*model, pr, tr);
 }
 
 // --- results files (HDF5) ----------------------------------------------------------------------
@@ -513,6 +536,7 @@ void raise_with(PyObject* type, const char* what, const std::vector<std::pair<co
 
 void bind_parameter_sets(py::module_& m);  // parameter_sets.cpp
 void bind_crs_readouts(py::module_& m);    // crs_readouts.cpp
+void bind_batch(py::module_& m);           // batch.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
@@ -556,6 +580,7 @@ PYBIND11_MODULE(_core, m) {
 
     bind_parameter_sets(m);
     bind_crs_readouts(m);
+    bind_batch(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),
@@ -570,16 +595,17 @@ PYBIND11_MODULE(_core, m) {
     m.def("simulate", &simulate, py::arg("model"), py::arg("parameters"), py::arg("doses"), py::arg("times"),
           py::arg("weight_kg") = std::numeric_limits<double>::quiet_NaN(), py::arg("t_start") = 0.0,
           py::arg("initial") = py::dict(), py::arg("options") = py::dict(),
-          py::arg("sensitivities") = py::list(),
+          py::arg("sensitivities") = py::list(), py::arg("policies") = py::list(),
           "Simulates one model. parameters: name -> value (model units; defaults otherwise); "
           "doses: list of dicts (target, time h, amount in the dose unit, per_kg, cap, rate per h, "
           "duration h, additional, interval h, lag h, bioavailability); times: 1-D increasing "
           "output times (h); weight_kg; t_start (h); initial: state -> value; options: method, "
           "rtol, atol, max_steps, max_step (h), initial_step (h); sensitivities: parameter names "
-          "or 'init:<state>'. Returns a dict of numpy arrays times (T,), states (T, n), "
+          "or 'init:<state>'; policies: list of triggered-policy dicts (see simulate_batch). Returns a dict of numpy arrays times (T,), states (T, n), "
           "observables (T, n_obs), state_sensitivities (T, n, m), observable_sensitivities "
-          "(T, n_obs, m), plus sensitivity_names, parameters (values used), stats and doses "
-          "(applied administrations). The GIL is released while integrating.");
+          "(T, n_obs, m), plus sensitivity_names, parameters (values used), stats, doses "
+          "(applied administrations) and firings (dict of lists policy, condition_met, detected, "
+          "administered, value, reason). The GIL is released while integrating.");
 
     m.attr("RESULTS_SCHEMA_VERSION") = crsim::kResultsSchemaVersion;
     m.attr("RESULTS_FORMAT") = crsim::kResultsFormat;

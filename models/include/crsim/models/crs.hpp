@@ -12,6 +12,7 @@
 #include "crsim/models/crs_clinical.hpp"
 #include "crsim/models/crs_cytokines.hpp"
 #include "crsim/models/crs_dex.hpp"
+#include "crsim/models/crs_grade.hpp"
 #include "crsim/models/crs_il6r.hpp"
 #include "crsim/models/crs_indices.hpp"
 
@@ -99,7 +100,23 @@ struct Crs {
         y[O_SBP] = y[O_MAP] * p[P_SBP_BASE] / p[P_MAP_BASE];
         y[O_FIO2] = p[P_PAO2_TARGET] / p[P_PF_BASE] * exp(p[P_LUNG_B] * x[S_LEAK]);
         y[O_LEAK] = x[S_LEAK];
+        // A step function of the state: computed on plain values, constant for AD (derivative 0).
+        GraderInputs in;
+        in.temperature = plain(y[O_TEMP]);
+        in.map = plain(y[O_MAP]);
+        in.sbp = plain(y[O_SBP]);
+        in.fio2_required = plain(y[O_FIO2]);
+        const GradingPolicy pol;
+        const bool active = plain(a.toc) >= pol.anticytokine_toc_ugml ||
+                            plain(a.dex_effect) >= pol.anticytokine_dex_effect;
+        y[O_GRADE_NOW] = T(static_cast<double>(astct_grade_now(in, active, pol)));
     }
+
+private:
+    // The value of a plain double or of an automatic-differentiation scalar (nested or not).
+    static double plain(double v) { return v; }
+    template <class A>
+    static double plain(const A& v) { return plain(v.value()); }
 };
 
 }  // namespace crsim::models

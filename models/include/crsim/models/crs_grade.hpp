@@ -28,6 +28,11 @@ struct GradingPolicy {
     double fio2_positive_pressure = 0.60;  // FiO2_PP
     double resolution_h = 24.0;       // afebrile, normotensive, no O2 for this long = resolved
     double ferritin_uln = 300.0;      // ng/mL
+    // Instantaneous grade (astct_grade_now): an anti-cytokine drug counts as active (fever waived)
+    // while tocilizumab >= this (ug/mL; membrane IL-6R then mostly blocked) [design] ...
+    double anticytokine_toc_ugml = 1.0;
+    // ... or while the dexamethasone effect >= this fraction of its maximum [design].
+    double anticytokine_dex_effect = 0.05;
 };
 
 enum class O2Device { None = 0, LowFlow = 1, HighFlow = 2, PositivePressure = 3 };
@@ -57,6 +62,16 @@ int oxygen_level(const Support& s);       // 0, 2, 3 or 4
 // episode or when afebrile and fever is not waived; otherwise max(1, hypotension, oxygen).
 int astct_grade(const GraderInputs& in, bool in_crs_episode, bool fever_waived, bool dead = false,
                 const GradingPolicy& policy = {});
+
+// Instantaneous ASTCT grade from the state at one time point alone (the "crs" model's observable
+// `crs_grade_now`, meant for triggered policies such as "grade >= 2 for 2 h"). Without the episode
+// history of astct_grade_course it differs in two ways: fever is waived while an anti-cytokine drug
+// is active (`anticytokine_active`, see GradingPolicy) rather than from the first dose within the
+// episode, and a waived, afebrile patient without hypotension or O2 need is grade 0 (not 1), so
+// the grade then follows hypotension and oxygen alone (ASTCT: once treated, they drive the grade).
+// Febrile: max(1, hypotension level, oxygen level); afebrile and waived: max(hypotension level,
+// oxygen level); afebrile, not waived: 0.
+int astct_grade_now(const GraderInputs& in, bool anticytokine_active, const GradingPolicy& policy = {});
 
 struct Episode {
     double onset_h = 0.0;

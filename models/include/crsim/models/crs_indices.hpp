@@ -62,6 +62,7 @@ enum O : int {
     O_SIL6R_TOTAL, O_SIL6R_FREE, O_TOC, O_MIL6R_FREE, O_IL6_SIGNAL,
     O_DEX, O_DEX_EFFECT,
     O_CRP, O_FERRITIN, O_FIBRINOGEN, O_ANC, O_PLT, O_HB, O_TEMP, O_MAP, O_SBP, O_FIO2, O_LEAK,
+    O_GRADE_NOW,  // instantaneous ASTCT grade (a step function of the state; crs_grade.hpp)
     O_COUNT
 };
 
