@@ -97,10 +97,15 @@ def test_python_construction_reports_paths_too():
         toci(regimen=[crsim.Dose("centre", 1)])
 
 
-def test_policies_are_reserved():
+def test_policies_are_checked_with_their_paths():
+    # triggered policies in full: tests/python/test_policies.py
     assert toci(policies=[]).policies == []
-    with pytest.raises(crsim.InputError, match="policies.*not supported yet"):
+    with pytest.raises(crsim.InputError) as err:
         toci(policies=[{"when": "C > 1"}])
+    assert [p for p, _ in err.value.problems] == ["policies[0].name", "policies[0].when", "policies[0].give"]
+    assert "use >= or <=" in str(err.value)
+    sc = toci(policies=[{"name": "rescue", "when": "C >= 100", "give": "100 mg iv"}])
+    assert sc.policies[0].when == "C >= 100"
 
 
 def test_text_regimen_targets_follow_the_model():

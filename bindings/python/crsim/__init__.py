@@ -33,12 +33,15 @@ from ._citations import citations
 from ._crs import crs_grade
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
+from ._policy import Policy
 from ._nonmem import doses_from_nonmem
 from ._regimen import parse_regimen
 from ._result import Result
+from ._scan import plot_scan, scan
 from ._scenario import Outputs, Patient, Scenario, Solver
 from ._sensitivities import Sensitivities
 from ._simulate import simulate
+from ._strategies import Strategy, strategies, strategy
 
 __all__ = [
     "__version__",
@@ -52,12 +55,14 @@ __all__ = [
     "Model",
     "Outputs",
     "Patient",
+    "Policy",
     "Profile",
     "Result",
     "Scenario",
     "Sensitivities",
     "Solver",
     "SolverError",
+    "Strategy",
     "check_data",
     "citations",
     "crs_grade",
@@ -67,7 +72,11 @@ __all__ = [
     "models",
     "parameter_sets",
     "parse_regimen",
+    "plot_scan",
     "read_data",
     "save",
+    "scan",
     "simulate",
+    "strategies",
+    "strategy",
 ]

@@ -1,6 +1,7 @@
 """The result of one simulation: arrays, names and units, tables, plots and readouts."""
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -62,6 +63,7 @@ class Result:
             equivalent scenario with explicit output times); None only for a loaded file whose
             scenario this crsim cannot read (its JSON is in ``scenario_json``).
         readouts, readout_units: clinical readouts (name -> number or text) and their units.
+        firings: the triggered policies that fired (DataFrame; empty when none).
 
     ``result["C"]`` is the (T,) array of any state or observable (states first if a name is both).
     """
@@ -91,6 +93,8 @@ class Result:
         self._scenario_json: Optional[str] = None
         self._call: Optional[Dict[str, Any]] = None   # simulate() arguments, for .scenario
         self._readouts: Optional[Readouts] = None     # set when loaded from a file
+        self._firings: Optional[Dict[str, Any]] = raw.get("firings")  # None when loaded from a file
+        self._policies_used = False  # set by simulate: readouts then record the firings
 
     # --- scenario -----------------------------------------------------------------------------
     @property
@@ -119,8 +123,35 @@ class Result:
     def _readout_pair(self) -> Readouts:
         if self._readouts is None:
             fn = READOUT_FUNCTIONS.get(self.model.name, summary_readouts)
-            self._readouts = fn(self)
+            values, units = fn(self)
+            if self._policies_used:  # the firings travel with the readouts (and into results files)
+                values, units = dict(values), dict(units)
+                table = self.firings
+                values["policy_firings"] = float(len(table))
+                units["policy_firings"] = ""
+                values["policy_firings_json"] = json.dumps(table.to_dict(orient="records"))
+            self._readouts = (values, units)
         return self._readouts
+
+    # --- triggered policies -------------------------------------------------------------------
+    _FIRING_COLUMNS = ["policy", "condition_met_h", "detected_h", "administered_h", "value", "reason"]
+
+    @property
+    def firings(self) -> pd.DataFrame:
+        """The firings of triggered policies, in time order: policy (name), condition_met_h (when
+        the condition started to hold, located on the solver's dense output), detected_h (when it
+        counted: after ``sustained_h`` and the limits), administered_h (detected + delay), value (the
+        watched variable at detection) and reason (text)."""
+        if self._firings is not None:
+            f = self._firings
+            df = pd.DataFrame({"policy": list(f["policy"]), "condition_met_h": f["condition_met"],
+                               "detected_h": f["detected"], "administered_h": f["administered"],
+                               "value": f["value"], "reason": list(f["reason"])},
+                              columns=self._FIRING_COLUMNS)
+        else:  # loaded from a file: the readout text policy_firings_json
+            text = (self._readouts or ({}, {}))[0].get("policy_firings_json")
+            df = pd.DataFrame(json.loads(text) if isinstance(text, str) else [], columns=self._FIRING_COLUMNS)
+        return df.astype({**{c: float for c in self._FIRING_COLUMNS[1:5]}, "policy": object, "reason": object})
 
     @property
     def readouts(self) -> Dict[str, Union[float, str]]:

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from ._errors import InputError, input_error
 from ._model import Model
 from ._regimen import DEFAULT_TARGETS, parse_regimen
 from ._validate import MISSING, Problems, read_data_file, suggest
+
+if TYPE_CHECKING:
+    from ._policy import Policy
 
 __all__ = ["Scenario", "Patient", "Outputs", "Solver", "MAX_OUTPUT_TIMES"]
 
@@ -94,7 +97,9 @@ class Scenario:
         regimen: list of entries, each a text regimen (``"8 mg/kg iv over 1h max 800mg"``, see
             :func:`crsim.parse_regimen`), a :class:`crsim.Dose`, or a dict of Dose fields
             (``target``, ``amount`` and ``unit`` required).
-        policies: triggered policies; reserved (only an empty list is accepted for now).
+        policies: triggered policies and strategies: :class:`crsim.Policy` objects, dicts of their
+            fields (``name``, ``when``, ``give``, ...), or names of standard strategies
+            (:func:`crsim.strategies`; a strategy's scheduled doses join the regimen when run).
         horizon_h, horizon_days: length of the run from ``t_start_h`` (at most one of them).
             Neither: until 24 h after the last administration ends (or the last output time).
         outputs: an :class:`Outputs` or a dict ``{"step_h": 1}`` / ``{"times_h": [...]}``.
@@ -118,7 +123,7 @@ class Scenario:
     parameters: Dict[str, float] = field(default_factory=dict)
     patient: Patient = field(default_factory=Patient)
     regimen: List[RegimenEntry] = field(default_factory=list)
-    policies: List[Any] = field(default_factory=list)
+    policies: List[Union[str, "Policy"]] = field(default_factory=list)
     horizon_h: Optional[float] = None
     horizon_days: Optional[float] = None
     outputs: Outputs = field(default_factory=Outputs)
@@ -192,7 +197,9 @@ class Scenario:
             out["patient"] = patient
         out["regimen"] = [e if isinstance(e, str) else dose_to_dict(e) for e in self.regimen]
         if self.policies:
-            out["policies"] = list(self.policies)
+            from ._policy import policy_to_dict
+
+            out["policies"] = [e if isinstance(e, str) else policy_to_dict(e) for e in self.policies]
         if self.horizon_h is not None:
             out["horizon_h"] = self.horizon_h
         if self.horizon_days is not None:
@@ -274,7 +281,7 @@ def dose_to_dict(d: Dose) -> Dict[str, Any]:
     return out
 
 
-def _targets_table(info: Mapping[str, Any]) -> Dict[str, str]:
+def targets_table(info: Mapping[str, Any]) -> Dict[str, str]:
     """Which state a text regimen doses, by "drug route", "drug" or "route", for one model: the PK
     library's iv -> central, po/sc/im -> depot where those states exist, and for states named
     ``<drug>_central`` / ``<drug>_depot`` the drug name with and without a route."""
@@ -291,6 +298,9 @@ def _targets_table(info: Mapping[str, Any]) -> Dict[str, str]:
     return table
 
 
+_targets_table = targets_table
+
+
 def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
                       problems: Problems) -> Optional[Dose]:
     try:
@@ -300,8 +310,10 @@ def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
         return None
     if info is None:
         return d
+    from ._interventions import targets_for
+
     try:
-        return parse_regimen(text, targets=_targets_table(info))[0]
+        return parse_regimen(text, targets=targets_for(info["name"], info))[0]
     except InputError:
         pass
     # No drug/route match: the one state whose dose unit is the dose's unit (e.g. cells).
@@ -508,16 +520,7 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     out["regimen"] = entries
 
     # policies
-    pol = d.get("policies", [])
-    if pol is None:
-        pol = []
-    if not isinstance(pol, (list, tuple)):
-        p.add("policies", pol, "a list (triggered policies; only an empty list is supported until "
-              "triggered interventions land)")
-    elif pol:
-        p.add("policies", list(pol), "an empty list: triggered policies are not supported yet "
-              "(they come with the interventions work); give the doses in regimen instead")
-    out["policies"] = []
+    out["policies"] = _check_policies(d.get("policies", []), info, p)
 
     # time
     t0 = 0.0
@@ -636,14 +639,67 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                 p.add(f"regimen[{i}]" + (".time" if not isinstance(entries[i], str) else ""),
                       dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
         if not p:
+            model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
+            w = effective_weight(model_obj, weight, params)
             try:
-                model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
-                w = effective_weight(model_obj, weight, params)
                 _core.expand_doses(model, to_core_doses(doses, model_obj, w), w, t0)
             except InputError as ex:
                 field_ = (getattr(ex, "field", None) or "regimen").replace("doses[", "regimen[")
                 p.add_raw(field_, str(ex).replace("doses[", "regimen["))
+        if not p and out["policies"]:  # each policy against the model: variable, unit, targets
+            from ._policy import Policy, core_policies
+
+            for i, pol in enumerate(out["policies"]):
+                if not isinstance(pol, Policy):
+                    continue
+                try:
+                    core_policies([pol], model_obj, w)
+                except InputError as ex:
+                    field_ = (getattr(ex, "field", None) or "policies[0]").replace("policies[0]",
+                                                                                 f"policies[{i}]", 1)
+                    p.add_raw(field_, str(ex).replace("policies[0]", f"policies[{i}]", 1))
     out["_doses"] = doses
+    return out
+
+
+def _check_policies(raw: Any, info: Optional[Mapping[str, Any]], p: Problems) -> List[Any]:
+    """Policies of a scenario: each a Policy, a mapping of its fields or a standard strategy's name."""
+    from ._policy import Policy, check_policy
+    from ._strategies import STANDARD, Strategy
+
+    if raw is None:
+        return []
+    allowed = ("a list of policies: mappings with name, when, give, ... (docs/scenarios.md), "
+               "crsim.Policy objects, or names of standard strategies {" + ", ".join(STANDARD) + "}")
+    if isinstance(raw, (str, Policy, Mapping)):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        p.add("policies", raw, allowed)
+        return []
+    out: List[Any] = []
+    for i, e in enumerate(raw):
+        path = f"policies[{i}]"
+        if isinstance(e, str):
+            if e not in STANDARD:
+                p.add(path, e, "the name of a standard strategy, one of {" + ", ".join(STANDARD) + "}"
+                      + suggest(e, STANDARD))
+            else:
+                out.append(e)
+        elif isinstance(e, Strategy):
+            p.add(path, f"Strategy {e.name!r}", "a Policy, a mapping of policy fields or a standard "
+                  "strategy's name (for a custom Strategy, add its policies here and its regimen to "
+                  "regimen)")
+        elif isinstance(e, (Policy, Mapping)):
+            data = e if isinstance(e, Mapping) else {k: getattr(e, k) for k in
+                                                     ("name", "when", "sustained_h", "give", "delay_h",
+                                                      "max_doses", "min_interval_h", "max_per_24h",
+                                                      "window_h", "tolerance_h")}
+            n0 = len(p)
+            norm = check_policy(data, p, path, info)
+            if len(p) == n0:
+                out.append(Policy(**norm))
+        else:
+            p.add(path, e, allowed)
     return out
 
 
@@ -727,30 +783,44 @@ def output_grid(s: Scenario, model: Model, core_doses: List[Dict[str, Any]],
 
 def run_scenario(s: Scenario):
     """Simulates a scenario; the Result keeps it (``result.scenario``)."""
-    from ._simulate import simulate
+
+    prep = prepare_scenario(s)
+    c = prep.core
+    raw = _core.simulate(prep.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
+                         c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])
+    result = prep.result(raw)
+    result.scenario = s
+    return result
+
+
+def prepare_scenario(s: Scenario):
+    """A scenario converted for the engine (crsim._simulate.Prepared): output grid, doses (with the
+    scheduled doses of its strategies), policies."""
+    from ._simulate import _regimen_doses, prepare
+    from ._strategies import expand
 
     model = _model_for(s)
     w = effective_weight(model, s.patient.weight_kg, s.parameters)
-    core = to_core_doses(s.doses, model, w)
+    _, reg = expand(s.policies)
+    all_doses = s.doses + _regimen_doses(reg, model, len(s.doses))
+    core = to_core_doses(all_doses, model, w)
     grid = output_grid(s, model, core, w)
     sv = s.solver
-    result = simulate(model, times=grid, doses=s.doses, parameters=s.parameters,
-                      weight=s.patient.weight_kg, initial=s.initial or None, method=sv.method,
-                      rtol=sv.rtol, atol=sv.atol, max_steps=sv.max_steps, max_step=sv.max_step,
-                      initial_step=sv.initial_step, sensitivities=s.sensitivities,
-                      t_start=s.t_start_h)
-    result.scenario = s
-    return result
+    return prepare(model, times=grid, doses=s.doses, parameters=s.parameters,
+                   weight=s.patient.weight_kg, initial=s.initial or None, method=sv.method,
+                   rtol=sv.rtol, atol=sv.atol, max_steps=sv.max_steps, max_step=sv.max_step,
+                   initial_step=sv.initial_step, sensitivities=s.sensitivities,
+                   t_start=s.t_start_h, policies=list(s.policies))
 
 
 def scenario_from_call(model: str, parameter_set: Optional[str], doses: Sequence[Dose],
                        parameters: Mapping[str, float],
                        weight: Optional[float], initial: Mapping[str, float],
                        options: Mapping[str, Any], sensitivities: Sequence[str], t_start: float,
-                       times: np.ndarray) -> Scenario:
+                       times: np.ndarray, policies: Sequence[Any] = ()) -> Scenario:
     """The Scenario equivalent to a crsim.simulate call (explicit output times)."""
     return Scenario(model=model, name=model, parameter_set=parameter_set, parameters=dict(parameters),
                     patient=Patient(weight_kg=weight), regimen=list(doses),
                     outputs=Outputs(times_h=[float(t) for t in times]),
                     solver=Solver(**dict(options)), sensitivities=list(sensitivities) or None,
-                    initial=dict(initial), t_start_h=float(t_start))
+                    initial=dict(initial), t_start_h=float(t_start), policies=list(policies))

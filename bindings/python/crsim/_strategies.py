@@ -1,0 +1,152 @@
+"""Standard CRS management strategies: triggered policies plus scheduled doses, each cited.
+
+Sources are summarised in shared/science/clinical.md sec. 3 (management; marks [read] / [recalled]
+there). Times are h from the CAR-T infusion (t = 0). "grade" is the CRS model's instantaneous ASTCT
+grade ``crs_grade_now`` (docs/model.md sec. 7). Strategies are data; change any field with
+``strategy(name).policies[i].replace(...)`` or build your own :class:`Strategy`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Sequence, Tuple
+
+import pandas as pd
+
+from ._errors import InputError
+from ._policy import Policy
+from ._validate import suggest
+
+__all__ = ["Strategy", "strategy", "strategies", "STANDARD"]
+
+_TOCI_LABEL = "tocilizumab 8 mg/kg iv over 1h max 800mg"
+_LABEL_SOURCE = ("Kymriah / Actemra US prescribing information as summarised in clinical.md 3.1 [read]: "
+                 "tocilizumab 8 mg/kg IV over 1 h if >= 30 kg (max 800 mg; 12 mg/kg if < 30 kg), repeat "
+                 "after >= 8 h if no improvement, at most 3 doses in 24 h and 4 in total")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A management strategy: triggered ``policies`` (:class:`crsim.Policy`) and scheduled
+    ``regimen`` entries (text regimens, times from the CAR-T infusion), with a description and its
+    source. Pass it (or a standard strategy's name) to ``crsim.simulate(..., policies=[...])`` or
+    list its name under ``policies`` in a scenario file."""
+
+    name: str
+    description: str = ""
+    source: str = ""
+    policies: Tuple[Policy, ...] = ()
+    regimen: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policies", tuple(self.policies))
+        object.__setattr__(self, "regimen", tuple(self.regimen))
+        for i, p in enumerate(self.policies):
+            if not isinstance(p, Policy):
+                err = InputError(f"policies[{i}] = {p!r} is not allowed: a crsim.Policy")
+                err.field = f"policies[{i}]"
+                raise err
+
+
+def _standard() -> Dict[str, Strategy]:
+    label = Policy("tocilizumab at grade >= 2", when="grade >= 2", give=_TOCI_LABEL, max_doses=4,
+                   min_interval_h=8, max_per_24h=3)
+    return {s.name: s for s in [
+        Strategy(
+            "none", "no anti-cytokine treatment (supportive care only, as the grader assumes)",
+            "the untreated reference of every comparison"),
+        Strategy(
+            "tocilizumab_grade2",
+            "tocilizumab at ASTCT grade >= 2 at the label dose and limits (8 mg/kg, max 800 mg; repeat "
+            ">= 8 h apart while grade >= 2 persists, <= 3 in 24 h, <= 4 in total)",
+            _LABEL_SOURCE + "; grade >= 2 as the trigger per ASCO 2021 (Santomasso) / NCCN / CARTOX "
+            "tables in clinical.md 3.1 [read]",
+            (label,)),
+        Strategy(
+            "tocilizumab_grade1",
+            "early (pre-emptive) tocilizumab at ASTCT grade >= 1, i.e. at the first fever >= 38 degC, "
+            "label dose and limits",
+            "earlier strategies of clinical.md 3.2: ZUMA-1 cohort 4 (Topp 2021: tocilizumab and steroids "
+            "started at grade 1), Gardner 2019 (PLAT-02: tocilizumab at mild CRS); " + _LABEL_SOURCE,
+            (label.replace(name="tocilizumab at grade >= 1", when="grade >= 1"),)),
+        Strategy(
+            "tocilizumab_persistent_fever",
+            "risk-adapted pre-emptive tocilizumab at the first persistent fever: one label dose when "
+            "T >= 38.5 degC has held for 10 h",
+            "Kadauke 2021 (high-burden paediatric B-ALL receive tocilizumab at the first persistent "
+            "fever; clinical.md 3.2 [read]); the definition 38.5 degC for 10 h is recalled, unverified "
+            "[design: change when/sustained_h]; single dose as in that trial (recalled)",
+            (Policy("tocilizumab at persistent fever", when="temperature >= 38.5 degC for 10 h",
+                    give=_TOCI_LABEL, max_doses=1),)),
+        Strategy(
+            "dexamethasone_prophylaxis",
+            "prophylactic dexamethasone 10 mg orally once daily on days 0, 1 and 2 (day 0 given at the "
+            "infusion; oral bioavailability 0.78)",
+            "ZUMA-1 cohort 6 (Oluwole 2021): dexamethasone 10 mg PO on days 0 (before infusion), 1 and 2 "
+            "(clinical.md 3.2 [read]); F = 0.78 in healthy volunteers (Brophy 1983, docs/model.md)",
+            (), ("dexamethasone 10 mg po F 0.78 q24h x3",)),
+        Strategy(
+            "astct_escalation",
+            "escalation by grade: tocilizumab at grade >= 2 (label limits); dexamethasone 10 mg IV q6h "
+            "for 24 h at grade >= 3, repeated daily while grade >= 3 persists (at most 3 days); "
+            "dexamethasone 20 mg IV q6h for 24 h at grade 4 (methylprednisolone is not modelled)",
+            "ASTCT-based algorithms consolidated in clinical.md 3.1 [read]: grade 2 tocilizumab, grade 3 "
+            "tocilizumab + dexamethasone 10 mg IV q6h (eguideline / ASCO 2021), refractory or grade 4: "
+            "20 mg q6h (PMC10573998) or methylprednisolone 1 g/day (not in the model); " + _LABEL_SOURCE,
+            (label,
+             Policy("dexamethasone at grade >= 3", when="grade >= 3",
+                    give="dexamethasone 10 mg iv q6h x4", max_doses=3, min_interval_h=24),
+             Policy("dexamethasone 20 mg at grade 4", when="grade >= 4",
+                    give="dexamethasone 20 mg iv q6h x4", max_doses=3, min_interval_h=24))),
+    ]}
+
+
+_CACHE: Dict[str, Strategy] = {}
+
+
+def _all() -> Dict[str, Strategy]:
+    if not _CACHE:
+        _CACHE.update(_standard())
+    return _CACHE
+
+
+#: Names of the standard strategies.
+STANDARD: Tuple[str, ...] = ("none", "tocilizumab_grade2", "tocilizumab_grade1",
+                             "tocilizumab_persistent_fever", "dexamethasone_prophylaxis",
+                             "astct_escalation")
+
+
+def strategy(name: str) -> Strategy:
+    """A standard strategy by name (see :func:`strategies`)."""
+    table = _all()
+    if not isinstance(name, str) or name not in table:
+        err = InputError(f"strategy = {name!r} is not allowed: a standard strategy, one of "
+                         f"{{{', '.join(table)}}}{suggest(str(name), table)}")
+        err.field = "strategy"
+        raise err
+    return table[name]
+
+
+def strategies() -> pd.DataFrame:
+    """The standard strategies: name, description, policies (their conditions), regimen, source."""
+    rows = []
+    for s in _all().values():
+        rows.append({"name": s.name, "description": s.description,
+                     "policies": "; ".join(f"{p.when}" + (f" for {p.sustained_h:g} h" if p.sustained_h and
+                                                          " for " not in p.when else "")
+                                           + f" -> {', '.join(str(g) for g in p.give)}" for p in s.policies),
+                     "regimen": "; ".join(s.regimen), "source": s.source})
+    return pd.DataFrame(rows, columns=["name", "description", "policies", "regimen", "source"])
+
+
+def expand(entries: Sequence[Any]) -> Tuple[List[Policy], List[str]]:
+    """Policies and scheduled regimen entries of a list of Policy / Strategy / strategy names."""
+    pols: List[Policy] = []
+    regimen: List[str] = []
+    for e in entries:
+        s = strategy(e) if isinstance(e, str) else e
+        if isinstance(s, Strategy):
+            pols.extend(s.policies)
+            regimen.extend(s.regimen)
+        else:
+            pols.append(s)
+    return pols, regimen
