@@ -30,8 +30,6 @@ import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from scipy.special import log_ndtr, ndtr
-
 from ._errors import input_error
 
 __all__ = ["ErrorModel", "as_error_models", "evaluate", "KINDS"]
@@ -162,6 +160,8 @@ def evaluate(kind: str, values: Mapping[str, float], f: np.ndarray, y: np.ndarra
         res (n,), wres (n,), sd (n,): y - f, the weighted residual (log scale for lognormal) and the
             residual SD (NaN on censored rows for res and wres).
     """
+    from scipy.special import log_ndtr  # scipy is imported on first use: `import crsim` needs no scipy
+
     names = KINDS[kind]
     n = len(f)
     k = len(names)
@@ -244,6 +244,8 @@ def evaluate(kind: str, values: Mapping[str, float], f: np.ndarray, y: np.ndarra
 def _indicator_weight(z: np.ndarray, log_p: np.ndarray) -> np.ndarray:
     """φ(z)/sqrt(P(1-P)) with P = Φ(z): the Fisher information of the event 'below the limit' is
     (dP/dθ)(dP/dθ)^T / (P(1-P)) with dP/dθ = φ(z) dz/dθ."""
+    from scipy.special import ndtr
+
     p = np.exp(log_p)
     q = ndtr(-z)  # 1 - P without cancellation
     phi = np.exp(-0.5 * z ** 2 - 0.5 * _LOG2PI)

@@ -6,7 +6,6 @@ from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from . import _core
 from ._errors import input_error
@@ -31,6 +30,8 @@ def prediction_table(fit, times: Any = None, id: Any = None, level: Optional[flo
       of the error model (on the log scale for log-normal error).
 
     Columns: time_h, observable, unit, pred, ci_lower, ci_upper, pi_lower, pi_upper."""
+    from scipy.stats import norm
+
     obj = fit._obj
     sid, sub = _subject(fit, id)
     lv = fit.level if level is None else level

@@ -7,7 +7,6 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ._errors import input_error
 from ._objective import Objective
@@ -45,7 +44,7 @@ def covariance_from_information(info: np.ndarray, names: Sequence[str]):
     scaled = info / np.outer(ds, ds)
     w, v = np.linalg.eigh(scaled)
     wmax = max(float(w.max()), 1e-300)
-    cond = wmax / max(float(w.min()), 1e-300)
+    cond = wmax / float(w.min()) if w.min() > 0 else math.inf
     weak = w < NEAR_SINGULAR * wmax
     bad = zero.copy()
     for k in np.flatnonzero(weak):
@@ -145,13 +144,15 @@ class FitResult:
             msgs.append("estimates at a bound (the Wald interval there is not meaningful; see "
                         ".profile()): " + ", ".join(at_bound))
         for m in msgs:
-            warnings.warn(m, IdentifiabilityWarning, stacklevel=3)
+            warnings.warn(m, IdentifiabilityWarning, stacklevel=4)  # points at the crsim.fit call
         self.warnings += msgs
         self.estimates = self._estimate_table(theta_start, sd)
         self.residuals = self._residual_table()
 
     # --- tables ------------------------------------------------------------------------------------
     def _estimate_table(self, theta_start: np.ndarray, se_theta: np.ndarray) -> pd.DataFrame:
+        from scipy.stats import norm
+
         z = norm.ppf(0.5 + self.level / 2)
         units = self.model.units()
         rows = []
@@ -202,6 +203,8 @@ class FitResult:
     # --- derived -----------------------------------------------------------------------------------
     def ci(self, level: Optional[float] = None) -> pd.DataFrame:
         """Wald intervals at another level (default the fit's), back-transformed."""
+        from scipy.stats import norm
+
         lv = self.level if level is None else level
         if not (isinstance(lv, (int, float)) and 0 < lv < 1):
             raise input_error("level", level, "a confidence level in (0, 1), e.g. 0.95")

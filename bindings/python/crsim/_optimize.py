@@ -8,8 +8,6 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
-from scipy.stats import qmc
 
 from ._objective import Counter, Objective
 
@@ -45,6 +43,8 @@ def sampling_box(obj: Objective, theta0: np.ndarray, lower: np.ndarray,
 
 def latin_hypercube_starts(theta0: np.ndarray, box: np.ndarray, n: int, seed: int) -> List[np.ndarray]:
     """The given start, then n - 1 points of a Latin hypercube over the box (seeded)."""
+    from scipy.stats import qmc
+
     starts = [np.array(theta0, dtype=float)]
     if n > 1:
         u = qmc.LatinHypercube(d=len(theta0), seed=seed).random(n - 1)
@@ -78,6 +78,8 @@ def _residuals(obj: Objective, f: np.ndarray, errs) -> np.ndarray:
 
 def _least_squares(obj: Objective, theta0, lower, upper, gradient: str, max_iterations: int,
                    counter: Counter):
+    from scipy import optimize
+
     cache: Dict[str, Any] = {}
 
     def run(theta):
@@ -114,6 +116,8 @@ def minimize(obj: Objective, theta0: np.ndarray, lower: np.ndarray, upper: np.nd
              max_iterations: int = 500) -> Dict[str, Any]:
     """One local optimisation from theta0. Returns theta, m2ll, converged, message, iterations,
     counter (evaluations, simulations, ...) and seconds."""
+    from scipy import optimize
+
     counter = Counter()
     t0 = time.perf_counter()
     theta0 = np.clip(np.asarray(theta0, dtype=float), lower, upper)

@@ -9,8 +9,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.stats import chi2
 
 from ._errors import input_error
 from ._fitresult import IdentifiabilityWarning
@@ -77,14 +75,17 @@ class Profile:
 
 
 def profile(fit, parameter: str, level: float = 0.95, step: Optional[float] = None,
-            max_steps: int = 20, workers: int = 2) -> Profile:
+            max_steps: int = 20, workers: int = 2, xtol: float = 0.05) -> Profile:
     """Profile likelihood of ``parameter`` (an estimated model or error parameter).
 
-    Walks away from the estimate on the estimation scale in steps of ``step`` (default 0.6 × the
+    Walks away from the estimate on the estimation scale in steps of ``step`` (default 0.75 × the
     Wald SE there, or 0.1 when the SE is unknown) until -2LL has risen by the chi-square(1)
     ``level`` quantile or ``max_steps`` steps or a bound are reached; the crossing is then located
-    by Brent's method. Every point re-optimises the other parameters (L-BFGS-B, warm started).
-    Both directions run in parallel threads."""
+    by Brent's method to ``xtol`` × step on the estimation scale. Every point re-optimises the
+    other parameters (L-BFGS-B, warm started). Both directions run in parallel threads."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
     obj = fit._obj
     if parameter not in fit.names:
         raise input_error("parameter", parameter, "an estimated parameter {" + ", ".join(fit.names) + "}")
@@ -95,7 +96,7 @@ def profile(fit, parameter: str, level: float = 0.95, step: Optional[float] = No
     th_hat = fit.theta.copy()
     se = float(fit.estimates["se_theta"].iloc[j])
     if step is None:
-        step = 0.6 * se if np.isfinite(se) and se > 0 else 0.1 * max(1.0, abs(th_hat[j]))
+        step = 0.75 * se if np.isfinite(se) and se > 0 else 0.1 * max(1.0, abs(th_hat[j]))
     lower, upper = fit._lower, fit._upper
     ref = fit.m2ll
     gradient = fit.gradient
@@ -134,7 +135,7 @@ def profile(fit, parameter: str, level: float = 0.95, step: Optional[float] = No
                     pts.append(dict(theta=x, m2ll=val, converged=ok2))
                     return val - ref - thr
                 try:
-                    cross = brentq(g, prev_v, v, xtol=0.02 * step, maxiter=12) if prev_m - ref < thr else prev_v
+                    cross = brentq(g, prev_v, v, xtol=xtol * step, maxiter=12) if prev_m - ref < thr else prev_v
                 except ValueError:
                     cross = v
                 return pts, cross
@@ -148,7 +149,7 @@ def profile(fit, parameter: str, level: float = 0.95, step: Optional[float] = No
     log = j >= obj.n_model or obj.log_scale[j]
     back = (lambda x: math.exp(x) if np.isfinite(x) else x) if log else (lambda x: x)
     rows = [dict(theta=th_hat[j], m2ll=ref, converged=fit.converged)] + down + up
-    table = pd.DataFrame(rows).sort_values("theta").reset_index(drop=True)
+    table = pd.DataFrame(rows).drop_duplicates("theta").sort_values("theta").reset_index(drop=True)
     table.insert(0, "value", [back(x) for x in table["theta"]])
     table["delta"] = table["m2ll"] - ref
     if (table["delta"] < -1e-3).any():
