@@ -140,6 +140,18 @@ def test_dose_records_weights_and_days():
     assert_recovered(fit.estimates)
 
 
+def test_doses_as_a_nonmem_table_per_subject():
+    df, truth = _two_subjects()
+    events = pd.DataFrame({"ID": [1, 2], "TIME": [0.0, 0.0], "AMT": [100.0, 100.0], "CMT": [1, 1],
+                           "EVID": [1, 1]})
+    fs = crsim.fit("pk1_oral", df, estimate=["ka", "CL", "V"], doses=events, by="id", start=START,
+                   error_model=ERRORS["proportional"])
+    assert fs[2].doses[2][0].target == "depot"
+    assert_recovered(fs[2].estimates, truth[2])
+    with pytest.raises(crsim.InputError, match=r"doses\['ID'\] = 3 is not allowed: an id of the data"):
+        crsim.fit("pk1_oral", df, estimate=["CL"], doses=events.assign(ID=[1, 3]), by="id")
+
+
 def test_scenario_supplies_model_regimen_and_fixed_values():
     truth = dict(TRUTH, V=30.0)
     sc = crsim.Scenario("pk1_oral", parameters={"V": 30.0}, regimen=[crsim.Dose("depot", 100)],

@@ -306,7 +306,7 @@ def prepare_data(data: Any, model: Model) -> FitData:
                           "(evid 0)", raw=True)
     table = pd.DataFrame(rows, columns=["id", "time_h", "observable", "value", "unit", "lloq",
                                         "censored", "limit", "value_data", "unit_data", "row"])
-    order = list(pd.unique(ids))
+    order = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(ids)]
     doses: Dict[Any, list] = {}
     if dose_rows.size:
         for sid in order:

@@ -49,8 +49,9 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
             Error parameters are always on the log scale.
         fixed: name -> value: parameters held at values other than the defaults (not estimated).
         start: name -> starting value of estimated model parameters (default their current value).
-        doses: list of :class:`crsim.Dose` for every subject, or id -> list. Default: the data's
-            dose records, else the Scenario's regimen.
+        doses: list of :class:`crsim.Dose` for every subject, id -> list, or a NONMEM-style event
+            table (:func:`crsim.doses_from_nonmem`; with an ID column, per subject). Default: the
+            data's dose records, else the Scenario's regimen.
         weight: body weight in kg (one number, or id -> kg); default the data's weight column.
         starts: number of starting points: the given start and a Latin hypercube of starts - 1
             points (seeded by ``seed``) over the bounds or a box around the start (see

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Tuple
 
+import pandas as pd
+
 from . import _core
 from ._convert import as_finite, as_int, as_names
 from ._data import data_cell, prepare_data
@@ -13,6 +15,7 @@ from ._dosing import as_dose
 from ._errormodels import as_error_models
 from ._errors import input_error
 from ._model import Model, as_model
+from ._nonmem import doses_from_nonmem
 from ._optimize import METHODS
 
 __all__ = ["setup_fit", "FIT_SOLVER", "WEIGHT_PARAMETER", "GRADIENTS"]
@@ -68,6 +71,20 @@ def _solver_options(solver: Any, scenario_solver: Optional[Dict[str, Any]]) -> D
             raise input_error(f"solver.{k}", v, "keys among {" + ", ".join(FIT_SOLVER) + "}")
         opts[k] = v
     return opts
+
+
+def _doses_from_table(table: pd.DataFrame, model: Model, ids: List[Any]) -> Dict[Any, list]:
+    """Doses per subject from a NONMEM-style event table (see crsim.doses_from_nonmem); with an ID
+    column each subject takes its rows, without one every subject takes them all."""
+    idcol = next((c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"), None)
+    if idcol is None:
+        doses = doses_from_nonmem(table, model)
+        return {i: list(doses) for i in ids}
+    unknown = [v.item() if hasattr(v, "item") else v for v in pd.unique(table[idcol]) if v not in ids]
+    if unknown:
+        raise input_error(f"doses[{idcol!r}]", unknown[0], "an id of the data, one of " + repr(ids[:10]))
+    return {i: doses_from_nonmem(table[table[idcol] == i], model) if (table[idcol] == i).any() else []
+            for i in ids}
 
 
 def _per_subject(value: Any, ids: List[Any], field: str) -> Dict[Any, Any]:
@@ -148,7 +165,9 @@ def setup_fit(model, data, estimate, error_model, bounds, log_scale, fixed, dose
                if v]
     if len(sources) > 1:
         raise input_error("doses", doses, "one source of doses; given: " + " and ".join(sources))
-    if doses is not None:
+    if isinstance(doses, pd.DataFrame):
+        dose_map = _doses_from_table(doses, m, ids)
+    elif doses is not None:
         per = _per_subject(doses, ids, "doses")
         dose_map = {}
         for i in ids:
