@@ -71,12 +71,29 @@ public:
         D::observables(t, x, p, y);
     }
 
+    // Up to kMaxDirections sensitivity directions live in stack storage (no heap allocation per
+    // arithmetic operation on the right-hand side's hot path); more fall back to heap vectors.
+    static constexpr int kMaxDirections = 8;
+
     void sensitivity_rhs(double t, const double* x, const double* S, const double* p,
                          const int* pidx, int m, double* f, double* dS) const override {
-        using A = Dir<double>;
+        if (m <= kMaxDirections)
+            sensitivity_rhs_as<Eigen::AutoDiffScalar<
+                Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kMaxDirections, 1>>>(t, x, S, p, pidx, m, f, dS);
+        else
+            sensitivity_rhs_as<Dir<double>>(t, x, S, p, pidx, m, f, dS);
+    }
+
+    template <class A>
+    void sensitivity_rhs_as(double t, const double* x, const double* S, const double* p,
+                            const int* pidx, int m, double* f, double* dS) const {
+        using V = typename A::DerType;
         std::vector<A> xa(N), pa(n_parameters()), fa(N);
-        seed_directions(x, S, p, pidx, m, xa, pa);
-        D::rhs(A(t, Eigen::VectorXd::Zero(m)), xa.data(), pa.data(), fa.data());
+        for (int i = 0; i < N; ++i) xa[i] = A(x[i], Eigen::Map<const Eigen::VectorXd>(S + i * m, m));
+        for (int j = 0; j < n_parameters(); ++j) pa[j] = A(p[j], V::Zero(m));
+        for (int k = 0; k < m; ++k)
+            if (pidx[k] >= 0) pa[pidx[k]].derivatives()(k) = 1.0;
+        D::rhs(A(t, V::Zero(m)), xa.data(), pa.data(), fa.data());
         for (int i = 0; i < N; ++i) {
             f[i] = fa[i].value();
             for (int k = 0; k < m; ++k) dS[i * m + k] = detail::deriv(fa[i], k);
