@@ -102,11 +102,20 @@ public:
 
     void sensitivity_jacobian(double t, const double* z, const double* p, const int* pidx, int m,
                               double* Jz, double* dzdt) const override {
+        if (m <= kMaxDirections)
+            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1, 0, kMaxDirections, 1>>(
+                t, z, p, pidx, m, Jz, dzdt);
+        else
+            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1>>(t, z, p, pidx, m, Jz, dzdt);
+    }
+
+    template <class InnerVec>
+    void sensitivity_jacobian_as(double t, const double* z, const double* p, const int* pidx, int m,
+                                 double* Jz, double* dzdt) const {
         // Inner directions (sensitivities) over an outer Jet (d/dx, d/dt): the outer derivative of
         // the inner value is J; the outer derivative of inner direction k is d(J S + df/dp)_k/dx.
         using JetVec = Eigen::Matrix<double, N + 1, 1>;
-        using A = Dir<Jet>;
-        using InnerVec = Eigen::Matrix<Jet, Eigen::Dynamic, 1>;
+        using A = Eigen::AutoDiffScalar<InnerVec>;
         const int np = n_parameters();
         const int Nz = N * (1 + m);
         const double* S = z + N;
