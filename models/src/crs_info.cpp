@@ -217,7 +217,7 @@ ModelInfo Crs::info() {
         {"mil6r_free_fraction", "1", "fraction of membrane IL-6R not blocked by tocilizumab"},
         {"il6_signalling", "1", "hepatocyte IL-6 signalling (fraction of maximal)"},
         {"dexamethasone", "ng/mL", "plasma dexamethasone"},
-        {"dexamethasone_effect", "1", "dexamethasone effect (fraction of maximal)"},
+        {"dexamethasone_effect_fraction", "1", "dexamethasone effect (fraction of maximal; the state dexamethasone_effect is the effect-site concentration)"},
         {"crp", "mg/L", "serum C-reactive protein"},
         {"ferritin", "ng/mL", "serum ferritin"},
         {"fibrinogen", "mg/dL", "plasma fibrinogen"},

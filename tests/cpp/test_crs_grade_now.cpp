@@ -75,7 +75,7 @@ TEST_CASE("crs_grade_now waives fever while tocilizumab is active; its sensitivi
     for (std::size_t k = 0; k < r.tr.times.size(); ++k) {
         GraderInputs in{r.obs(k, "temperature"), r.obs(k, "map"), r.obs(k, "sbp"), r.obs(k, "fio2_required")};
         const bool active = r.obs(k, "tocilizumab") >= pol.anticytokine_toc_ugml ||
-                            r.obs(k, "dexamethasone_effect") >= pol.anticytokine_dex_effect;
+                            r.obs(k, "dexamethasone_effect_fraction") >= pol.anticytokine_dex_effect;
         CHECK(r.obs(k, "crs_grade_now") == astct_grade_now(in, active, pol));
         if (active && in.temperature < pol.fever_c) {
             ++waived_points;
