@@ -298,8 +298,6 @@ def targets_table(info: Mapping[str, Any]) -> Dict[str, str]:
     return table
 
 
-_targets_table = targets_table
-
 
 def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
                       problems: Problems) -> Optional[Dose]:
@@ -312,8 +310,9 @@ def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
         return d
     from ._interventions import targets_for
 
+    table = targets_for(info["name"], info)
     try:
-        return parse_regimen(text, targets=targets_for(info["name"], info))[0]
+        return parse_regimen(text, targets=table)[0]
     except InputError:
         pass
     # No drug/route match: the one state whose dose unit is the dose's unit (e.g. cells).
@@ -324,7 +323,7 @@ def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
         return dataclasses.replace(d, target=same_unit[0])
     dosable = [f"{s['name']} ({s['dose_unit']})" for s in info["states"] if s["dose_unit"]]
     problems.add(path, text, f"a regimen whose receiving state can be told: name the drug or the "
-                 f"route ({', '.join(sorted(_targets_table(info))) or 'none known'}), or write the "
+                 f"route ({', '.join(sorted(table)) or 'none known'}), or write the "
                  f"entry as a mapping with target: one of {{{', '.join(dosable)}}}")
     return None
 
