@@ -87,7 +87,8 @@ public:
     // in the step in time order and returns the time of the first firing in the step, or NaN when
     // none fires; `fired` then holds the policy index.
     double scan_step(double t0, double t1, const double* z1, const Evaluator& z_at, int& fired) {
-        std::vector<double> z(static_cast<std::size_t>(nz_));
+        std::vector<double>& z = zbuf_;
+        z.resize(static_cast<std::size_t>(nz_));
         double lo = t0;
         for (;;) {
             double first = std::numeric_limits<double>::infinity();
@@ -204,6 +205,7 @@ private:
     const double* p_;
     mutable std::vector<double> y_;
     std::vector<Watch> watch_;
+    std::vector<double> zbuf_;  // bisection workspace, reused across steps
     int nz_ = 0;
 };
 
