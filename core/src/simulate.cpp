@@ -10,6 +10,7 @@
 
 #include <boost/numeric/odeint.hpp>
 
+#include "block_rosenbrock.hpp"
 #include "crsim/errors.hpp"
 #include "policy_monitor.hpp"
 
@@ -30,7 +31,6 @@ std::string to_string(Method m) {
 namespace {
 
 using UVec = boost::numeric::ublas::vector<double>;
-using UMat = boost::numeric::ublas::matrix<double>;
 
 // The system integrated within one segment: model (or model + sensitivities) plus the infusion
 // rates active in that segment.
@@ -53,12 +53,12 @@ struct System {
         for (int i = 0; i < n; ++i) dz[i] += rate[static_cast<std::size_t>(i)];
         for (std::size_t k = 0; k < rate_sens.size(); ++k) dz[n + static_cast<int>(k)] += rate_sens[k];
     }
-    void jac(const double* z, double* J, double t, double* dfdt) const {
+    void jac(const double* z, detail::BlockJacobian& jb, double t) const {
         ++stats->jacobian_evaluations;
         if (m == 0)
-            model.jacobian(t, z, p, J, dfdt);
+            model.jacobian(t, z, p, jb.J.data(), jb.dfdt.data());
         else
-            model.sensitivity_jacobian(t, z, p, pidx, m, J, dfdt);
+            model.sensitivity_jacobian(t, z, p, pidx, m, jb.J.data(), jb.B.data(), jb.dfdt.data());
     }
 };
 
@@ -69,9 +69,7 @@ struct UDeriv {
 };
 struct UJac {
     const System* sys;
-    void operator()(const UVec& x, UMat& J, const double& t, UVec& dfdt) const {
-        sys->jac(&x(0), &J.data()[0], t, &dfdt(0));
-    }
+    void operator()(const UVec& x, detail::BlockJacobian& jb, double t) const { sys->jac(&x(0), jb, t); }
 };
 struct VDeriv {
     const System* sys;
@@ -403,8 +401,9 @@ Trajectory Driver::run() {
     out_.times.reserve(pr_.times.size());
 
     if (opt_.method == Method::Rosenbrock4) {
-        using Ctrl = odeint::rosenbrock4_controller<odeint::rosenbrock4<double>>;
-        odeint::rosenbrock4_dense_output<Ctrl> stepper(Ctrl(opt_.atol, opt_.rtol, opt_.max_step));
+        using Ctrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
+        odeint::rosenbrock4_dense_output<Ctrl> stepper(
+            Ctrl(opt_.atol, opt_.rtol, opt_.max_step, detail::BlockRosenbrock4(n_, m_)));
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
     } else {

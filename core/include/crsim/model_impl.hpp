@@ -101,23 +101,22 @@ public:
     }
 
     void sensitivity_jacobian(double t, const double* z, const double* p, const int* pidx, int m,
-                              double* Jz, double* dzdt) const override {
+                              double* J, double* B, double* dzdt) const override {
         if (m <= kMaxDirections)
             sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1, 0, kMaxDirections, 1>>(
-                t, z, p, pidx, m, Jz, dzdt);
+                t, z, p, pidx, m, J, B, dzdt);
         else
-            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1>>(t, z, p, pidx, m, Jz, dzdt);
+            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1>>(t, z, p, pidx, m, J, B, dzdt);
     }
 
     template <class InnerVec>
     void sensitivity_jacobian_as(double t, const double* z, const double* p, const int* pidx, int m,
-                                 double* Jz, double* dzdt) const {
+                                 double* J, double* B, double* dzdt) const {
         // Inner directions (sensitivities) over an outer Jet (d/dx, d/dt): the outer derivative of
         // the inner value is J; the outer derivative of inner direction k is d(J S + df/dp)_k/dx.
         using JetVec = Eigen::Matrix<double, N + 1, 1>;
         using A = Eigen::AutoDiffScalar<InnerVec>;
         const int np = n_parameters();
-        const int Nz = N * (1 + m);
         const double* S = z + N;
         std::vector<A> xa(N), pa(np), fa(N);
         for (int i = 0; i < N; ++i) {
@@ -137,21 +136,16 @@ public:
         const A ta(Jet(t, N + 1, N), dt0);
         D::rhs(ta, xa.data(), pa.data(), fa.data());
 
-        for (int r = 0; r < Nz * Nz; ++r) Jz[r] = 0.0;
         for (int i = 0; i < N; ++i) {
             const Jet& v = fa[i].value();
-            for (int j = 0; j < N; ++j) {
-                const double Jij = detail::deriv(v, j);
-                Jz[i * Nz + j] = Jij;
-                for (int k = 0; k < m; ++k) Jz[(N + i * m + k) * Nz + (N + j * m + k)] = Jij;
-            }
+            for (int j = 0; j < N; ++j) J[i * N + j] = detail::deriv(v, j);
             dzdt[i] = detail::deriv(v, N);
             for (int k = 0; k < m; ++k) {
                 const Jet dk = fa[i].derivatives().size() > k ? Jet(fa[i].derivatives()(k))
                                                               : Jet(0.0, JetVec::Zero());
-                const int row = N + i * m + k;
-                for (int j = 0; j < N; ++j) Jz[row * Nz + j] = detail::deriv(dk, j);
-                dzdt[row] = detail::deriv(dk, N);
+                const int row = i * m + k;
+                for (int j = 0; j < N; ++j) B[row * N + j] = detail::deriv(dk, j);
+                dzdt[N + row] = detail::deriv(dk, N);
             }
         }
     }
