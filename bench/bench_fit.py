@@ -44,7 +44,7 @@ def pk2_mm_problem():
                 kw=dict(estimate=list(start), doses=dose, weight=70, start=start))
 
 
-def crs_problem():
+def crs_problem(method: str = "dopri5", tol: float = 1e-6):
     days = np.array([1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 21, 28])
     dose = [crsim.Dose("car_t_effector", 3e6, unit="cells/kg")]
     truth = {"rho": 0.03, "delta_E": 0.012, "p_il6_myeloid": 1500.0, "k_mact_on": 0.06}
@@ -55,10 +55,11 @@ def crs_problem():
     for obs, cv, unit in (("car_t_blood", 0.25, "cells/uL"), ("il6", 0.3, "pg/mL")):
         for d, v in zip(days, r[obs] * np.exp(cv * rng.standard_normal(len(days)))):
             rows.append(dict(time_d=d, observable=obs, value=v, unit=unit, lloq=5.0 if obs == "il6" else 0.5))
-    return dict(name="crs: rho, delta_E, p_il6_myeloid, k_mact_on + 2 sigma (dopri5)", model="crs",
+    return dict(name=f"crs: rho, delta_E, p_il6_myeloid, k_mact_on + 2 sigma ({method}, tol {tol:g})",
+                model="crs",
                 data=pd.DataFrame(rows),
                 kw=dict(estimate=list(truth), doses=dose, weight=35, error_model="lognormal",
-                        solver=dict(method="dopri5", rtol=1e-6, atol=1e-6)))
+                        solver=dict(method=method, rtol=tol, atol=tol)))
 
 
 def engine_cost(problem, repeats: int):
@@ -104,7 +105,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="PK problems only")
     args = ap.parse_args()
-    problems = [pk1_oral_problem(), pk2_mm_problem()] + ([] if args.quick else [crs_problem()])
+    problems = [pk1_oral_problem(), pk2_mm_problem()] + (
+        [] if args.quick else [crs_problem("dopri5"), crs_problem("rosenbrock4"), crs_problem("rosenbrock4", 1e-8)])
     print(f"crsim {crsim.__version__}, Python {platform.python_version()}, {platform.machine()}, "
           f"median of {args.repeats} fits per variant (crs: {max(1, args.repeats // 3)})")
     print("| problem | estimated | objective evaluations (sens / fd / ratio) | simulations (sens / fd) "

@@ -55,11 +55,17 @@ struct System {
     }
     void jac(const double* z, detail::BlockJacobian& jb, double t) const {
         ++stats->jacobian_evaluations;
-        if (m == 0)
-            model.jacobian(t, z, p, jb.J.data(), jb.dfdt.data());
-        else
-            model.sensitivity_jacobian(t, z, p, pidx, m, jb.J.data(), jb.B.data(), jb.dfdt.data());
+        model.jacobian(t, z, p, jb.J.data(), jb.dfdt.data());
+        if (m > 0) {
+            zero_.assign(static_cast<std::size_t>(n), 0.0);
+            model.sensitivity_coupling(t, z, p, pidx, m, zero_.data(), 1.0, jb.dfdt.data() + n);
+        }
     }
+    // [B_1 v; ...; B_m v] of the coupled Jacobian's off-diagonal blocks.
+    void coupling(const double* z, double t, const double* v, double* out) const {
+        model.sensitivity_coupling(t, z, p, pidx, m, v, 0.0, out);
+    }
+    mutable std::vector<double> zero_;
 };
 
 // Odeint adaptors.
@@ -70,6 +76,9 @@ struct UDeriv {
 struct UJac {
     const System* sys;
     void operator()(const UVec& x, detail::BlockJacobian& jb, double t) const { sys->jac(&x(0), jb, t); }
+    void coupling(const UVec& x, double t, const double* v, double* out) const {
+        sys->coupling(&x(0), t, v, out);
+    }
 };
 struct VDeriv {
     const System* sys;

@@ -267,7 +267,8 @@ TEST_CASE("every parameter of each set changes some output by 10 %", "[crs][beha
 
 TEST_CASE("forward sensitivities of the CRS model match central finite differences",
           "[crs][sensitivities]") {
-    // The AD path (Jacobian and forward-over-forward sensitivity Jacobian) through the whole model:
+    // The AD path (Jacobian and the forward-over-forward coupling of the sensitivity equations) through
+    // the whole model:
     // d(observables)/d(theta) for a CAR-T, a cytokine and a drug parameter, 6 days with tocilizumab.
     const auto& m = crs_model();
     const auto ps = load_set("crs_axicabtagene_lbcl");

@@ -108,12 +108,13 @@ public:
     // only through S(0)). dS = J S + df/dp.
     virtual void sensitivity_rhs(double t, const double* x, const double* S, const double* p,
                                  const int* pidx, int m, double* f, double* dS) const = 0;
-    // Jacobian of the coupled system z = [x; vec(S)] (size N = n(1+m)) in its block form: it is
-    // block lower triangular with df/dx on the diagonal, so only J = df/dx (row-major n x n) and
-    // B = d(vec(dS/dt))/dx (row-major (n m) x n, row i m + k = d(dS_ik/dt)/dx) are returned, with
-    // dz/dt (length N).
-    virtual void sensitivity_jacobian(double t, const double* z, const double* p, const int* pidx,
-                                      int m, double* J, double* B, double* dzdt) const = 0;
+    // Coupling of the sensitivity equations to the state: the directional derivative
+    //   out = d/de [J S + df/dp](t + e vt, x + e v)      (row-major n x m)
+    // at fixed S. The Jacobian of the coupled system z = [x; vec(S)] is block lower triangular with
+    // df/dx on its diagonal; this gives its off-diagonal blocks applied to v (vt = 0) and the
+    // sensitivity part of dz/dt (v = 0, vt = 1) without forming them.
+    virtual void sensitivity_coupling(double t, const double* z, const double* p, const int* pidx,
+                                      int m, const double* v, double vt, double* out) const = 0;
     // Observables and their sensitivities dy/dtheta (row-major n_obs x m).
     virtual void observables_sensitivity(double t, const double* x, const double* S,
                                          const double* p, const int* pidx, int m, double* y,

@@ -1,8 +1,8 @@
 // crsim: ModelImpl<D> adapts a model type with a templated right-hand side to the Model interface.
 // Jacobians and sensitivities come from forward-mode automatic differentiation (Eigen's
 // AutoDiffScalar) of the same D::rhs used for plain doubles: fixed-size derivative vectors for the
-// state Jacobian (no heap traffic on the hot path), forward-over-forward for the Jacobian of the
-// coupled sensitivity system.
+// state Jacobian (no heap traffic on the hot path), forward-over-forward along one direction for the
+// coupling of the sensitivity equations to the state.
 #pragma once
 
 #include <Eigen/Core>
@@ -20,6 +20,14 @@ template <class AD>
 auto deriv(const AD& a, int k) -> typename AD::DerType::Scalar {
     using S = typename AD::DerType::Scalar;
     return a.derivatives().size() > k ? S(a.derivatives()(k)) : S(0.0);
+}
+// A zero derivative vector for m directions (fixed-size vectors keep their size, padded).
+template <class V>
+V zeros(int m) {
+    if constexpr (V::SizeAtCompileTime == Eigen::Dynamic)
+        return V::Zero(m);
+    else
+        return V::Zero();
 }
 }  // namespace detail
 
@@ -71,15 +79,18 @@ public:
         D::observables(t, x, p, y);
     }
 
-    // Up to kMaxDirections sensitivity directions live in stack storage (no heap allocation per
-    // arithmetic operation on the right-hand side's hot path); more fall back to heap vectors.
+    // Up to kMaxDirections sensitivity directions use fixed-size derivative vectors of 4 or 8
+    // entries (padded with zeros): they live on the stack and are copied without a runtime-sized
+    // memcpy, which dominated the cost of the sensitivity right-hand side with runtime-sized
+    // vectors. More directions fall back to heap vectors.
     static constexpr int kMaxDirections = 8;
 
     void sensitivity_rhs(double t, const double* x, const double* S, const double* p,
                          const int* pidx, int m, double* f, double* dS) const override {
-        if (m <= kMaxDirections)
-            sensitivity_rhs_as<Eigen::AutoDiffScalar<
-                Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kMaxDirections, 1>>>(t, x, S, p, pidx, m, f, dS);
+        if (m <= 4)
+            sensitivity_rhs_as<Eigen::AutoDiffScalar<Eigen::Matrix<double, 4, 1>>>(t, x, S, p, pidx, m, f, dS);
+        else if (m <= kMaxDirections)
+            sensitivity_rhs_as<Eigen::AutoDiffScalar<Eigen::Matrix<double, 8, 1>>>(t, x, S, p, pidx, m, f, dS);
         else
             sensitivity_rhs_as<Dir<double>>(t, x, S, p, pidx, m, f, dS);
     }
@@ -88,66 +99,62 @@ public:
     void sensitivity_rhs_as(double t, const double* x, const double* S, const double* p,
                             const int* pidx, int m, double* f, double* dS) const {
         using V = typename A::DerType;
-        std::vector<A> xa(N), pa(n_parameters()), fa(N);
-        for (int i = 0; i < N; ++i) xa[i] = A(x[i], Eigen::Map<const Eigen::VectorXd>(S + i * m, m));
-        for (int j = 0; j < n_parameters(); ++j) pa[j] = A(p[j], V::Zero(m));
+        const V zero = detail::zeros<V>(m);
+        A xa[N], fa[N];
+        std::vector<A> pa(static_cast<std::size_t>(n_parameters()), A(0.0, zero));
+        for (int i = 0; i < N; ++i) {
+            xa[i] = A(x[i], zero);
+            for (int k = 0; k < m; ++k) xa[i].derivatives()(k) = S[i * m + k];
+        }
+        for (int j = 0; j < n_parameters(); ++j) pa[static_cast<std::size_t>(j)].value() = p[j];
         for (int k = 0; k < m; ++k)
-            if (pidx[k] >= 0) pa[pidx[k]].derivatives()(k) = 1.0;
-        D::rhs(A(t, V::Zero(m)), xa.data(), pa.data(), fa.data());
+            if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = 1.0;
+        D::rhs(A(t, zero), xa, pa.data(), fa);
         for (int i = 0; i < N; ++i) {
             f[i] = fa[i].value();
             for (int k = 0; k < m; ++k) dS[i * m + k] = detail::deriv(fa[i], k);
         }
     }
 
-    void sensitivity_jacobian(double t, const double* z, const double* p, const int* pidx, int m,
-                              double* J, double* B, double* dzdt) const override {
-        if (m <= kMaxDirections)
-            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1, 0, kMaxDirections, 1>>(
-                t, z, p, pidx, m, J, B, dzdt);
+    void sensitivity_coupling(double t, const double* z, const double* p, const int* pidx, int m,
+                              const double* v, double vt, double* out) const override {
+        if (m <= 4)
+            sensitivity_coupling_as<Eigen::Matrix<Eps, 4, 1>>(t, z, p, pidx, m, v, vt, out);
+        else if (m <= kMaxDirections)
+            sensitivity_coupling_as<Eigen::Matrix<Eps, 8, 1>>(t, z, p, pidx, m, v, vt, out);
         else
-            sensitivity_jacobian_as<Eigen::Matrix<Jet, Eigen::Dynamic, 1>>(t, z, p, pidx, m, J, B, dzdt);
+            sensitivity_coupling_as<Eigen::Matrix<Eps, Eigen::Dynamic, 1>>(t, z, p, pidx, m, v, vt, out);
     }
 
+    // One outer direction e (x + e v, t + e vt) over the inner sensitivity directions: the outer
+    // derivative of inner direction k is d(J s_k + df/dp_k)/de.
+    using Eps = Eigen::AutoDiffScalar<Eigen::Matrix<double, 1, 1>>;
+
     template <class InnerVec>
-    void sensitivity_jacobian_as(double t, const double* z, const double* p, const int* pidx, int m,
-                                 double* J, double* B, double* dzdt) const {
-        // Inner directions (sensitivities) over an outer Jet (d/dx, d/dt): the outer derivative of
-        // the inner value is J; the outer derivative of inner direction k is d(J S + df/dp)_k/dx.
-        using JetVec = Eigen::Matrix<double, N + 1, 1>;
+    void sensitivity_coupling_as(double t, const double* z, const double* p, const int* pidx, int m,
+                                 const double* v, double vt, double* out) const {
         using A = Eigen::AutoDiffScalar<InnerVec>;
+        using E1 = Eigen::Matrix<double, 1, 1>;
+        const E1 zero = E1::Zero();
         const int np = n_parameters();
         const double* S = z + N;
-        std::vector<A> xa(N), pa(np), fa(N);
+        InnerVec d0 = detail::zeros<InnerVec>(m);
+        for (int k = 0; k < d0.size(); ++k) d0(k) = Eps(0.0, zero);
+        A xa[N], fa[N];
+        std::vector<A> pa(static_cast<std::size_t>(np), A(Eps(0.0, zero), d0));
         for (int i = 0; i < N; ++i) {
-            InnerVec d(m);
-            for (int k = 0; k < m; ++k) d(k) = Jet(S[i * m + k], JetVec::Zero());
-            xa[i] = A(Jet(z[i], N + 1, i), d);
+            InnerVec d = d0;
+            for (int k = 0; k < m; ++k) d(k) = Eps(S[i * m + k], zero);
+            xa[i] = A(Eps(z[i], E1::Constant(v[i])), d);
         }
-        for (int j = 0; j < np; ++j) {
-            InnerVec d(m);
-            for (int k = 0; k < m; ++k) d(k) = Jet(0.0, JetVec::Zero());
-            pa[j] = A(Jet(p[j], JetVec::Zero()), d);
-        }
+        for (int j = 0; j < np; ++j) pa[static_cast<std::size_t>(j)].value() = Eps(p[j], zero);
         for (int k = 0; k < m; ++k)
-            if (pidx[k] >= 0) pa[pidx[k]].derivatives()(k) = Jet(1.0, JetVec::Zero());
-        InnerVec dt0(m);
-        for (int k = 0; k < m; ++k) dt0(k) = Jet(0.0, JetVec::Zero());
-        const A ta(Jet(t, N + 1, N), dt0);
-        D::rhs(ta, xa.data(), pa.data(), fa.data());
-
-        for (int i = 0; i < N; ++i) {
-            const Jet& v = fa[i].value();
-            for (int j = 0; j < N; ++j) J[i * N + j] = detail::deriv(v, j);
-            dzdt[i] = detail::deriv(v, N);
-            for (int k = 0; k < m; ++k) {
-                const Jet dk = fa[i].derivatives().size() > k ? Jet(fa[i].derivatives()(k))
-                                                              : Jet(0.0, JetVec::Zero());
-                const int row = i * m + k;
-                for (int j = 0; j < N; ++j) B[row * N + j] = detail::deriv(dk, j);
-                dzdt[N + row] = detail::deriv(dk, N);
-            }
-        }
+            if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = Eps(1.0, zero);
+        const A ta(Eps(t, E1::Constant(vt)), d0);
+        D::rhs(ta, xa, pa.data(), fa);
+        for (int i = 0; i < N; ++i)
+            for (int k = 0; k < m; ++k)
+                out[i * m + k] = fa[i].derivatives().size() > k ? fa[i].derivatives()(k).derivatives()(0) : 0.0;
     }
 
     void observables_sensitivity(double t, const double* x, const double* S, const double* p,
