@@ -75,3 +75,25 @@ def test_gradient_of_a_pooled_fit_with_two_observables_and_dose_records():
                                 error_model={"C": "proportional", "total_amount": "additive"})
     assert len(obj.subjects) == 2 and obj.names == ["CL", "Vmax", "C.b", "total_amount.a"]
     _compare(obj, theta)
+
+
+def test_gauss_newton_decrement_predicts_the_remaining_gain():
+    """The acceptance test of a line-search stop uses g' (2 I)^-1 g from the expected Fisher
+    information: near the optimum it predicts twice the decrease of -2LL that is left (quadratic
+    model, Gauss-Newton Hessian 2 I), and it is ~0 at the optimum."""
+    from crsim._optimize import gauss_newton_decrement
+
+    data = _data(False)
+    fit = crsim.fit("pk2_mm", data, NAMES, doses=DOSE, error_model="proportional", solver=TIGHT)
+    obj, _ = make_objective("pk2_mm", data, NAMES, doses=DOSE, error_model="proportional", solver=TIGHT)
+    best = fit.estimates["theta"].to_numpy()
+    f_best, g_best = obj.value_and_gradient(best)
+    assert gauss_newton_decrement(obj, best, g_best) < 1e-6
+    hessian = 2 * obj.details(best)["information"]
+    for j in range(3):
+        theta = best.copy()
+        theta[j] += 1.0 / np.sqrt(hessian[j, j])   # -2LL up by about 1/2 along this axis alone
+        f, g = obj.value_and_gradient(theta)
+        gain = f - f_best
+        assert 0.2 < gain < 1.0
+        assert gauss_newton_decrement(obj, theta, g) / 2 == pytest.approx(gain, rel=0.25)
