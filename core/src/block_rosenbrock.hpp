@@ -29,6 +29,7 @@
 // unstructured Rosenbrock step. With m = 0 this is the plain stepper.
 #pragma once
 
+#include <cmath>
 #include <functional>
 
 #include <Eigen/Dense>
@@ -60,7 +61,8 @@ public:
     static const order_type error_order = 3;
 
     BlockRosenbrock4() = default;
-    BlockRosenbrock4(int n, int m) : n_(n), m_(m) {
+    BlockRosenbrock4(int n, int m, bool sensitivity_error_control = true)
+        : n_(n), m_(m), sensitivity_error_control_(sensitivity_error_control) {
         const int N = n * (1 + m);
         jac_.J.resize(n, n);
         jac_.dfdt.resize(N);
@@ -135,8 +137,15 @@ public:
         ge = f + (1.0 / dt) * (c.c61 * g1 + c.c62 * g2 + c.c63 * g3 + c.c64 * g4 + c.c65 * g5);
         solve(ge);
 
-        map(xerr) = ge;
         map(xout) = xt + ge;
+        map(xerr) = ge;
+        if (m_ > 0 && !sensitivity_error_control_) {
+            // The controller's norm is the RMS over all n (1 + m) components: scale the states'
+            // part so that it equals the RMS over the n states alone.
+            auto e = map(xerr);
+            e.head(n_) *= std::sqrt(static_cast<double>(1 + m_));
+            e.tail(static_cast<Eigen::Index>(n_) * m_).setZero();
+        }
     }
 
     template <class System>
@@ -185,6 +194,7 @@ private:
 
     int n_ = 0;
     int m_ = 0;
+    bool sensitivity_error_control_ = true;
     BlockJacobian jac_;
     Eigen::MatrixXd W_;
     Eigen::PartialPivLU<Eigen::MatrixXd> lu_;

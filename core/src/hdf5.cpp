@@ -240,6 +240,7 @@ void write_scenario(const h5::File& f, hid_t scenarios, const ResultRecord& r) {
         f.attr_i64(s.get(), "max_steps", r.solver.max_steps);
         f.attr(s.get(), "max_step", r.solver.max_step);
         f.attr(s.get(), "initial_step", r.solver.initial_step);
+        f.attr_i64(s.get(), "sensitivity_error_control", r.solver.sensitivity_error_control ? 1 : 0);
     }
     {
         h5::Handle s = f.create_group(gid, "statistics", gp + "/statistics");

@@ -124,6 +124,9 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
         r.solver.max_steps = static_cast<long>(f.read_i64(s.get(), "max_steps", sp));
         r.solver.max_step = f.read_double(s.get(), "max_step", sp);
         r.solver.initial_step = f.read_double(s.get(), "initial_step", sp);
+        // added within schema 1 (optional: files written before it used the default, on)
+        if (f.has_attr(s.get(), "sensitivity_error_control"))
+            r.solver.sensitivity_error_control = f.read_i64(s.get(), "sensitivity_error_control", sp) != 0;
     }
     {
         const std::string sp = gp + "/statistics";

@@ -90,6 +90,31 @@ struct VDeriv {
 template <class Vec>
 double* raw(Vec& v) { return &v[0]; }
 
+// Odeint's error checker (max norm of the scaled error) restricted to the first `controlled`
+// components: the states alone when sensitivities are left out of the step-size control.
+class StateErrorChecker
+    : public odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations> {
+public:
+    using Base = odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations>;
+    StateErrorChecker(double atol, double rtol, std::size_t controlled)
+        : Base(atol, rtol), controlled_(controlled) {}
+    template <class State, class Deriv, class Err, class Time>
+    double error(const State& x_old, const Deriv& dxdt_old, Err& x_err, Time dt) const {
+        odeint::range_algebra algebra;
+        return error(algebra, x_old, dxdt_old, x_err, dt);
+    }
+    template <class State, class Deriv, class Err, class Time>
+    double error(odeint::range_algebra& algebra, const State& x_old, const Deriv& dxdt_old, Err& x_err,
+                 Time dt) const {
+        if (controlled_ < x_err.size())
+            std::fill(x_err.begin() + static_cast<long>(controlled_), x_err.end(), 0.0);
+        return Base::error(algebra, x_old, dxdt_old, x_err, dt);
+    }
+
+private:
+    std::size_t controlled_;
+};
+
 void check_options(const SolverOptions& o) {
     if (!(o.rtol >= 1e-14 && o.rtol < 1.0))
         throw InputError("options.rtol", fmt(o.rtol), "a relative tolerance in [1e-14, 1)");
@@ -412,12 +437,18 @@ Trajectory Driver::run() {
     if (opt_.method == Method::Rosenbrock4) {
         using Ctrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
         odeint::rosenbrock4_dense_output<Ctrl> stepper(
-            Ctrl(opt_.atol, opt_.rtol, opt_.max_step, detail::BlockRosenbrock4(n_, m_)));
+            Ctrl(opt_.atol, opt_.rtol, opt_.max_step,
+                 detail::BlockRosenbrock4(n_, m_, opt_.sensitivity_error_control)));
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
     } else {
-        auto stepper = odeint::make_dense_output(opt_.atol, opt_.rtol, opt_.max_step,
-                                                 odeint::runge_kutta_dopri5<std::vector<double>>());
+        using Dopri = odeint::runge_kutta_dopri5<std::vector<double>>;
+        using Ctl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odeint::default_step_adjuster<double, double>,
+                                                   odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
+        const std::size_t controlled = opt_.sensitivity_error_control ? N : static_cast<std::size_t>(n_);
+        odeint::dense_output_runge_kutta<Ctl, odeint::explicit_controlled_stepper_fsal_tag> stepper(
+            Ctl(StateErrorChecker(opt_.atol, opt_.rtol, controlled),
+                odeint::default_step_adjuster<double, double>(opt_.max_step), Dopri()));
         integrate_all<decltype(stepper), std::vector<double>>(stepper, VDeriv{&sys_}, z);
     }
     out_.doses = events_;

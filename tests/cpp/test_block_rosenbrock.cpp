@@ -398,3 +398,71 @@ TEST_CASE("rosenbrock4 on the CRS model: global error follows the tolerance", "[
         CHECK(worst < 100.0 * rtol);
     }
 }
+
+TEST_CASE("sensitivities left out of the step-size control: the states' steps, FD-accurate sensitivities",
+          "[sensitivities][rosenbrock]") {
+    const Model& crs = crs_test::crs_model();
+    const auto set = crs_test::load_set("crs_tisagenlecleucel_ball");
+    const std::vector<std::string> names = {"rho", "delta_E", "p_il6_myeloid", "k_mact_on"};
+    auto problem = [&](const std::map<std::string, double>& ov, Method method) {
+        Problem pr;
+        pr.parameters = parameters_from(crs, set, ov);
+        pr.weight_kg = 35.0;
+        Dose car;
+        car.target = "car_t_effector";
+        car.amount = 3e6;
+        car.per_kg = true;
+        pr.doses = {car};
+        for (double d = 1; d <= 28; ++d) pr.times.push_back(24.0 * d);
+        pr.options.method = method;
+        pr.options.rtol = 1e-9;
+        pr.options.atol = 1e-10;
+        return pr;
+    };
+    for (Method method : {Method::Rosenbrock4, Method::Dopri5}) {
+        const Trajectory plain = simulate(crs, problem({}, method));
+        Problem pr = problem({}, method);
+        pr.sensitivities = names;
+        const Trajectory controlled = simulate(crs, pr);
+        pr.options.sensitivity_error_control = false;
+        const Trajectory free = simulate(crs, pr);
+        INFO(to_string(method) << ": steps plain " << plain.stats.steps << ", with sensitivities controlled "
+                               << controlled.stats.steps << ", not controlled " << free.stats.steps);
+        // Same step sequence as the states alone (the error norm sees the same numbers).
+        CHECK(free.stats.steps == plain.stats.steps);
+        CHECK(controlled.stats.steps > plain.stats.steps);
+        for (std::size_t i = 0; i < plain.states.size(); ++i)
+            CHECK(std::abs(free.states[i] - plain.states[i]) <= 1e-10 * (std::abs(plain.states[i]) + 1e-6));
+        // Sensitivities against central differences (h = 1e-4 theta): relative to the largest
+        // derivative of each state (at least 1e-3 of its peak per unit theta), within 1e-3.
+        const std::size_t n = static_cast<std::size_t>(crs.n_states()), T = plain.times.size(), m = names.size();
+        const auto ps = set.parameters;
+        for (std::size_t k = 0; k < m; ++k) {
+            const double th = ps.at(names[k]).value, h = 1e-4 * th;
+            const Trajectory up = simulate(crs, problem({{names[k], th + h}}, method));
+            const Trajectory dn = simulate(crs, problem({{names[k], th - h}}, method));
+            double worst = 0.0;
+            std::string where;
+            for (std::size_t i = 0; i < n; ++i) {
+                double scale = 1e-12;
+                for (std::size_t t = 0; t < T; ++t)
+                    scale = std::max(scale, std::abs(up.states[t * n + i] - dn.states[t * n + i]) / (2 * h));
+                double peak = 0.0;
+                for (std::size_t t = 0; t < T; ++t) peak = std::max(peak, std::abs(plain.states[t * n + i]));
+                scale = std::max(scale, 1e-3 * peak / th);  // FD noise at rtol 1e-9, h = 1e-4 theta: ~5e-5 of it
+                for (std::size_t t = 0; t < T; ++t) {
+                    const double fd = (up.states[t * n + i] - dn.states[t * n + i]) / (2 * h);
+                    const double e = std::abs(free.state_sensitivities[(t * n + i) * m + k] - fd) / scale;
+                    if (e > worst) {
+                        worst = e;
+                        where = crs.info().states[i].name + " at day " + std::to_string(t + 1) + ": AD " +
+                                std::to_string(free.state_sensitivities[(t * n + i) * m + k]) + ", FD " +
+                                std::to_string(fd);
+                    }
+                }
+            }
+            INFO("d/d " << names[k] << ": worst " << worst << " (" << where << ")");
+            CHECK(worst < 1e-3);
+        }
+    }
+}

@@ -85,7 +85,8 @@ def test_layout_in_plain_h5py(toci_result, tmp_path):
         assert g["states"].chunks is not None and g["states"].compression == "gzip"
         assert dict(g["solver"].attrs) == pytest.approx({"method": "rosenbrock4", "rtol": 1e-8,
                                                          "atol": 1e-10, "max_steps": 500000,
-                                                         "max_step": 0.0, "initial_step": 0.0})
+                                                         "max_step": 0.0, "initial_step": 0.0,
+                                                         "sensitivity_error_control": 1})
         assert g["statistics"].attrs["steps"] == r.stats["steps"] > 0
         assert g["statistics"].attrs["rhs_evaluations"] == r.stats["rhs_evaluations"]
         doses = g["doses"][:]

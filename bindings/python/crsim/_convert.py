@@ -39,6 +39,12 @@ def as_int(value: Any, field: str, allowed: str) -> int:
     return int(v)
 
 
+def as_bool(value: Any, field: str, allowed: str = "True or False") -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise input_error(field, value, allowed)
+    return bool(value)
+
+
 def as_str(value: Any, field: str, allowed: str) -> str:
     if not isinstance(value, str):
         raise input_error(field, value, allowed)

@@ -21,9 +21,12 @@ from ._optimize import METHODS
 __all__ = ["setup_fit", "FIT_SOLVER", "WEIGHT_PARAMETER", "GRADIENTS"]
 
 #: Engine settings of a fit unless ``solver=`` (or a Scenario's solver) says otherwise: looser than
-#: crsim.simulate's 1e-8 because every evaluation integrates the sensitivities too.
+#: crsim.simulate's 1e-8 because every evaluation integrates the sensitivities too, and the step
+#: sizes follow the states alone (sensitivity_error_control False): half the steps on the CRS model,
+#: and an objective whose step sequence does not change with the sensitivities' error, on which
+#: the line search converges (bench/README.md).
 FIT_SOLVER = {"method": "rosenbrock4", "rtol": 1e-6, "atol": 1e-9, "max_steps": 500_000,
-              "max_step": 0.0, "initial_step": 0.0}
+              "max_step": 0.0, "initial_step": 0.0, "sensitivity_error_control": False}
 WEIGHT_PARAMETER = "body_weight"
 GRADIENTS = ("sensitivities", "fd")
 
@@ -63,7 +66,7 @@ def _solver_options(solver: Any, scenario_solver: Optional[Dict[str, Any]]) -> D
             opts.update(scenario_solver)
         return opts
     if hasattr(solver, "rtol") and hasattr(solver, "method"):  # crsim.Solver
-        solver = {k: getattr(solver, k) for k in FIT_SOLVER}
+        solver = {k: getattr(solver, k) for k in FIT_SOLVER if hasattr(solver, k)}
     if not isinstance(solver, Mapping):
         raise input_error("solver", solver, "a dict with keys among {" + ", ".join(FIT_SOLVER) + "}")
     for k, v in solver.items():

@@ -55,7 +55,8 @@ def _record(name: str, res: Result) -> Dict[str, Any]:
         "parameter_units": [res.parameter_units.get(k, "") for k in res.parameters],
         "parameter_values": np.asarray(list(res.parameters.values()), dtype=float),
         "solver": {k: res.solver[k] for k in ("method", "rtol", "atol", "max_steps", "max_step",
-                                               "initial_step") if k in res.solver},
+                                               "initial_step", "sensitivity_error_control")
+                   if k in res.solver},
         "times": res.times,
         "states": res.states,
         "observables": res.observables,

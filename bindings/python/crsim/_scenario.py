@@ -821,5 +821,8 @@ def scenario_from_call(model: str, parameter_set: Optional[str], doses: Sequence
     return Scenario(model=model, name=model, parameter_set=parameter_set, parameters=dict(parameters),
                     patient=Patient(weight_kg=weight), regimen=list(doses),
                     outputs=Outputs(times_h=[float(t) for t in times]),
-                    solver=Solver(**dict(options)), sensitivities=list(sensitivities) or None,
+                    # the scenario records the solver settings of its schema (SOLVER_KEYS); the
+                    # sensitivity_error_control switch of simulate() applies to the run only
+                    solver=Solver(**{k: v for k, v in options.items() if k in SOLVER_KEYS}),
+                    sensitivities=list(sensitivities) or None,
                     initial=dict(initial), t_start_h=float(t_start), policies=list(policies))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._convert import as_finite, as_float, as_int, as_names, as_str
+from ._convert import as_bool, as_finite, as_float, as_int, as_names, as_str
 from ._dosing import HOURS_PER_DAY, Dose, as_dose, to_core_doses
 from ._errors import InputError, input_error
 from ._model import Model, as_model
@@ -86,7 +86,8 @@ def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
 
 _DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=None,
                  method="rosenbrock4", rtol=1e-8, atol=1e-10, max_steps=500_000, max_step=0.0,
-                 initial_step=0.0, sensitivities=None, t_start=0.0, days=None, policies=None)
+                 initial_step=0.0, sensitivities=None, t_start=0.0, days=None, policies=None,
+                 sensitivity_error_control=True)
 
 
 def _as_policies(policies: Any) -> List[Any]:
@@ -154,7 +155,8 @@ def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
             max_step: float = 0.0, initial_step: float = 0.0,
             sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
-            days: Optional[float] = None, policies: Any = None) -> Prepared:
+            days: Optional[float] = None, policies: Any = None,
+            sensitivity_error_control: bool = True) -> Prepared:
     """Checks and converts the arguments of :func:`simulate` (not a Scenario) for the engine."""
     from ._policy import core_policies
     from ._strategies import Strategy, expand
@@ -208,6 +210,7 @@ def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
         "max_steps": as_int(max_steps, "max_steps", "an integer step count > 0"),
         "max_step": as_float(max_step, "max_step", "a step in h >= 0 (0 = unlimited)"),
         "initial_step": as_float(initial_step, "initial_step", "a step in h >= 0 (0 = automatic)"),
+        "sensitivity_error_control": as_bool(sensitivity_error_control, "sensitivity_error_control"),
     }
     if days is not None:
         days = as_finite(days, "days", "a number of days > 0", lower=0.0, strict=True)
@@ -249,7 +252,8 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
              rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
              max_step: float = 0.0, initial_step: float = 0.0,
              sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
-             days: Optional[float] = None, policies: Any = None) -> Result:
+             days: Optional[float] = None, policies: Any = None,
+             sensitivity_error_control: bool = True) -> Result:
     """Simulates one model for one patient, or one :class:`crsim.Scenario`.
 
     Args:
@@ -269,6 +273,10 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
         max_step, initial_step: step bounds in h (0 = unlimited / automatic).
         sensitivities: parameter names (or ``"init:<state>"``) whose forward sensitivities are
             computed along; True for all parameters.
+        sensitivity_error_control: whether the sensitivities take part in the step-size control
+            (default). False: the steps are chosen for the states alone and the sensitivities are
+            integrated along by the same method without their own error estimate: fewer steps
+            (about half on the CRS model), the choice of :func:`crsim.fit`.
         t_start: time at which the initial state holds, h.
         days: length of the default output grid in days (not together with ``times``).
         policies: triggered interventions: :class:`crsim.Policy` objects (e.g. tocilizumab when
@@ -290,7 +298,8 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
         given = dict(times=times, doses=doses, parameters=parameters, weight=weight,
                      initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
                      max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
-                     t_start=t_start, days=days, policies=policies)
+                     t_start=t_start, days=days, policies=policies,
+                     sensitivity_error_control=sensitivity_error_control)
         extra = [k for k, v in given.items() if not _same(v, _DEFAULTS[k])]
         if extra:
             raise input_error(extra[0], given[extra[0]], "not given with a Scenario: set it in the "
@@ -299,7 +308,8 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
     prep = prepare(model, times=times, doses=doses, parameters=parameters, weight=weight,
                    initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
                    max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
-                   t_start=t_start, days=days, policies=policies)
+                   t_start=t_start, days=days, policies=policies,
+                   sensitivity_error_control=sensitivity_error_control)
     c = prep.core
     raw = _core.simulate(prep.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
                          c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])

@@ -153,9 +153,11 @@ crsim::SolverOptions to_options(const py::handle& h) {
         else if (key == "max_steps") o.max_steps = to_long(v, f, "a step count > 0 (integer)");
         else if (key == "max_step") o.max_step = to_double(v, f, "a finite step in h >= 0 (0 = unlimited)");
         else if (key == "initial_step") o.initial_step = to_double(v, f, "a finite step in h >= 0 (0 = automatic)");
+        else if (key == "sensitivity_error_control") o.sensitivity_error_control = to_bool(v, f);
         else
             throw crsim::InputError("options", "'" + key + "'",
-                                    "one of {method, rtol, atol, max_steps, max_step, initial_step}");
+                                    "one of {method, rtol, atol, max_steps, max_step, initial_step, "
+                                    "sensitivity_error_control}");
     }
     return o;
 }
@@ -435,6 +437,7 @@ py::dict record_to_dict(const crsim::ResultRecord& r) {
     solver["max_steps"] = r.solver.max_steps;
     solver["max_step"] = r.solver.max_step;
     solver["initial_step"] = r.solver.initial_step;
+    solver["sensitivity_error_control"] = r.solver.sensitivity_error_control;
     d["solver"] = solver;
     d["times"] = array_from(tr.times, {T});
     d["states"] = array_from(tr.states, {T, n});
