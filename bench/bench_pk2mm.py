@@ -5,7 +5,9 @@
   (b) through scipy.integrate.solve_ivp(method="LSODA") on the same equations, with the same
       tolerances, restarted at the same discontinuities (infusion starts and stops),
 
-printing the time per simulation of each, their ratios against LSODA measured in this same process,
+printing the time per simulation of each (crsim both as crsim.simulate, which checks the arguments
+and builds a Result, and as the engine call alone on prepared arguments), their ratios against LSODA
+measured in this same process,
 crsim's right-hand-side and Jacobian evaluation counts, and the largest difference between the
 solutions. Never fails on speed. Usage: .venv/bin/python bench/bench_pk2mm.py [--repeats N]
 """
@@ -59,6 +61,19 @@ def run_crsim(method):
     return crsim.simulate("pk2_mm", times=TIMES, doses=[dose], method=method, rtol=RTOL, atol=ATOL)
 
 
+def engine_call(method):
+    """The engine alone: crsim._core.simulate on arguments prepared once."""
+    from crsim import _core
+    from crsim._simulate import prepare
+
+    dose = crsim.Dose("central", DOSE_MG, duration=INF_H, additional=N_DOSES - 1, interval=TAU_H)
+    p = prepare("pk2_mm", times=TIMES, doses=[dose], method=method, rtol=RTOL, atol=ATOL)
+    c = p.core
+    return lambda: _core.simulate(p.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
+                                  c["t_start"], c["initial"], c["options"], c["sensitivities"],
+                                  c["policies"])
+
+
 def timed(fn, repeats):
     best = []
     for _ in range(repeats):
@@ -81,6 +96,9 @@ def main():
         err = float(np.max(np.abs(res.states - ref) / (np.abs(ref) + 1e-6)))
         t = timed(lambda: run_crsim(method), args.repeats)
         rows.append((f"crsim {method}", t, t_scipy / t, res.stats["rhs_evaluations"],
+                     res.stats["jacobian_evaluations"], err))
+        t = timed(engine_call(method), args.repeats)
+        rows.append((f"  engine only", t, t_scipy / t, res.stats["rhs_evaluations"],
                      res.stats["jacobian_evaluations"], err))
 
     print(f"pk2_mm, {N_DOSES} x {DOSE_MG:g} mg 1-h infusions q{TAU_H / 24:g}d, {TIMES.size} daily outputs, "

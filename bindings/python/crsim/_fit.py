@@ -64,8 +64,9 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
         by: ``"id"`` fits every subject on its own (in parallel threads) and returns a
             :class:`crsim.FitSet`; ``pooled=True`` fits all subjects' data with one parameter set.
             With several subjects one of them is required.
-        solver: engine settings (method, rtol, atol, max_steps, max_step, initial_step); default
-            rosenbrock4 with rtol 1e-6, atol 1e-9.
+        solver: engine settings (method, rtol, atol, max_steps, max_step, initial_step,
+            sensitivity_error_control); default rosenbrock4 with rtol 1e-6, atol 1e-9, and the
+            sensitivities integrated along the states' own steps (sensitivity_error_control False).
         information: ``"expected"`` (default; Fisher information from the sensitivities) or
             ``"observed"`` (Hessian of the log likelihood by differences of the exact gradient)
             for the standard errors.
