@@ -37,3 +37,12 @@ def test_tables_are_copies_and_models_compare_by_name():
 def test_simulate_accepts_a_model_object():
     r = crsim.simulate(crsim.Model("pk1"), times=[1.0])
     assert r.model.name == "pk1"
+
+
+def test_plain_unit_lookups_match_the_tables():
+    for name in ("pk2_mm", "crs"):
+        m = crsim.Model(name)
+        assert m.state_units == list(m.states["unit"])
+        assert m.state_dose_units == list(m.states["dose_unit"])
+        assert m.observable_units == list(m.observables["unit"])
+        assert m.parameter_units == dict(zip(m.parameters["name"], m.parameters["unit"]))

@@ -102,7 +102,7 @@ def as_dose(item: Any, i: int) -> Dose:
 
 def _dose_unit(model: Model, d: Dose, f: str) -> str:
     target = as_str(d.target, f + "target", "a state name (str)")
-    states = {s: u for s, u in zip(model.state_names, model.states["dose_unit"])}
+    states = {s: u for s, u in zip(model.state_names, model.state_dose_units)}
     if target not in states:
         raise input_error(f + "target", target,
                           "a state of model " + model.name + ", one of {" + ", ".join(states) + "}")

@@ -132,6 +132,23 @@ class Model:
     def observable_names(self) -> List[str]:
         return [o["name"] for o in self._info["observables"]]
 
+    @property
+    def state_units(self) -> List[str]:
+        return [s["unit"] for s in self._info["states"]]
+
+    @property
+    def state_dose_units(self) -> List[str]:
+        """Dose unit of every state ('' when the state takes no doses)."""
+        return [s["dose_unit"] for s in self._info["states"]]
+
+    @property
+    def observable_units(self) -> List[str]:
+        return [o["unit"] for o in self._info["observables"]]
+
+    @property
+    def parameter_units(self) -> Dict[str, str]:
+        return {p["name"]: p["unit"] for p in self._info["parameters"]}
+
     def units(self) -> Dict[str, str]:
         """Unit of every state, observable and parameter by name."""
         out = {p["name"]: p["unit"] for p in self._info["parameters"]}

@@ -377,8 +377,8 @@ def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) ->
     from ._interventions import resolve_variable
 
     out = []
-    obs = dict(zip(model.observable_names, model.observables["unit"]))
-    states = dict(zip(model.state_names, model.states["unit"]))
+    obs = dict(zip(model.observable_names, model.observable_units))
+    states = dict(zip(model.state_names, model.state_units))
     for i, pol in enumerate(policies):
         c = pol.condition
         var = resolve_variable(model.name, c.variable)

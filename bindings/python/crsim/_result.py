@@ -75,12 +75,12 @@ class Result:
         self.states: np.ndarray = raw["states"]
         self.observables: np.ndarray = raw["observables"]
         self.state_names: List[str] = model.state_names
-        self.state_units: List[str] = list(model.states["unit"])
-        self.state_dose_units: List[str] = list(model.states["dose_unit"])
+        self.state_units: List[str] = model.state_units
+        self.state_dose_units: List[str] = model.state_dose_units
         self.observable_names: List[str] = model.observable_names
-        self.observable_units: List[str] = list(model.observables["unit"])
+        self.observable_units: List[str] = model.observable_units
         self.parameters: Dict[str, float] = dict(zip(model.parameter_names, raw["parameters"]))
-        self.parameter_units: Dict[str, str] = dict(zip(model.parameters["name"], model.parameters["unit"]))
+        self.parameter_units: Dict[str, str] = model.parameter_units
         self.weight = weight
         self.t_start = t_start
         self.stats: Dict[str, Any] = dict(raw["stats"])
