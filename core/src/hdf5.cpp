@@ -247,6 +247,7 @@ void write_scenario(const h5::File& f, hid_t scenarios, const ResultRecord& r) {
         f.attr_i64(s.get(), "steps", tr.stats.steps);
         f.attr_i64(s.get(), "rhs_evaluations", tr.stats.rhs_evaluations);
         f.attr_i64(s.get(), "jacobian_evaluations", tr.stats.jacobian_evaluations);
+        f.attr_i64(s.get(), "rejected_steps", tr.stats.rejected_steps);
         f.attr_i64(s.get(), "restarts", tr.stats.restarts);
     }
     {

@@ -134,6 +134,8 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
         tr.stats.steps = static_cast<long>(f.read_i64(s.get(), "steps", sp));
         tr.stats.rhs_evaluations = static_cast<long>(f.read_i64(s.get(), "rhs_evaluations", sp));
         tr.stats.jacobian_evaluations = static_cast<long>(f.read_i64(s.get(), "jacobian_evaluations", sp));
+        if (f.has_attr(s.get(), "rejected_steps"))  // added within schema 1 (optional)
+            tr.stats.rejected_steps = static_cast<long>(f.read_i64(s.get(), "rejected_steps", sp));
         tr.stats.restarts = static_cast<long>(f.read_i64(s.get(), "restarts", sp));
     }
     {

@@ -96,8 +96,8 @@ class StateErrorChecker
     : public odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations> {
 public:
     using Base = odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations>;
-    StateErrorChecker(double atol, double rtol, std::size_t controlled)
-        : Base(atol, rtol), controlled_(controlled) {}
+    StateErrorChecker(double atol, double rtol, std::size_t controlled, long* attempts)
+        : Base(atol, rtol), controlled_(controlled), attempts_(attempts) {}
     template <class State, class Deriv, class Err, class Time>
     double error(const State& x_old, const Deriv& dxdt_old, Err& x_err, Time dt) const {
         odeint::range_algebra algebra;
@@ -106,6 +106,7 @@ public:
     template <class State, class Deriv, class Err, class Time>
     double error(odeint::range_algebra& algebra, const State& x_old, const Deriv& dxdt_old, Err& x_err,
                  Time dt) const {
+        ++*attempts_;
         if (controlled_ < x_err.size())
             std::fill(x_err.begin() + static_cast<long>(controlled_), x_err.end(), 0.0);
         return Base::error(algebra, x_old, dxdt_old, x_err, dt);
@@ -113,6 +114,7 @@ public:
 
 private:
     std::size_t controlled_;
+    long* attempts_;  // every error estimate is one step attempt
 };
 
 void check_options(const SolverOptions& o) {
@@ -434,6 +436,7 @@ Trajectory Driver::run() {
     sys_.stats = &out_.stats;
     out_.times.reserve(pr_.times.size());
 
+    long attempts = 0;  // step attempts (accepted or rejected)
     if (opt_.method == Method::Rosenbrock4) {
         using Ctrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
         odeint::rosenbrock4_dense_output<Ctrl> stepper(
@@ -441,16 +444,18 @@ Trajectory Driver::run() {
                  detail::BlockRosenbrock4(n_, m_, opt_.sensitivity_error_control)));
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
+        attempts = out_.stats.jacobian_evaluations;  // one Jacobian per attempt
     } else {
         using Dopri = odeint::runge_kutta_dopri5<std::vector<double>>;
         using Ctl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odeint::default_step_adjuster<double, double>,
                                                    odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
         const std::size_t controlled = opt_.sensitivity_error_control ? N : static_cast<std::size_t>(n_);
         odeint::dense_output_runge_kutta<Ctl, odeint::explicit_controlled_stepper_fsal_tag> stepper(
-            Ctl(StateErrorChecker(opt_.atol, opt_.rtol, controlled),
+            Ctl(StateErrorChecker(opt_.atol, opt_.rtol, controlled, &attempts),
                 odeint::default_step_adjuster<double, double>(opt_.max_step), Dopri()));
         integrate_all<decltype(stepper), std::vector<double>>(stepper, VDeriv{&sys_}, z);
     }
+    out_.stats.rejected_steps = std::max(0L, attempts - out_.stats.steps);
     out_.doses = events_;
     std::stable_sort(out_.doses.begin(), out_.doses.end(),
                      [](const DoseEvent& a, const DoseEvent& b) { return a.time < b.time; });

@@ -466,3 +466,37 @@ TEST_CASE("sensitivities left out of the step-size control: the states' steps, F
         }
     }
 }
+
+TEST_CASE("rejected step attempts are counted", "[solver][statistics]") {
+    // A first step of 200 h on a 1-compartment bolus (half-life about 9 h) cannot pass the error
+    // control: both methods must reject and retry; started with a tiny step, the same run rejects
+    // fewer. The counts are consistent with the evaluations each attempt costs.
+    const Model& m = *models::builtin_registry().get("pk1");
+    for (Method method : {Method::Rosenbrock4, Method::Dopri5}) {
+        Problem pr;
+        Dose d;
+        d.target = "central";
+        d.amount = 100.0;
+        pr.doses = {d};
+        pr.times = {240.0};
+        pr.options.method = method;
+        pr.options.initial_step = 200.0;
+        const Trajectory big = simulate(m, pr);
+        pr.options.initial_step = 1e-3;
+        const Trajectory small = simulate(m, pr);
+        INFO(to_string(method) << ": rejected " << big.stats.rejected_steps << " (first step 200 h), "
+                               << small.stats.rejected_steps << " (1e-3 h); steps " << big.stats.steps
+                               << ", " << small.stats.steps);
+        CHECK(big.stats.rejected_steps >= 1);
+        CHECK(small.stats.rejected_steps < big.stats.rejected_steps);
+        for (const Trajectory* tr : {&big, &small}) {
+            const long attempts = tr->stats.steps + tr->stats.rejected_steps;
+            if (method == Method::Rosenbrock4) {  // one Jacobian per attempt
+                CHECK(tr->stats.jacobian_evaluations == attempts);
+            } else {  // dopri5 (FSAL): 6 new stages per attempt, plus one derivative per (re)start
+                CHECK(tr->stats.rhs_evaluations >= 6 * attempts);
+                CHECK(tr->stats.rhs_evaluations <= 6 * attempts + 4);
+            }
+        }
+    }
+}

@@ -41,8 +41,8 @@ def assert_same_result(a, b):
         (b.state_names, b.state_units, b.observable_names, b.observable_units)
     assert a.doses.equals(b.doses)
     assert a.solver == b.solver
-    assert {k: a.stats[k] for k in ("steps", "rhs_evaluations", "jacobian_evaluations", "restarts")} == \
-        {k: b.stats[k] for k in ("steps", "rhs_evaluations", "jacobian_evaluations", "restarts")}
+    keys = ("steps", "rhs_evaluations", "jacobian_evaluations", "restarts", "rejected_steps")
+    assert {k: a.stats[k] for k in keys} == {k: b.stats[k] for k in keys}
     assert a.readouts == b.readouts and a.readout_units == b.readout_units
     assert a.weight == b.weight
 
@@ -89,6 +89,7 @@ def test_layout_in_plain_h5py(toci_result, tmp_path):
                                                          "sensitivity_error_control": 1})
         assert g["statistics"].attrs["steps"] == r.stats["steps"] > 0
         assert g["statistics"].attrs["rhs_evaluations"] == r.stats["rhs_evaluations"]
+        assert g["statistics"].attrs["rejected_steps"] == r.stats["rejected_steps"] >= 0
         doses = g["doses"][:]
         assert len(doses) == 2 and list(doses["amount"]) == [560.0, 560.0]
         assert list(doses["time"]) == [0.0, 504.0] and list(doses["end"]) == [1.0, 505.0]

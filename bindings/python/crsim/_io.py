@@ -66,7 +66,7 @@ def _record(name: str, res: Result) -> Dict[str, Any]:
         "doses": {"state": np.asarray([index[s] for s in d["state"]], dtype=float),
                   "time": d["time"], "amount": d["amount"], "rate": d["rate"], "end": d["end"]},
         "stats": {k: res.stats[k] for k in ("steps", "rhs_evaluations", "jacobian_evaluations",
-                                             "restarts")},
+                                             "restarts", "rejected_steps") if k in res.stats},
         "readouts": values,
         "readout_units": units,
         "readout_labels": labels,

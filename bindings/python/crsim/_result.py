@@ -57,7 +57,8 @@ class Result:
         state_names, state_units, observable_names, observable_units: lists of str.
         parameters: dict name -> value used (model units).
         weight: body weight in kg, or None.
-        stats: solver statistics (steps, rhs_evaluations, jacobian_evaluations, restarts, method).
+        stats: solver statistics (steps, rhs_evaluations, jacobian_evaluations, restarts,
+            rejected_steps, method).
         solver: solver settings used (method, rtol, atol, max_steps, max_step, initial_step).
         scenario: the :class:`crsim.Scenario` simulated (for a plain ``simulate`` call, the
             equivalent scenario with explicit output times); None only for a loaded file whose

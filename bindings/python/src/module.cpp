@@ -236,6 +236,7 @@ py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& pr,
     stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
     stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
     stats["restarts"] = tr.stats.restarts;
+    stats["rejected_steps"] = tr.stats.rejected_steps;
     stats["method"] = crsim::to_string(pr.options.method);
     out["stats"] = stats;
     out["doses"] = events_to_dict(model, tr.doses);
@@ -403,6 +404,8 @@ crsim::ResultRecord to_record(const py::handle& h, std::size_t i) {
     tr.stats.jacobian_evaluations = to_long(item(stats, "jacobian_evaluations", f + ".stats"),
                                             f + ".stats.jacobian_evaluations", "an integer");
     tr.stats.restarts = to_long(item(stats, "restarts", f + ".stats"), f + ".stats.restarts", "an integer");
+    if (stats.contains("rejected_steps"))
+        tr.stats.rejected_steps = to_long(stats["rejected_steps"], f + ".stats.rejected_steps", "an integer");
 
     if (d.contains("readouts")) r.readouts = to_name_values(d["readouts"], f + ".readouts", "readout unit");
     if (d.contains("readout_units")) r.readout_units = to_str_map(d["readout_units"], f + ".readout_units");
@@ -467,6 +470,7 @@ py::dict record_to_dict(const crsim::ResultRecord& r) {
     stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
     stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
     stats["restarts"] = tr.stats.restarts;
+    stats["rejected_steps"] = tr.stats.rejected_steps;
     stats["method"] = crsim::to_string(r.solver.method);
     d["stats"] = stats;
     d["readouts"] = py::cast(r.readouts);

@@ -54,6 +54,7 @@ struct SolverStats {
     long rhs_evaluations = 0;
     long jacobian_evaluations = 0;
     long restarts = 0;        // segments started at discontinuities
+    long rejected_steps = 0;  // step attempts the error control rejected (then retried smaller)
 };
 
 struct Trajectory {
