@@ -24,6 +24,7 @@ from ._dosing import Dose
 from ._errors import InputError, SolverError
 from ._data import check_data, read_data
 from ._errormodels import ErrorModel
+from ._explore import Explorer, explore
 from ._fit import fit
 from ._fitresult import FitResult, IdentifiabilityWarning
 from ._fitset import FitSet
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "Dose",
     "ErrorModel",
+    "Explorer",
     "FitResult",
     "FitSet",
     "IdentifiabilityWarning",
@@ -67,6 +69,7 @@ __all__ = [
     "citations",
     "crs_grade",
     "doses_from_nonmem",
+    "explore",
     "fit",
     "load",
     "models",
