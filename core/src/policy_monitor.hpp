@@ -6,6 +6,7 @@
 // are located by bisection on the stepper's dense output (evaluator `z_at`).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -25,6 +26,7 @@ public:
     PolicyMonitor(const Model& model, const std::vector<Policy>& policies, const double* p)
         : model_(model), policies_(policies), p_(p), y_(static_cast<std::size_t>(model.n_observables())) {
         for (std::size_t i = 0; i < policies.size(); ++i) watch_.push_back(check(i));
+        hist_.resize(policies.size());
     }
 
     bool empty() const noexcept { return policies_.empty(); }
@@ -40,7 +42,41 @@ public:
             v = y_[static_cast<std::size_t>(w.observable)];
         }
         const Condition& c = policies_[i].condition;
+        if (c.window > 0.0) {  // trend: fold change over the window
+            const double past = past_value(i, t - c.window);
+            if (!(past > 0.0) || !std::isfinite(past)) return false;
+            v /= past;
+        }
         return c.comparison == Comparison::GreaterEqual ? v >= c.threshold : v <= c.threshold;
+    }
+
+    // The watched variable of trend policy i at an earlier time s: linear interpolation in the
+    // recorded history (accepted step ends and jump points; right-continuous at jumps), the dense
+    // output for times inside the step being scanned, the first value before the start.
+    double past_value(std::size_t i, double s) const {
+        const History& h = hist_[i];
+        if (h.t.empty()) return std::numeric_limits<double>::quiet_NaN();
+        if (s <= h.t.front()) return h.v.front();
+        if (s > h.t.back()) {
+            if (dense_ == nullptr) return h.v.back();
+            hbuf_.resize(static_cast<std::size_t>(nz_));
+            (*dense_)(s, hbuf_.data());
+            return value(i, s, hbuf_.data());
+        }
+        const std::size_t k =
+            static_cast<std::size_t>(std::upper_bound(h.t.begin(), h.t.end(), s) - h.t.begin()) - 1;
+        if (k + 1 >= h.t.size() || h.t[k + 1] <= h.t[k]) return h.v[k];
+        const double a = (s - h.t[k]) / (h.t[k + 1] - h.t[k]);
+        return (1.0 - a) * h.v[k] + a * h.v[k + 1];
+    }
+
+    // Appends (t, value) to the history of every trend policy.
+    void record(double t, const double* z) {
+        for (std::size_t i = 0; i < hist_.size(); ++i)
+            if (policies_[i].condition.window > 0.0) {
+                hist_[i].t.push_back(t);
+                hist_[i].v.push_back(value(i, t, z));
+            }
     }
 
     double value(std::size_t i, double t, const double* z) const {
@@ -52,6 +88,7 @@ public:
 
     // Updates the state machines at a point where the state may have jumped (start, after doses).
     void observe_point(double t, const double* z) {
+        record(t, z);
         for (std::size_t i = 0; i < watch_.size(); ++i) {
             const bool h = holds(i, t, z);
             if (h && !watch_[i].active) watch_[i].true_since = t;
@@ -89,6 +126,11 @@ public:
     double scan_step(double t0, double t1, const double* z1, const Evaluator& z_at, int& fired) {
         std::vector<double>& z = zbuf_;
         z.resize(static_cast<std::size_t>(nz_));
+        struct DenseScope {  // trend look-backs inside this step read the dense output
+            const Evaluator*& slot;
+            ~DenseScope() { slot = nullptr; }
+        } scope{dense_};
+        dense_ = &z_at;
         double lo = t0;
         for (;;) {
             double first = std::numeric_limits<double>::infinity();
@@ -101,9 +143,14 @@ public:
                     if (tc < first) first = tc, who = static_cast<int>(i) + kCrossing;
                 }
             }
-            if (who < 0) return std::numeric_limits<double>::quiet_NaN();
+            if (who < 0) {
+                record(t1, z1);
+                return std::numeric_limits<double>::quiet_NaN();
+            }
             if (who < kCrossing) {  // a firing, and the condition held up to it
                 fired = who;
+                z_at(first, z.data());
+                record(first, z.data());  // the integration stops here
                 return first;
             }
             Watch& w = watch_[static_cast<std::size_t>(who - kCrossing)];
@@ -124,9 +171,15 @@ public:
         f.detected = t;
         f.administered = t + pol.delay;
         f.value = value(i, t, z);
-        f.reason = pol.condition.variable +
-                   (pol.condition.comparison == Comparison::GreaterEqual ? " >= " : " <= ") +
-                   fmt(pol.condition.threshold) + " since t = " + fmt(w.true_since) + " h (sustained " +
+        const bool ge = pol.condition.comparison == Comparison::GreaterEqual;
+        f.reason = pol.condition.window > 0.0
+                       ? pol.condition.variable + " fold change over " + fmt(pol.condition.window) +
+                             " h" + (ge ? " >= " : " <= ") + fmt(pol.condition.threshold) + " (now " +
+                             fmt(f.value / past_value(i, t - pol.condition.window)) + ") since t = " +
+                             fmt(w.true_since) + " h (sustained "
+                       : pol.condition.variable + (ge ? " >= " : " <= ") + fmt(pol.condition.threshold) +
+                             " since t = " + fmt(w.true_since) + " h (sustained ";
+        f.reason = f.reason +
                    fmt(pol.condition.sustained) + " h required), firing " +
                    std::to_string(w.firings.size()) + " of at most " + std::to_string(pol.max_firings);
         log.push_back(f);
@@ -139,6 +192,10 @@ public:
 
 private:
     static constexpr int kCrossing = 1 << 20;
+
+    struct History {  // the watched variable along the run (trend policies only)
+        std::vector<double> t, v;
+    };
 
     struct Watch {
         int state = -1;
@@ -179,6 +236,10 @@ private:
         };
         require(std::isfinite(pol.condition.threshold), "condition.threshold", pol.condition.threshold,
                 "a finite threshold");
+        require(std::isfinite(pol.condition.window) && pol.condition.window >= 0, "condition.window",
+                pol.condition.window, "a finite look-back >= 0 h (0: a level condition)");
+        require(pol.condition.window == 0.0 || pol.condition.threshold > 0, "condition.threshold",
+                pol.condition.threshold, "a fold change > 0 for a trend condition");
         require(std::isfinite(pol.condition.sustained) && pol.condition.sustained >= 0,
                 "condition.sustained", pol.condition.sustained, "a finite duration >= 0 h");
         require(std::isfinite(pol.delay) && pol.delay >= 0, "delay", pol.delay, "a finite delay >= 0 h");
@@ -205,6 +266,9 @@ private:
     const double* p_;
     mutable std::vector<double> y_;
     std::vector<Watch> watch_;
+    std::vector<History> hist_;
+    mutable const Evaluator* dense_ = nullptr;  // set while a step is scanned
+    mutable std::vector<double> hbuf_;          // look-back workspace
     std::vector<double> zbuf_;  // bisection workspace, reused across steps
     int nz_ = 0;
 };

@@ -244,3 +244,63 @@ def test_custom_strategy_and_dict_policies_in_simulate():
     assert np.array_equal(again.states, res.states)
     with pytest.raises(crsim.InputError, match=r"policies\[0\]\.when"):
         crsim.simulate("crs", times=[0.0, 1.0], policies=[{"name": "x", "when": "grade ! 2", "give": "8 mg iv"}])
+
+
+# --- trend conditions: "VARIABLE rises|falls Fx in W h" -------------------------------------------
+
+def _pk1_trend(when, doses, t_end=300.0):
+    pol = crsim.Policy("trend", when=when, give=[crsim.Dose("central", 1e-6)])
+    return crsim.simulate("pk1", doses=doses, parameters=dict(CL=1.0, V=100.0), times=[0.0, t_end],
+                          policies=[pol])
+
+
+def test_trend_condition_parses_and_prints():
+    from crsim._policy import parse_condition
+
+    c = parse_condition("ferritin rises 2x in 48 h")
+    assert (c.variable, c.comparison, c.threshold, c.window_h, c.sustained_h) == ("ferritin", ">=", 2.0, 48.0, 0.0)
+    c = parse_condition("C falls 4-fold within 1 d for 30 min")
+    assert (c.comparison, c.threshold, c.window_h, c.sustained_h) == ("<=", 0.25, 24.0, 0.5)
+    assert c.text() == "C falls 4x in 24 h"
+    p = crsim.Policy("x", when="ferritin rises 2x in 48 h", give="tocilizumab 8 mg/kg iv")
+    assert p.replace(threshold=3).when == "ferritin rises 3x in 48 h"
+    for bad, where in (("ferritin rises 2x", "no time window"), ("ferritin rises 0.5x in 48 h", "fold change > 1"),
+                       ("ferritin rises twice in 48 h", "no fold change"), ("ferritin rises 2x in 0 h", "window > 0"),
+                       ("ferritin rises 2x in 48 h later", "unexpected text")):
+        with pytest.raises(crsim.InputError, match=where):
+            parse_condition(bad)
+
+
+def test_trend_before_the_window_compares_with_the_start():
+    # C = C0 exp(-k t), k = CL/V = 0.01 /h: "falls 2x in 200 h" looks back before the start for
+    # t < 200 h, i.e. compares with C0, and first holds at the half-life ln 2 / k = 69.31 h.
+    r = _pk1_trend("C falls 2x in 200 h", [crsim.Dose("central", 100)])
+    assert len(r.firings) == 1
+    assert r.firings.condition_met_h[0] == pytest.approx(math.log(2) / 0.01, abs=1e-5)
+    # after the window the fold change over 200 h is exp(-2) < 1/2 everywhere: a 20 h window never
+    # sees a halving (exp(-0.2) = 0.82)
+    assert len(_pk1_trend("C falls 2x in 20 h", [crsim.Dose("central", 100)]).firings) == 0
+
+
+def test_trend_across_a_dose_looks_back_correctly():
+    # Boluses at 0 and 48 h: C(t) / C(t - 6 h) jumps to (1 + e^-0.48) / e^-0.42 = 2.46 at 48 h and
+    # stays there until the look-back passes the dose at 54 h, then falls to e^-0.06 = 0.94.
+    doses = [crsim.Dose("central", 100), crsim.Dose("central", 100, time=48)]
+    r = _pk1_trend("C rises 1.05x in 6 h", doses)
+    assert r.firings.condition_met_h[0] == pytest.approx(48.0, abs=1e-9)
+    assert "now 2.46" in r.firings.reason[0]
+    assert _pk1_trend("C rises 1.05x in 6 h for 5.9 h", doses).firings.detected_h[0] == pytest.approx(53.9)
+    assert len(_pk1_trend("C rises 1.05x in 6 h for 6.1 h", doses).firings) == 0
+
+
+def test_trend_on_the_crs_model_fires_when_ferritin_doubles():
+    sc = crsim.Scenario.from_file(crsim._parameter_sets.data_dir() / "scenarios" / "default.yaml")
+    pol = crsim.Policy("IEC-HS watch", when="ferritin rises 2x in 48 h",
+                       give="dexamethasone 10 mg iv", max_doses=1)
+    r = crsim.simulate(sc.replace(policies=[pol]))
+    assert len(r.firings) == 1
+    t = r.firings.condition_met_h[0]
+    fine = crsim.simulate(sc.replace(outputs=crsim.Outputs(times_h=[0.0, t - 48.0, t] if t > 48 else [0.0, t])))
+    f = fine["ferritin"]
+    ratio = f[-1] / (f[1] if t > 48 else f[0])
+    assert ratio == pytest.approx(2.0, rel=2e-3)   # look-back interpolated between accepted steps

@@ -30,20 +30,32 @@ POLICY_KEYS = ("name", "when", "sustained_h", "give", "delay_h", "max_doses", "m
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _TIME_UNITS = {"min": 1 / 60, "h": 1.0, "d": 24.0}
-_GRAMMAR = "VARIABLE >= NUMBER [UNIT] [for DURATION h|min|d], or <= (e.g. 'grade >= 2 for 2 h')"
+_GRAMMAR = ("VARIABLE >= NUMBER [UNIT] [for DURATION h|min|d], or <= (e.g. 'grade >= 2 for 2 h'), or "
+            "VARIABLE rises|falls FACTORx in DURATION [for DURATION] (e.g. 'ferritin rises 2x in 48 h')")
 
 
 @dataclass(frozen=True)
 class Condition:
     """A parsed condition: ``variable`` (as written; aliases such as ``grade`` are resolved per
     model), ``comparison`` (``">="`` or ``"<="``), ``threshold``, optional ``unit`` (checked against
-    the variable's unit) and ``sustained_h`` from a ``for DURATION`` suffix (0 if none)."""
+    the variable's unit) and ``sustained_h`` from a ``for DURATION`` suffix (0 if none). A trend
+    condition (``window_h`` > 0, from ``rises|falls FACTORx in DURATION``) compares the fold change
+    v(t) / v(t - window_h) with ``threshold``: ``rises Fx`` is ``>= F``, ``falls Fx`` is ``<= 1/F``."""
 
     variable: str
     comparison: str
     threshold: float
     unit: Optional[str] = None
     sustained_h: float = 0.0
+    window_h: float = 0.0
+
+    def text(self) -> str:
+        """The condition as text (without the ``for`` part)."""
+        if self.window_h > 0:
+            if self.comparison == ">=":
+                return f"{self.variable} rises {_num(self.threshold)}x in {_num(self.window_h)} h"
+            return f"{self.variable} falls {_num(1.0 / self.threshold)}x in {_num(self.window_h)} h"
+        return f"{self.variable} {self.comparison} {_num(self.threshold)}" + (f" {self.unit}" if self.unit else "")
 
 
 def _cond_error(text: str, pos: int, what: str) -> InputError:
@@ -69,9 +81,12 @@ def parse_condition(text: str) -> Condition:
     pos = m.end()
     while pos < len(text) and text[pos].isspace():
         pos += 1
+    m = re.compile(r"(rises|falls)\b", re.IGNORECASE).match(text, pos)
+    if m:
+        return _parse_trend(text, variable, m)
     m = re.compile(r">=|<=|=>|=<|≥|≤|==|!=|>|<|=").match(text, pos)
     if not m:
-        raise _cond_error(text, pos, "no comparison (>= or <=)")
+        raise _cond_error(text, pos, "no comparison (>= or <=, or rises / falls)")
     op = {"≥": ">=", "=>": ">=", "≤": "<=", "=<": "<="}.get(m.group(0), m.group(0))
     if op not in (">=", "<="):
         raise _cond_error(text, pos, f"comparison '{m.group(0)}': use >= or <= (the trigger fires when "
@@ -90,11 +105,26 @@ def parse_condition(text: str) -> Condition:
     if rest and rest.group(1):
         unit = rest.group(1)
         pos = rest.end()
-    m = re.compile(r"\s*for\s+(" + _NUM + r")\s*(min|minutes?|h|hr|hours?|d|days?)(?![\w])",
-                   re.IGNORECASE).match(text, pos)
+    sustained, pos = _parse_for(text, pos)
+    if not math.isfinite(threshold):
+        raise _cond_error(text, 0, "a finite threshold")
+    return Condition(variable, op, threshold, unit, sustained)
+
+
+_DURATION = r"(" + _NUM + r")\s*(min|minutes?|h|hr|hours?|d|days?)(?![\w])"
+
+
+def _hours(number: str, unit: str) -> float:
+    u = unit.lower()
+    return float(number) * _TIME_UNITS["min" if u.startswith("min") else u[0]]
+
+
+def _parse_for(text: str, pos: int) -> Tuple[float, int]:
+    """An optional ``for DURATION`` suffix, then the end of the text: (hours, position)."""
+    sustained = 0.0
+    m = re.compile(r"\s*for\s+" + _DURATION, re.IGNORECASE).match(text, pos)
     if m:
-        u = m.group(2).lower()
-        sustained = float(m.group(1)) * _TIME_UNITS["min" if u.startswith("min") else u[0]]
+        sustained = _hours(m.group(1), m.group(2))
         if sustained < 0:
             raise _cond_error(text, m.start(1), "a negative duration")
         pos = m.end()
@@ -105,9 +135,29 @@ def parse_condition(text: str) -> Condition:
         pos += 1
     if pos < len(text):
         raise _cond_error(text, pos, f"unexpected text '{text[pos:].split()[0]}'")
-    if not math.isfinite(threshold):
-        raise _cond_error(text, 0, "a finite threshold")
-    return Condition(variable, op, threshold, unit, sustained)
+    return sustained, pos
+
+
+def _parse_trend(text: str, variable: str, word: "re.Match[str]") -> Condition:
+    """``VARIABLE rises|falls FACTORx in DURATION [for DURATION]``."""
+    rising = word.group(1).lower() == "rises"
+    pos = re.compile(r"\s*").match(text, word.end()).end()
+    m = re.compile(r"(" + _NUM + r")\s*(?:x|×|-?fold)(?![\w])", re.IGNORECASE).match(text, pos)
+    if not m:
+        raise _cond_error(text, pos, "no fold change (e.g. '2x')")
+    factor = float(m.group(1))
+    if not (math.isfinite(factor) and factor > 1.0):
+        raise _cond_error(text, pos, "a fold change > 1 (e.g. 'rises 2x', 'falls 2x' for halving)")
+    pos = re.compile(r"\s*").match(text, m.end()).end()
+    m = re.compile(r"(?:in|within|over)\s+" + _DURATION, re.IGNORECASE).match(text, pos)
+    if not m:
+        raise _cond_error(text, pos, "no time window (e.g. 'in 48 h')")
+    window = _hours(m.group(1), m.group(2))
+    if not (math.isfinite(window) and window > 0):
+        raise _cond_error(text, m.start(1), "a window > 0")
+    sustained, _ = _parse_for(text, m.end())
+    return Condition(variable, ">=" if rising else "<=", factor if rising else 1.0 / factor, None,
+                     sustained, window)
 
 
 def _norm_unit(u: str) -> str:
@@ -187,7 +237,11 @@ class Policy:
             changes["when"] = f"grade >= {_num(g)}"
         if "threshold" in changes:
             x = changes.pop("threshold")
-            changes["when"] = f"{c.variable} {c.comparison} {_num(x)}" + (f" {c.unit}" if c.unit else "")
+            if c.window_h > 0:  # a trend: the threshold is the fold change (as written)
+                changes["when"] = dataclasses.replace(
+                    c, threshold=float(x) if c.comparison == ">=" else 1.0 / float(x)).text()
+            else:
+                changes["when"] = f"{c.variable} {c.comparison} {_num(x)}" + (f" {c.unit}" if c.unit else "")
         if "when" in changes and "sustained_h" not in changes:
             changes["sustained_h"] = self.sustained_h
         unknown = [k for k in changes if k not in fields_]
@@ -412,6 +466,7 @@ def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) ->
             "comparison": c.comparison,
             "threshold": c.threshold,
             "sustained": pol.sustained_h,
+            "window": c.window_h,
             "action": action,
             "delay": pol.delay_h,
             "max_firings": math.inf if pol.max_doses is None else pol.max_doses,

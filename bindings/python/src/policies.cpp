@@ -29,8 +29,9 @@ crsim::Policy to_policy(const py::handle& h, std::size_t i) {
     const std::string f = "policies[" + std::to_string(i) + "]";
     const py::dict d = to_dict(h, f, "a dict with keys name, variable, comparison, threshold, action, ...");
     static const std::set<std::string> known = {
-        "name", "variable", "comparison", "threshold", "sustained", "action", "delay", "max_firings",
-        "min_interval", "max_per_period", "period", "window_start", "window_end", "time_tolerance"};
+        "name", "variable", "comparison", "threshold", "sustained", "window", "action", "delay",
+        "max_firings", "min_interval", "max_per_period", "period", "window_start", "window_end",
+        "time_tolerance"};
     crsim::Policy p;
     p.name = "policy " + std::to_string(i);
     bool has_variable = false, has_action = false;
@@ -41,7 +42,7 @@ crsim::Policy to_policy(const py::handle& h, std::size_t i) {
         if (!known.count(key))
             throw crsim::InputError(f, "a dict with key '" + key + "'",
                                     "keys among name, variable, comparison, threshold, sustained, "
-                                    "action, delay, max_firings, min_interval, max_per_period, period, "
+                                    "window, action, delay, max_firings, min_interval, max_per_period, period, "
                                     "window_start, window_end, time_tolerance");
         if (key == "name") {
             p.name = to_string(v, fk, "a policy name (str)");
@@ -57,6 +58,8 @@ crsim::Policy to_policy(const py::handle& h, std::size_t i) {
             p.condition.threshold = to_double(v, fk, "a finite threshold (number)");
         } else if (key == "sustained") {
             p.condition.sustained = to_double(v, fk, "a duration >= 0 h");
+        } else if (key == "window") {
+            p.condition.window = to_double(v, fk, "a look-back >= 0 h (0: a level condition)");
         } else if (key == "action") {
             p.action = to_doses(v, fk);
             has_action = true;

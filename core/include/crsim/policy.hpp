@@ -19,6 +19,10 @@ struct Condition {
     Comparison comparison = Comparison::GreaterEqual;
     double threshold = 0.0;  // in the variable's unit
     double sustained = 0.0;  // h the condition must hold without interruption before it counts
+    // h; > 0 makes it a trend condition: the fold change v(t) / v(t - window) is compared with the
+    // threshold (e.g. ferritin rising >= 2-fold within 48 h). Values before the start of the run
+    // count as the value at the start; a fold change from a value <= 0 never holds.
+    double window = 0.0;
 };
 
 struct Policy {
