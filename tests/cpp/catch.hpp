@@ -5,7 +5,14 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <string>
 using Catch::Approx;
+// v2's string matcher Contains is ContainsSubstring in v3.
+namespace Catch {
+namespace Matchers {
+inline auto Contains(const std::string& s) { return ContainsSubstring(s); }
+}  // namespace Matchers
+}  // namespace Catch
 #else
 #include <catch2/catch.hpp>
 #endif

@@ -168,3 +168,35 @@ TEST_CASE("bad policies raise InputError naming the field", "[policy][errors]") 
     p.period = 0.0;
     expect_field(p, "policies[0].period");
 }
+
+TEST_CASE("a trend condition fires where the fold change over its window crosses the threshold",
+          "[policy][trend]") {
+    // Infusion: C(t) / C(t - w) falls from infinity (just after t = w; C(0) = 0 before, where a fold
+    // change is undefined) towards 1. With w = 0.5 h it reaches 1.5 where
+    // e^{-kt} = 0.5 / (1.5 e^{kw} - 1). The look-back is interpolated between accepted steps.
+    const double w = 0.5;
+    const double t15 = -std::log(0.5 / (1.5 * std::exp(kK * w) - 1.0)) / kK;
+    REQUIRE(t15 > w);
+    for (const std::vector<double>& grid : {std::vector<double>{0.0, 10.0}, std::vector<double>{0.0, 1.0, 2.0, 10.0}}) {
+        Problem pr = infusion_problem(grid);
+        Policy p = bolus_when_conc_above(1.5, 1e-9);
+        p.condition.comparison = Comparison::LessEqual;
+        p.condition.window = w;
+        pr.policies = {p};
+        const Trajectory tr = simulate(pk1(), pr);
+        REQUIRE(tr.firings.size() == 1);
+        INFO("fired at " << tr.firings[0].condition_met << " h, analytic " << t15 << " h; " << tr.firings[0].reason);
+        CHECK(std::abs(tr.firings[0].condition_met - t15) < 1e-3);
+        CHECK(tr.firings[0].reason.find("fold change over 0.5 h <= 1.5") != std::string::npos);
+    }
+    // a window that is not a finite look-back >= 0, or a fold change <= 0, is refused
+    Problem pr = infusion_problem({0.0, 10.0});
+    Policy p = bolus_when_conc_above(1.5);
+    p.condition.window = -1.0;
+    pr.policies = {p};
+    CHECK_THROWS_WITH(simulate(pk1(), pr), Catch::Matchers::Contains("policies[0].condition.window"));
+    p.condition.window = 24.0;
+    p.condition.threshold = 0.0;
+    pr.policies = {p};
+    CHECK_THROWS_WITH(simulate(pk1(), pr), Catch::Matchers::Contains("a fold change > 0"));
+}
