@@ -35,6 +35,7 @@ from ._crs import crs_grade
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
 from ._policy import Policy
+from ._population import population, sample_parameters
 from ._nonmem import doses_from_nonmem
 from ._regimen import parse_regimen
 from ._result import Result
@@ -76,7 +77,9 @@ __all__ = [
     "parameter_sets",
     "parse_regimen",
     "plot_scan",
+    "population",
     "read_data",
+    "sample_parameters",
     "save",
     "scan",
     "simulate",

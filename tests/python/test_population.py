@@ -1,0 +1,78 @@
+"""Virtual populations: the sampled parameters follow the stated log-normal variability and
+correlation, every row is the run of that patient, results do not depend on the thread count, the
+population shows the CAR-T dose-response, and bad input is named."""
+import math
+
+import numpy as np
+import pytest
+
+import crsim
+from crsim._parameter_sets import data_dir
+
+TOCI = crsim.Scenario("pk2_mm", name="toci", patient={"weight_kg": 70},
+                      regimen=["8 mg/kg iv over 1h max 800mg"], horizon_days=28)
+
+
+def test_sampled_parameters_follow_the_variability():
+    n = 4000
+    tab = crsim.sample_parameters(TOCI, n, {"CL": 0.3, "V1": {"cv": 0.2}, "Vmax": 0.5},
+                                  correlation={("CL", "V1"): 0.6}, seed=11)
+    typ = crsim.Model("pk2_mm").parameter_values
+    eta = np.log(tab / np.array([typ["CL"], typ["V1"], typ["Vmax"]]))
+    omega = {"CL": 0.3, "V1": math.sqrt(math.log1p(0.04)), "Vmax": 0.5}
+    for k, w in omega.items():
+        # SD of a normal sample: relative standard error 1/sqrt(2n) = 1.1 %; allow 4 %
+        assert eta[k].std() == pytest.approx(w, rel=0.04)
+        assert abs(eta[k].mean()) < 4 * w / math.sqrt(n)
+    r = np.corrcoef(eta["CL"], eta["V1"])[0, 1]
+    assert r == pytest.approx(0.6, abs=0.04)        # SE of r about (1 - r^2)/sqrt(n) = 0.01
+    assert abs(np.corrcoef(eta["CL"], eta["Vmax"])[0, 1]) < 0.05
+    again = crsim.sample_parameters(TOCI, n, {"CL": 0.3, "V1": {"cv": 0.2}, "Vmax": 0.5},
+                                    correlation={("CL", "V1"): 0.6}, seed=11)
+    assert again.equals(tab)
+
+
+def test_each_row_is_that_patients_run_whatever_the_threads():
+    tab1 = crsim.population(TOCI, 40, {"CL": 0.3, "Vmax": 0.4}, seed=5, threads=1)
+    tab2 = crsim.population(TOCI, 40, {"CL": 0.3, "Vmax": 0.4}, seed=5, threads=2)
+    assert tab1.equals(tab2)
+    i = 17
+    one = crsim.simulate(TOCI.replace(parameters={"CL": tab1.CL[i], "Vmax": tab1.Vmax[i]}))
+    s = one.summary()
+    assert tab1["C.max"][i] == pytest.approx(s["C"]["max"], rel=1e-12)
+    assert tab1["C.auc"][i] == pytest.approx(s["C"]["auc"], rel=1e-12)
+    assert tab1.attrs["units"]["C.max"] == "mg/L"
+    # exposure falls as clearance rises (rank correlation across patients)
+    assert np.corrcoef(np.argsort(np.argsort(tab1.CL)), np.argsort(np.argsort(tab1["C.auc"])))[0, 1] < -0.5
+
+
+def test_a_crs_population_shows_the_car_t_dose_response():
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    var = {"rho": 0.3, "tumor_burden": 1.0}
+    low = crsim.population(sc.replace(regimen=["tisagenlecleucel 3e5 cells/kg iv"]), 60, var, seed=2)
+    high = crsim.population(sc, 60, var, seed=2)           # same patients, 10x the dose
+    assert (high.max_grade >= low.max_grade).mean() > 0.9
+    assert (high.max_grade >= 3).mean() > (low.max_grade >= 3).mean()
+    assert high.onset_h.median() < low.onset_h.median()
+    # and the tumor-burden effect inside one population
+    big = high.tumor_burden > high.tumor_burden.median()
+    assert high.il6_peak[big].median() > high.il6_peak[~big].median()
+
+
+def test_bad_population_input_is_named():
+    with pytest.raises(crsim.InputError, match=r"variability\['nope'\]"):
+        crsim.population(TOCI, 5, {"nope": 0.3})
+    with pytest.raises(crsim.InputError, match=r"variability\['CL'\].*omega >= 0"):
+        crsim.population(TOCI, 5, {"CL": -0.3})
+    with pytest.raises(crsim.InputError, match=r"^n = 0"):
+        crsim.population(TOCI, 0, {"CL": 0.3})
+    with pytest.raises(crsim.InputError, match="positive definite"):
+        crsim.sample_parameters(TOCI, 5, {"CL": 0.3, "V1": 0.3, "Q": 0.3},
+                                correlation={("CL", "V1"): 0.9, ("CL", "Q"): 0.9, ("V1", "Q"): -0.9})
+    with pytest.raises(crsim.InputError, match=r"correlation\[\('CL', 'Km'\)\]"):
+        crsim.population(TOCI, 5, {"CL": 0.3}, correlation={("CL", "Km"): 0.5})
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    with pytest.raises(crsim.InputError, match=r"variability\['body_weight'\].*body weight"):
+        crsim.population(sc, 5, {"body_weight": 0.2})
+    with pytest.raises(crsim.InputError, match=r"readouts = 'nope'"):
+        crsim.population(TOCI, 2, {"CL": 0.3}, readouts=["nope"])
