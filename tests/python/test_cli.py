@@ -63,3 +63,25 @@ def test_installed_entry_point():
         pytest.skip("the crsim script is not installed next to this interpreter")
     p = subprocess.run([str(script), "models"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "pk1" in p.stdout
+
+
+def test_population_writes_a_table_and_a_summary(tmp_path):
+    import pandas as pd
+
+    scenario = Path(__file__).resolve().parents[2] / "data" / "scenarios" / "default.yaml"
+    p = run("population", str(scenario), "-n", "12", "--vary", "rho=0.3", "--vary", "tumor_burden=cv:1.2",
+            "--seed", "4", "-o", "pop.csv", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    table = pd.read_csv(tmp_path / "pop.csv", index_col="patient")
+    assert len(table) == 12 and "il6_peak [pg/mL]" in table.columns and "rho" in table.columns
+    assert not (tmp_path / "pop.csv.part").exists()
+    for words in ("population of 12 patients", "omega 0.3", "maximal ASTCT grade", "median [5th, 95th"):
+        assert words in p.stdout
+    # the same patients as the Python API
+    import crsim
+
+    ref = crsim.population(crsim.Scenario.from_file(scenario), 12, {"rho": 0.3, "tumor_burden": {"cv": 1.2}}, seed=4)
+    assert table["il6_peak [pg/mL]"].to_numpy() == pytest.approx(ref["il6_peak"].to_numpy(), rel=1e-9)
+    bad = run("population", str(scenario), "-n", "3", "--vary", "nope=0.3", "-o", "x.csv", cwd=tmp_path)
+    assert bad.returncode == 2 and "variability['nope']" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.csv").exists()

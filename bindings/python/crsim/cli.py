@@ -237,6 +237,85 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_vary(items: Sequence[str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        cv = value.lower().startswith("cv:")
+        try:
+            number = float(value[3:] if cv else value)
+        except ValueError:
+            number = math.nan
+        if not sep or not name or not math.isfinite(number) or number < 0:
+            raise InputError(f"--vary = {item!r} is not allowed: NAME=OMEGA or NAME=cv:C with a number >= 0 "
+                             "(e.g. rho=0.3, CL=cv:0.39)")
+        out[name] = {"cv": number} if cv else number
+    return out
+
+
+def _parse_corr(items: Sequence[str]) -> Dict[Any, float]:
+    out: Dict[Any, float] = {}
+    for item in items:
+        pair, sep, value = item.partition("=")
+        names = [x.strip() for x in pair.split(",")]
+        try:
+            r = float(value)
+        except ValueError:
+            r = math.nan
+        if not sep or len(names) != 2 or not all(names) or not math.isfinite(r):
+            raise InputError(f"--corr = {item!r} is not allowed: A,B=R (e.g. CL,Vmax=-0.5)")
+        out[(names[0], names[1])] = r
+    return out
+
+
+def _cmd_population(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ._population import population
+    from ._scenario import Scenario
+
+    _check_output(args.output, "-o", ("csv",))
+    if not args.vary:
+        raise InputError("--vary is required: at least one NAME=OMEGA (e.g. --vary rho=0.3)")
+    if args.n < 1:
+        raise InputError(f"-n = {args.n} is not allowed: a number of patients >= 1")
+    if args.threads is not None and args.threads < 0:
+        raise InputError(f"--threads = {args.threads} is not allowed: a thread count >= 0 (0: all)")
+    sc = Scenario.from_file(args.scenario)
+    table = population(sc, args.n, _parse_vary(args.vary), correlation=_parse_corr(args.corr) or None,
+                       seed=args.seed, threads=args.threads)
+    units = table.attrs["units"]
+    out = table.copy()
+    out.columns = [f"{c} [{units[c]}]" if units.get(c) else c for c in out.columns]
+    tmp = args.output + ".part"
+    try:
+        out.to_csv(tmp)
+        os.replace(tmp, args.output)  # never a half-written table under the final name
+    except OSError as ex:
+        raise InputError(f"-o = {args.output!r} is not allowed: a writable file path ({ex.strerror})")
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    failed = int((table["error"] != "").sum()) if "error" in table else 0
+    print(f"population of {args.n} patients, scenario '{sc.name}' (model {sc.model}), seed {args.seed}"
+          + (f"; {failed} runs failed (see the error column)" if failed else ""))
+    for k, w in table.attrs["omega"].items():
+        print(f"  {k}: typical {table.attrs['typical'][k]:.4g}, omega {w:.3g}")
+    if "max_grade" in table:
+        g = table["max_grade"].dropna()
+        print("  maximal ASTCT grade: " + ", ".join(f"{int(k)}: {int(v)}" for k, v in
+                                                    g.value_counts().sort_index().items()))
+    print("  readouts: median [5th, 95th percentile]")
+    for c in units:
+        v = table[c].dropna().to_numpy(dtype=float)
+        if len(v):
+            lo, med, hi = np.percentile(v, [5, 50, 95])
+            print(f"    {c:<22} {med:>10.4g} [{lo:.4g}, {hi:.4g}] {units[c]}".rstrip())
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     import json
 
@@ -320,6 +399,23 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
+def _add_population(sub) -> None:
+    p = sub.add_parser("population", help="virtual patients of one scenario: a CSV of readouts",
+                       description="Draws N virtual patients (log-normal variability of the given "
+                       "parameters; docs/populations.md), runs the scenario for each on all cores and "
+                       "writes one row of sampled parameters and readouts per patient.")
+    p.add_argument("scenario", help="scenario file (.yaml/.yml/.json)")
+    p.add_argument("-n", type=int, required=True, help="number of patients")
+    p.add_argument("--vary", action="append", default=[], metavar="NAME=OMEGA",
+                   help="a parameter's variability: SD of its log-normal random effect, or NAME=cv:C")
+    p.add_argument("--corr", action="append", default=[], metavar="A,B=R",
+                   help="correlation of two varied parameters' random effects")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="table to write")
+    p.set_defaults(func=_cmd_population)
+
+
 def _add_show(sub) -> None:
     p = sub.add_parser("show", help="summary of a results file")
     p.add_argument("results", help="a results file written by crsim (.h5)")
@@ -337,7 +433,7 @@ def _add_params(sub) -> None:
     p.set_defaults(func=_cmd_params)
 
 
-COMMANDS: List[Callable] = [_add_run, _add_demo, _add_show, _add_models, _add_params]
+COMMANDS: List[Callable] = [_add_run, _add_demo, _add_population, _add_show, _add_models, _add_params]
 
 
 def build_parser() -> argparse.ArgumentParser:
