@@ -30,7 +30,6 @@
 #pragma once
 
 #include <cmath>
-#include <functional>
 
 #include <Eigen/Dense>
 #include <boost/numeric/odeint.hpp>
@@ -90,7 +89,6 @@ public:
         auto& jac = system.second;
         const double* x0 = &x[0];
         const auto& c = coef_;
-        coupling_ = [&jac, &x, t](const double* v, double* out) { jac.coupling(x, t, v, out); };
 
         deriv(x, f_, t);
         jac(x, jac_, t);
@@ -110,32 +108,32 @@ public:
         auto xt = map(xtmp_);
 
         g1 = f + (dt * c.d1) * dfdt;
-        solve(g1);
+        solve(g1, jac, x, t);
 
         xt = z + c.a21 * g1;
         deriv(xtmp_, f_, t + c.c2 * dt);
         g2 = f + (dt * c.d2) * dfdt + (c.c21 / dt) * g1;
-        solve(g2);
+        solve(g2, jac, x, t);
 
         xt = z + c.a31 * g1 + c.a32 * g2;
         deriv(xtmp_, f_, t + c.c3 * dt);
         g3 = f + (dt * c.d3) * dfdt + (1.0 / dt) * (c.c31 * g1 + c.c32 * g2);
-        solve(g3);
+        solve(g3, jac, x, t);
 
         xt = z + c.a41 * g1 + c.a42 * g2 + c.a43 * g3;
         deriv(xtmp_, f_, t + c.c4 * dt);
         g4 = f + (dt * kD4) * dfdt + (1.0 / dt) * (c.c41 * g1 + c.c42 * g2 + c.c43 * g3);
-        solve(g4);
+        solve(g4, jac, x, t);
 
         xt = z + c.a51 * g1 + c.a52 * g2 + c.a53 * g3 + c.a54 * g4;
         deriv(xtmp_, f_, t + dt);
         g5 = f + (1.0 / dt) * (c.c51 * g1 + c.c52 * g2 + c.c53 * g3 + c.c54 * g4);
-        solve(g5);
+        solve(g5, jac, x, t);
 
         xt += g5;
         deriv(xtmp_, f_, t + dt);
         ge = f + (1.0 / dt) * (c.c61 * g1 + c.c62 * g2 + c.c63 * g3 + c.c64 * g4 + c.c65 * g5);
-        solve(ge);
+        solve(ge, jac, x, t);
 
         map(xout) = xt + ge;
         map(xerr) = ge;
@@ -180,12 +178,13 @@ private:
         return Eigen::Map<const Eigen::VectorXd>(&v[0], static_cast<Eigen::Index>(v.size()));
     }
 
-    // g <- W^{-1} g by block forward substitution.
-    void solve(Eigen::VectorXd& g) {
+    // g <- W^{-1} g by block forward substitution; jac.coupling gives [B_1 v; ...; B_m v] at (x, t).
+    template <class Jac>
+    void solve(Eigen::VectorXd& g, Jac& jac, const state_type& x, double t) {
         sx_.noalias() = lu_.solve(g.head(n_));
         g.head(n_) = sx_;
         if (m_ == 0) return;
-        coupling_(sx_.data(), bv_.data());
+        jac.coupling(x, t, sx_.data(), bv_.data());
         g.tail(bv_.size()) += bv_;
         Eigen::Map<RowMatrix> G(g.data() + n_, n_, m_);
         sS_.noalias() = lu_.solve(G);
@@ -200,7 +199,6 @@ private:
     Eigen::PartialPivLU<Eigen::MatrixXd> lu_;
     Eigen::VectorXd g_[6];
     Eigen::VectorXd cont3_, cont4_, sx_, bv_;
-    std::function<void(const double*, double*)> coupling_;
     Eigen::MatrixXd sS_;
     state_type f_, xtmp_;
     boost::numeric::odeint::default_rosenbrock_coefficients<double> coef_;

@@ -46,6 +46,11 @@ def test_bad_controls_name_the_key():
     e = crsim.explore(controls={"parameters.rho": (0.01, 0.1)})
     with pytest.raises(crsim.InputError, match=r"key = 'strategy'.*parameters.rho"):
         e.set("strategy", "none")
+    with pytest.raises(crsim.InputError, match=r"parameters.rho = 0.5 .*\[0.01, 0.1\]"):
+        e.set("parameters.rho", 0.5)
+    d = crsim.explore()
+    with pytest.raises(crsim.InputError, match=r"strategy = 'nope'.*tocilizumab_grade2"):
+        d.set("strategy", "nope")
 
 
 def test_a_failing_run_is_reported_not_raised():

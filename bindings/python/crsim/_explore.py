@@ -128,8 +128,16 @@ class Explorer:
         """Sets a control (as moving its slider would) and re-simulates."""
         if key not in self._sliders:
             raise input_error("key", key, "a control of this explorer, one of {" + ", ".join(self._sliders) + "}")
-        self.values[key] = value
         s = self._sliders[key]
+        if hasattr(s, "options"):
+            if value not in s.options:
+                raise input_error(key, value, "one of {" + ", ".join(map(str, s.options)) + "}")
+        else:
+            lo, hi = (10 ** s.min, 10 ** s.max) if isinstance(s, self._w.FloatLogSlider) else (s.min, s.max)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and lo * (1 - 1e-12) <= value <= hi * (1 + 1e-12)):
+                raise input_error(key, value, f"a number in [{lo:.4g}, {hi:.4g}] (the control's range)")
+        self.values[key] = value
         if s.value != value:
             s.value = value  # fires observe -> set again with the same value; _update runs there
             return self
