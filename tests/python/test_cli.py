@@ -82,6 +82,11 @@ def test_population_writes_a_table_and_a_summary(tmp_path):
 
     ref = crsim.population(crsim.Scenario.from_file(scenario), 12, {"rho": 0.3, "tumor_burden": {"cv": 1.2}}, seed=4)
     assert table["il6_peak [pg/mL]"].to_numpy() == pytest.approx(ref["il6_peak"].to_numpy(), rel=1e-9)
+    h5 = run("population", str(scenario), "-n", "12", "--vary", "rho=0.3", "--vary", "tumor_burden=cv:1.2",
+             "--seed", "4", "-o", "pop.h5", cwd=tmp_path)
+    assert h5.returncode == 0, h5.stderr
+    back = crsim.load_population(tmp_path / "pop.h5")
+    assert back["il6_peak"].to_numpy() == pytest.approx(ref["il6_peak"].to_numpy(), rel=1e-12)
     bad = run("population", str(scenario), "-n", "3", "--vary", "nope=0.3", "-o", "x.csv", cwd=tmp_path)
     assert bad.returncode == 2 and "variability['nope']" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.csv").exists()

@@ -76,3 +76,29 @@ def test_bad_population_input_is_named():
         crsim.population(sc, 5, {"body_weight": 0.2})
     with pytest.raises(crsim.InputError, match=r"readouts = 'nope'"):
         crsim.population(TOCI, 2, {"CL": 0.3}, readouts=["nope"])
+
+
+def test_population_files_round_trip_and_read_with_h5py(tmp_path):
+    import h5py
+
+    tab = crsim.population(TOCI, 30, {"CL": {"cv": 0.39}, "Vmax": {"cv": 0.54}},
+                           correlation={("CL", "Vmax"): -0.5}, seed=9)
+    path = tmp_path / "pop.h5"
+    crsim.save_population(tab, path, TOCI)
+    back = crsim.load_population(path)
+    assert back.equals(tab)
+    assert back.attrs["units"] == tab.attrs["units"] and back.attrs["seed"] == 9
+    assert back.attrs["omega"] == pytest.approx(tab.attrs["omega"])
+    np.testing.assert_array_equal(back.attrs["correlation"], tab.attrs["correlation"])
+    with h5py.File(path, "r") as f:                       # plain h5py, no crsim
+        assert f.attrs["format"] == "crsim-population" and f.attrs["schema_version"] == 1
+        g = f["population"]
+        np.testing.assert_array_equal(g["columns/C.auc"][()], tab["C.auc"].to_numpy())
+        assert g["columns/C.auc"].attrs["unit"] == "h*mg/L" and g["columns/CL"].attrs["unit"] == "L/h"
+        assert "pk2_mm" in g.attrs["scenario_json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["pop.h5"]   # no temporary left behind
+    with pytest.raises(crsim.InputError, match="crsim population file"):
+        crsim.save(crsim.simulate(TOCI), tmp_path / "result.h5")
+        crsim.load_population(tmp_path / "result.h5")
+    with pytest.raises(crsim.InputError, match="existing directory"):
+        crsim.save_population(tab, tmp_path / "nope" / "pop.h5")

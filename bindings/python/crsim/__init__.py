@@ -35,7 +35,7 @@ from ._crs import crs_grade
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
 from ._policy import Policy
-from ._population import population, sample_parameters
+from ._population import load_population, population, sample_parameters, save_population
 from ._nonmem import doses_from_nonmem
 from ._regimen import parse_regimen
 from ._result import Result
@@ -73,6 +73,7 @@ __all__ = [
     "explore",
     "fit",
     "load",
+    "load_population",
     "models",
     "parameter_sets",
     "parse_regimen",
@@ -80,6 +81,7 @@ __all__ = [
     "population",
     "read_data",
     "sample_parameters",
+    "save_population",
     "save",
     "scan",
     "simulate",

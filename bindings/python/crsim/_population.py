@@ -22,7 +22,7 @@ from ._interventions import extra_readouts
 from ._model import Model
 from ._scenario import Scenario, prepare_scenario
 
-__all__ = ["population", "sample_parameters"]
+__all__ = ["population", "sample_parameters", "save_population", "load_population"]
 
 #: Patients simulated per engine call: bounds the memory of the trajectories held at once
 #: (CRS, 28 days hourly: about 0.2 MB per patient).
@@ -178,4 +178,102 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     table.attrs.update(params.attrs)
     table.attrs["units"] = units
     table.attrs["model"] = scenario.model
+    return table
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+#: Format name and schema version of population files (docs/hdf5-schema.md, "Population files").
+POPULATION_FORMAT = "crsim-population"
+POPULATION_SCHEMA = 1
+
+
+def save_population(table: pd.DataFrame, path: Any, scenario: Optional[Scenario] = None) -> None:
+    """Writes a population table (from :func:`population`) to an HDF5 file readable with h5py:
+    one dataset per column under ``/population`` (with its unit), the variability, seed and
+    scenario as attributes. The file is written to a temporary name and renamed, so ``path`` never
+    holds a half-written file."""
+    import datetime
+    import json
+    import os
+
+    try:
+        import h5py
+    except ImportError:
+        raise input_error("path", str(path), "an HDF5 path with h5py installed (pip install h5py)") from None
+    from ._core import __version__
+
+    if not isinstance(table, pd.DataFrame) or "omega" not in table.attrs:
+        raise input_error("table", type(table).__name__, "a table returned by crsim.population")
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise input_error("path", path, f"a file in an existing directory ({parent} does not exist)")
+    tmp = f"{path}.part{os.getpid()}"
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = POPULATION_FORMAT
+            f.attrs["schema_version"] = POPULATION_SCHEMA
+            f.attrs["crsim_version"] = __version__
+            f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            g = f.create_group("population")
+            g.attrs["model"] = table.attrs.get("model", "")
+            g.attrs["seed"] = int(table.attrs["seed"])
+            g.attrs["omega_json"] = json.dumps(table.attrs["omega"])
+            g.attrs["typical_json"] = json.dumps(table.attrs["typical"])
+            g.attrs["columns"] = list(map(str, table.columns))
+            g.attrs["scenario_json"] = json.dumps(scenario.to_dict()) if scenario is not None else ""
+            g.create_dataset("correlation", data=np.asarray(table.attrs["correlation"], dtype=float))
+            g.create_dataset("patient", data=table.index.to_numpy(dtype=np.int64))
+            units = table.attrs.get("units", {})
+            model = Model(table.attrs["model"]) if table.attrs.get("model") else None
+            punits = model.parameter_units if model is not None else {}
+            cols = g.create_group("columns")
+            for c in table.columns:
+                if c == "error":
+                    ds = cols.create_dataset(c, data=np.array(table[c].astype(str).tolist(), dtype=object),
+                                             dtype=h5py.string_dtype())
+                else:
+                    ds = cols.create_dataset(c, data=table[c].to_numpy(dtype=float), compression="gzip")
+                ds.attrs["unit"] = units.get(c, punits.get(c, ""))
+        os.replace(tmp, path)
+    except OSError as ex:
+        raise input_error("path", path, f"a writable file path ({ex})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_population(path: Any) -> pd.DataFrame:
+    """Reads a file written by :func:`save_population` back into the same table (attrs included)."""
+    import json
+    import os
+
+    import h5py
+
+    path = os.fspath(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as ex:
+        raise input_error("path", path, f"a readable HDF5 population file ({ex})") from None
+    with f:
+        if f.attrs.get("format") != POPULATION_FORMAT:
+            raise input_error("path", path, f"a crsim population file (attribute format = "
+                              f"{POPULATION_FORMAT!r}; this file has {f.attrs.get('format')!r})")
+        if int(f.attrs.get("schema_version", -1)) > POPULATION_SCHEMA:
+            raise input_error("path", path, f"population schema version <= {POPULATION_SCHEMA} "
+                              f"(file: {f.attrs.get('schema_version')}; update crsim)")
+        g = f["population"]
+        data = {}
+        units = {}
+        for c in g.attrs["columns"]:
+            ds = g["columns"][c]
+            data[c] = [v.decode() if isinstance(v, bytes) else v for v in ds[()]] if c == "error" else ds[()]
+            units[c] = str(ds.attrs["unit"])
+        table = pd.DataFrame(data, index=pd.Index(g["patient"][()], name="patient"))
+        omega = json.loads(g.attrs["omega_json"])
+        table.attrs.update(omega=omega, typical=json.loads(g.attrs["typical_json"]),
+                           correlation=g["correlation"][()], seed=int(g.attrs["seed"]),
+                           model=str(g.attrs["model"]),
+                           units={k: v for k, v in units.items() if k not in omega and k != "error"})
     return table

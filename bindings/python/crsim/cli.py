@@ -275,7 +275,7 @@ def _cmd_population(args: argparse.Namespace) -> int:
     from ._population import population
     from ._scenario import Scenario
 
-    _check_output(args.output, "-o", ("csv",))
+    _check_output(args.output, "-o", ("csv", "h5", "hdf5"))
     if not args.vary:
         raise InputError("--vary is required: at least one NAME=OMEGA (e.g. --vary rho=0.3)")
     if args.n < 1:
@@ -286,17 +286,22 @@ def _cmd_population(args: argparse.Namespace) -> int:
     table = population(sc, args.n, _parse_vary(args.vary), correlation=_parse_corr(args.corr) or None,
                        seed=args.seed, threads=args.threads)
     units = table.attrs["units"]
-    out = table.copy()
-    out.columns = [f"{c} [{units[c]}]" if units.get(c) else c for c in out.columns]
-    tmp = args.output + ".part"
-    try:
-        out.to_csv(tmp)
-        os.replace(tmp, args.output)  # never a half-written table under the final name
-    except OSError as ex:
-        raise InputError(f"-o = {args.output!r} is not allowed: a writable file path ({ex.strerror})")
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if args.output.lower().endswith((".h5", ".hdf5")):
+        from ._population import save_population
+
+        save_population(table, args.output, sc)  # atomic as well
+    else:
+        out = table.copy()
+        out.columns = [f"{c} [{units[c]}]" if units.get(c) else c for c in out.columns]
+        tmp = args.output + ".part"
+        try:
+            out.to_csv(tmp)
+            os.replace(tmp, args.output)  # never a half-written table under the final name
+        except OSError as ex:
+            raise InputError(f"-o = {args.output!r} is not allowed: a writable file path ({ex.strerror})")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     failed = int((table["error"] != "").sum()) if "error" in table else 0
     print(f"population of {args.n} patients, scenario '{sc.name}' (model {sc.model}), seed {args.seed}"
           + (f"; {failed} runs failed (see the error column)" if failed else ""))
@@ -412,7 +417,8 @@ def _add_population(sub) -> None:
                    help="correlation of two varied parameters' random effects")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="table to write")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv|OUT.h5",
+                   help="table to write: CSV, or HDF5 (docs/hdf5-schema.md, population files)")
     p.set_defaults(func=_cmd_population)
 
 
