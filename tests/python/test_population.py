@@ -102,3 +102,15 @@ def test_population_files_round_trip_and_read_with_h5py(tmp_path):
         crsim.load_population(tmp_path / "result.h5")
     with pytest.raises(crsim.InputError, match="existing directory"):
         crsim.save_population(tab, tmp_path / "nope" / "pop.h5")
+
+
+def test_failed_patients_keep_their_message_and_the_others_their_readouts():
+    # a step budget near what the typical patient needs: some patients exceed it, some do not
+    tab = crsim.population(TOCI.replace(solver=crsim.Solver(max_steps=265)), 40, {"Km": 2.0, "Vmax": 1.0}, seed=1)
+    failed = tab["error"] != ""
+    assert 0 < failed.sum() < len(tab)
+    assert tab.loc[failed, "C.max"].isna().all() and tab.loc[~failed, "C.max"].notna().all()
+    assert tab.loc[failed, "error"].str.contains("max_steps = 265").all()
+    # the survivors are exactly the runs with the full budget
+    full = crsim.population(TOCI, 40, {"Km": 2.0, "Vmax": 1.0}, seed=1)
+    assert tab.loc[~failed, "C.auc"].to_numpy() == pytest.approx(full.loc[~failed, "C.auc"].to_numpy(), rel=1e-12)
