@@ -60,8 +60,10 @@ public:
     static const order_type error_order = 3;
 
     BlockRosenbrock4() = default;
-    BlockRosenbrock4(int n, int m, bool sensitivity_error_control = true)
-        : n_(n), m_(m), sensitivity_error_control_(sensitivity_error_control) {
+    // scale_floor (state units): the |x| below which a state's scale stops shrinking in the
+    // equilibration of the stage matrix (the engine passes atol / rtol).
+    BlockRosenbrock4(int n, int m, bool sensitivity_error_control = true, double scale_floor = 1e-2)
+        : n_(n), m_(m), sensitivity_error_control_(sensitivity_error_control), scale_floor_(scale_floor) {
         const int N = n * (1 + m);
         jac_.J.resize(n, n);
         jac_.dfdt.resize(N);
@@ -72,6 +74,9 @@ public:
         cont4_.resize(N);
         sx_.resize(n);
         sS_.resize(n, m);
+        rS_.resize(n, m);
+        rx_.resize(n);
+        scale_.resize(n);
         bv_.resize(n * m);
         f_.resize(static_cast<std::size_t>(N));
         xtmp_.resize(static_cast<std::size_t>(N));
@@ -92,7 +97,11 @@ public:
 
         deriv(x, f_, t);
         jac(x, jac_, t);
-        W_ = -jac_.J;
+        // Equilibrated LU: W~ = D W D^-1 with D = diag(1 / (|x_i| + floor)). The states span many
+        // orders of magnitude in their units (cells, pg/mL, mg, fractions), and unscaled partial
+        // pivoting lost up to 7 digits on the CRS model (tests/cpp/test_block_rosenbrock.cpp).
+        for (int i = 0; i < n_; ++i) scale_(i) = 1.0 / (std::abs(x0[i]) + scale_floor_);
+        W_ = -(scale_.asDiagonal() * jac_.J * scale_.cwiseInverse().asDiagonal());
         W_.diagonal().array() += 1.0 / (c.gamma * dt);
         lu_.compute(W_);
 
@@ -181,25 +190,30 @@ private:
     // g <- W^{-1} g by block forward substitution; jac.coupling gives [B_1 v; ...; B_m v] at (x, t).
     template <class Jac>
     void solve(Eigen::VectorXd& g, Jac& jac, const state_type& x, double t) {
-        sx_.noalias() = lu_.solve(g.head(n_));
+        rx_ = scale_.cwiseProduct(g.head(n_));
+        sx_.noalias() = lu_.solve(rx_);
+        sx_.array() /= scale_.array();
         g.head(n_) = sx_;
         if (m_ == 0) return;
         jac.coupling(x, t, sx_.data(), bv_.data());
         g.tail(bv_.size()) += bv_;
         Eigen::Map<RowMatrix> G(g.data() + n_, n_, m_);
-        sS_.noalias() = lu_.solve(G);
-        G = sS_;
+        rS_ = scale_.asDiagonal() * G;
+        sS_.noalias() = lu_.solve(rS_);
+        G = scale_.cwiseInverse().asDiagonal() * sS_;
     }
 
     int n_ = 0;
     int m_ = 0;
     bool sensitivity_error_control_ = true;
+    double scale_floor_ = 1e-2;
     BlockJacobian jac_;
     Eigen::MatrixXd W_;
     Eigen::PartialPivLU<Eigen::MatrixXd> lu_;
     Eigen::VectorXd g_[6];
     Eigen::VectorXd cont3_, cont4_, sx_, bv_;
-    Eigen::MatrixXd sS_;
+    Eigen::MatrixXd sS_, rS_;
+    Eigen::VectorXd rx_, scale_;  // equilibration: W~ = diag(scale) W diag(scale)^-1
     state_type f_, xtmp_;
     boost::numeric::odeint::default_rosenbrock_coefficients<double> coef_;
     static constexpr double kD4 = -0.3620000000000023e-01;  // see the header comment

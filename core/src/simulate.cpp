@@ -441,7 +441,7 @@ Trajectory Driver::run() {
         using Ctrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
         odeint::rosenbrock4_dense_output<Ctrl> stepper(
             Ctrl(opt_.atol, opt_.rtol, opt_.max_step,
-                 detail::BlockRosenbrock4(n_, m_, opt_.sensitivity_error_control)));
+                 detail::BlockRosenbrock4(n_, m_, opt_.sensitivity_error_control, opt_.atol / opt_.rtol)));
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
         attempts = out_.stats.jacobian_evaluations;  // one Jacobian per attempt

@@ -45,13 +45,15 @@ ModelInfo Crs::info() {
         {"ifng", "pg/mL", "serum IFN-gamma above the pre-infusion baseline", ""},
         {"myeloid_activation", "1", "activated monocytes/macrophages relative to the resting pool (exceeds 1 with recruitment)", ""},
         {"il1", "pg/mL", "serum IL-1 above the pre-infusion baseline", ""},
-        {"il6", "pg/mL", "total serum IL-6 (free plus bound to sIL-6R)", ""},
+        {"il6", "pg/mL", "total serum IL-6 (free plus bound to sIL-6R or siltuximab)", ""},
         {"il10", "pg/mL", "serum IL-10 above the pre-infusion baseline", ""},
         {"mcp1", "pg/mL", "serum MCP-1 (CCL2) above the pre-infusion baseline", ""},
         {"endothelial_activation", "1", "fraction of endothelium activated (Ang-2 release)", ""},
         {"tocilizumab_central", "mg", "tocilizumab in the central compartment", "mg"},
         {"tocilizumab_peripheral", "mg", "tocilizumab in the peripheral compartment", ""},
         {"sil6r", "ng/mL", "total soluble IL-6 receptor (free plus tocilizumab-bound)", ""},
+        {"siltuximab_central", "mg", "siltuximab in the central compartment", "mg"},
+        {"siltuximab_peripheral", "mg", "siltuximab in the peripheral compartment", ""},
         {"dexamethasone_depot", "mg", "dexamethasone at the oral absorption site", "mg"},
         {"dexamethasone_central", "mg", "dexamethasone in the body (central compartment)", "mg"},
         {"dexamethasone_effect", "ng/mL", "dexamethasone effect-site concentration", ""},
@@ -146,6 +148,14 @@ ModelInfo Crs::info() {
         frac("sil6r_Imax", "reduction of sIL-6R elimination when bound to tocilizumab"),
         pos("sil6r_Kss", "ug/mL", "tocilizumab:sIL-6R quasi-steady-state constant"),
         pos("sil6r_MW", "kDa", "sIL-6R molecular weight"),
+        // siltuximab
+        nonneg("silt_CL", "L/h", "siltuximab linear clearance (70 kg)"),
+        pos("silt_V1", "L", "siltuximab central volume (70 kg)"),
+        nonneg("silt_Q", "L/h", "siltuximab inter-compartmental clearance (70 kg)"),
+        pos("silt_V2", "L", "siltuximab peripheral volume (70 kg)"),
+        pos("silt_MW", "kDa", "siltuximab molecular weight"),
+        pos("silt_KD", "nM", "siltuximab:IL-6 dissociation constant"),
+        nonneg("silt_k_cplx", "1/h", "elimination rate of IL-6 bound to siltuximab"),
         // dexamethasone
         nonneg("dex_ka", "1/h", "dexamethasone oral absorption rate"),
         nonneg("dex_CL", "L/h", "dexamethasone clearance (70 kg)"),
@@ -206,7 +216,7 @@ ModelInfo Crs::info() {
         {"ifng", "pg/mL", "serum IFN-gamma"},
         {"il1", "pg/mL", "serum IL-1"},
         {"il6", "pg/mL", "total serum IL-6 (what an immunoassay measures)"},
-        {"il6_free", "pg/mL", "free serum IL-6 (not bound to sIL-6R)"},
+        {"il6_free", "pg/mL", "free serum IL-6 (not bound to sIL-6R or siltuximab)"},
         {"il10", "pg/mL", "serum IL-10"},
         {"mcp1", "pg/mL", "serum MCP-1"},
         {"myeloid_activation", "1", "activated monocytes/macrophages relative to the resting pool"},
@@ -216,6 +226,8 @@ ModelInfo Crs::info() {
         {"tocilizumab", "ug/mL", "serum tocilizumab"},
         {"mil6r_free_fraction", "1", "fraction of membrane IL-6R not blocked by tocilizumab"},
         {"il6_signalling", "1", "hepatocyte IL-6 signalling (fraction of maximal)"},
+        {"siltuximab", "ug/mL", "serum siltuximab"},
+        {"il6_bound_siltuximab", "pg/mL", "IL-6 bound to siltuximab (part of total IL-6)"},
         {"dexamethasone", "ng/mL", "plasma dexamethasone"},
         {"dexamethasone_effect_fraction", "1", "dexamethasone effect (fraction of maximal; the state dexamethasone_effect is the effect-site concentration)"},
         {"crp", "mg/L", "serum C-reactive protein"},
@@ -230,7 +242,7 @@ ModelInfo Crs::info() {
         {"fio2_required", "1", "FiO2 needed to reach the target PaO2 (grader input; <= 0.21: room air)"},
         {"capillary_leak", "1", "capillary leak index"},
         {"crs_grade_now", "1", "instantaneous ASTCT CRS grade from the current state (0-4; for triggers: fever "
-                               "waived while tocilizumab >= 1 ug/mL or dexamethasone effect >= 0.05; a step "
+                               "waived while tocilizumab or siltuximab >= 1 ug/mL or dexamethasone effect >= 0.05; a step "
                                "function, its sensitivities are 0)"},
     };
     m.sources = {"see the parameter set's sources (data/parameters/crs_*.json) and docs/model.md"};

@@ -86,6 +86,17 @@ inline crsim::Dose tocilizumab(double t, double weight_kg) {
     return d;
 }
 
+// Siltuximab 11 mg/kg IV over 1 h at time t (h) (CARTOX alternative to tocilizumab; clinical.md 3.4).
+inline crsim::Dose siltuximab(double t) {
+    crsim::Dose d;
+    d.target = "siltuximab_central";
+    d.time = t;
+    d.amount = 11.0;
+    d.per_kg = true;
+    d.duration = 1.0;
+    return d;
+}
+
 // Dexamethasone 10 mg IV every 6 h, `count` doses from time t (h).
 inline crsim::Dose dexamethasone_iv(double t, int count) {
     crsim::Dose d;

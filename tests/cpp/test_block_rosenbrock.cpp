@@ -290,6 +290,16 @@ TEST_CASE("the CRS Jacobian and dF/dt equal finite differences of the right-hand
         const Point pt = make_point(crs, p, {}, {car}, t, 1u);
         std::vector<double> J(static_cast<std::size_t>(n * n)), dfdt(static_cast<std::size_t>(n));
         crs.jacobian(t, pt.z.data(), p.data(), J.data(), dfdt.data());
+        // scale of each row: its largest term |J_ij| (|x_j| + 1) and its rate of change
+        std::vector<double> row(static_cast<std::size_t>(n), 0.0);
+        std::vector<double> f0(static_cast<std::size_t>(n));
+        crs.rhs(t, pt.z.data(), p.data(), f0.data());
+        for (int i = 0; i < n; ++i) {
+            row[static_cast<std::size_t>(i)] = std::abs(f0[static_cast<std::size_t>(i)]);
+            for (int j = 0; j < n; ++j)
+                row[static_cast<std::size_t>(i)] = std::max(row[static_cast<std::size_t>(i)],
+                    std::abs(J[static_cast<std::size_t>(i * n + j)]) * (std::abs(pt.z[j]) + 1.0));
+        }
         double worst = 0.0;
         std::string where;
         for (int j = 0; j < n; ++j) {
@@ -302,9 +312,9 @@ TEST_CASE("the CRS Jacobian and dF/dt equal finite differences of the right-hand
             for (int i = 0; i < n; ++i) {
                 const double fd = (fp[i] - fm[i]) / (2 * h);
                 const double ad = J[static_cast<std::size_t>(i * n + j)];
-                // scale: the size of the term J_ij x_j next to the row's rate of change
-                const double e = std::abs(ad - fd) * (std::abs(pt.z[j]) + 1e-6) /
-                                 (std::abs(fp[i]) + std::abs(ad) * (std::abs(pt.z[j]) + 1e-6) + 1e-12);
+                // the term's error (J_ij times the size of x_j) relative to the row's scale
+                const double e = std::abs(ad - fd) * (std::abs(pt.z[j]) + 1.0) /
+                                 (row[static_cast<std::size_t>(i)] + 1e-12);
                 if (e > worst) {
                     worst = e;
                     where = crs.info().states[i].name + " / " + crs.info().states[j].name + ": AD " +

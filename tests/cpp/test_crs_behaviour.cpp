@@ -236,7 +236,11 @@ TEST_CASE("every parameter of each set changes some output by 10 %", "[crs][beha
         base.atol = 1e-9;
         crsim::Dose oral = dexamethasone_iv(100, 2);
         oral.target = "dexamethasone_depot";
-        base.extra_doses = {tocilizumab(60, w), dexamethasone_iv(90, 2), oral};
+        // siltuximab at a trace dose (2e-4 mg/kg: about KD, so that its binding is not saturated and
+        // KD and MW show; at 11 mg/kg free IL-6 is ~1/30,000 of total whatever their exact values)
+        crsim::Dose silt = siltuximab(120);
+        silt.amount = 2e-4;
+        base.extra_doses = {tocilizumab(60, w), dexamethasone_iv(90, 2), oral, silt};
         const Run ref = run(base);
         for (const auto& pi : m.info().parameters) {
             Scenario sc = base;

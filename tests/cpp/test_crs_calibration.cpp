@@ -160,3 +160,60 @@ TEST_CASE("dexamethasone 10 mg IV q6h reaches the computed steady-state exposure
     in_range("dexamethasone q6h steady-state trough ng/mL", trough, 43, 56, "about 45-55",
              "drugs.md 12.4 D2 [computed, 1 compartment]");
 }
+
+TEST_CASE("siltuximab PK in the CRS model reproduces the digest's model and the label",
+          "[crs][calibration][siltuximab]") {
+    // 11 mg/kg over 1 h every 3 weeks at 70 kg, no CAR-T cells: drugs.md sec. 3 computes first dose
+    // Cmax 189 / trough 48 ug/mL and tenth dose Cmax 289 / trough 100 ug/mL with these parameters
+    // (label steady state: Cmax 332 (42 % CV), trough 84 (78 % CV) ug/mL; drugs.md 12.4 S1), and a
+    // terminal half-life of 22.4 d (S2: population medians 19.1-24.5 d).
+    Scenario sc;
+    sc.set = "crs_axicabtagene_lbcl";
+    sc.overrides = {{"body_weight", 70.0}};
+    sc.car_t_per_kg = 0.0;
+    sc.days = 10 * 21;
+    sc.step_h = 0.5;
+    for (int k = 0; k < 10; ++k) sc.extra_doses.push_back(siltuximab(504.0 * k));
+    const Run r = run(sc);
+    auto peak_trough = [&](int k) {
+        double cmax = 0.0;
+        for (std::size_t i = 0; i < r.tr.times.size(); ++i)
+            if (r.tr.times[i] > 504.0 * k && r.tr.times[i] <= 504.0 * k + 6.0) cmax = std::max(cmax, r.obs(i, "siltuximab"));
+        return std::make_pair(cmax, r.obs(r.at(504.0 * (k + 1) - 0.5), "siltuximab"));
+    };
+    const auto first = peak_trough(0), tenth = peak_trough(9);
+    const char* digest = "drugs.md sec. 3 / 12.4 S1 [computed with this model]";
+    in_range("siltuximab dose 1 Cmax ug/mL", first.first, 189 * 0.9, 189 * 1.1, "about 189", digest);
+    in_range("siltuximab dose 1 trough ug/mL", first.second, 48 * 0.85, 48 * 1.15, "about 48", digest);
+    in_range("siltuximab dose 10 Cmax ug/mL", tenth.first, 289 * 0.9, 289 * 1.1, "about 289 (label 332)", digest);
+    in_range("siltuximab dose 10 trough ug/mL", tenth.second, 100 * 0.85, 100 * 1.15, "about 100 (label 84)", digest);
+    // terminal half-life from the last interval's decline, days 14-21 after the tenth dose
+    const double c1 = r.obs(r.at(504.0 * 9 + 336.0), "siltuximab"), c2 = r.obs(r.at(504.0 * 9 + 503.0), "siltuximab");
+    const double thalf_d = std::log(2.0) * (503.0 - 336.0) / std::log(c1 / c2) / 24.0;
+    in_range("siltuximab apparent half-life d (days 14-21)", thalf_d, 15.0, 26.0,
+             "19-25 d (population medians; terminal 22.4 d)", "drugs.md 12.4 S2 [read: Nikanjam 2019]");
+}
+
+TEST_CASE("siltuximab captures IL-6: total IL-6 rises, free IL-6 and its signalling fall, sIL-6R unchanged",
+          "[crs][behaviour][siltuximab]") {
+    // drugs.md sec. 3 (design inference from the mechanism): siltuximab binds IL-6 itself; the
+    // complex is cleared slowly (0.03 /d), so immunoassay (total) IL-6 accumulates while free IL-6
+    // falls; sIL-6R is not a target.
+    Scenario base;
+    base.days = 10;
+    const Run untreated = run(base);
+    Scenario treated = base;
+    treated.extra_doses = {siltuximab(72.0)};
+    const Run t = run(treated);
+    auto at = [](const Run& r, const char* obs, double h) { return r.obs(r.at(h), obs); };
+    CHECK(at(t, "siltuximab", 73.0) > 100.0);
+    CHECK(at(t, "il6", 96.0) > 1.5 * at(untreated, "il6", 96.0));
+    CHECK(at(t, "il6_free", 96.0) < 1e-3 * at(untreated, "il6_free", 96.0));
+    CHECK(at(t, "il6_signalling", 96.0) < 0.05 * at(untreated, "il6_signalling", 96.0));
+    CHECK(at(t, "il6_bound_siltuximab", 96.0) > 0.99 * at(t, "il6", 96.0));
+    CHECK(at(t, "crp", 120.0) < 0.7 * at(untreated, "crp", 120.0));
+    CHECK(at(t, "temperature", 96.0) < at(untreated, "temperature", 96.0));
+    CHECK(std::abs(at(t, "sil6r", 120.0) / at(untreated, "sil6r", 120.0) - 1.0) < 0.01);
+    // before the dose nothing differs
+    CHECK(at(t, "il6", 71.0) == Approx(at(untreated, "il6", 71.0)).epsilon(1e-6));
+}

@@ -97,3 +97,29 @@ def test_earlier_trigger_means_less_time_at_grade2_and_no_other_cost(default):
     assert table.crp_peak.is_monotonic_increasing
     # tocilizumab does not touch CAR-T kinetics in this model (no IL-6 effect on CAR-T cells)
     assert np.allclose(table.cart_auc28, table.cart_auc28.iloc[0], rtol=1e-3)
+
+
+def test_siltuximab_at_grade2_works_like_tocilizumab_on_crp_but_total_il6_accumulates(default, untreated, toci):
+    # drugs.md sec. 3: siltuximab captures IL-6 itself; the complex is cleared over weeks, so total
+    # (immunoassay) IL-6 accumulates while free IL-6 and its signalling vanish; sIL-6R is untouched
+    strat = crsim.strategy("siltuximab_grade2")
+    assert "11 mg/kg" in strat.description and "PMC9616161" in strat.source
+    silt = crsim.simulate(default.replace(policies=[strat.policies[0]]))
+    r0, r1 = untreated.readouts, silt.readouts
+    assert len(silt.firings) == 1
+    t = silt.firings.administered_h[0]
+    assert r1["max_grade"] < r0["max_grade"] and r1["hours_grade_ge3"] < r0["hours_grade_ge3"]
+    assert r1["crp_peak"] < 0.6 * r0["crp_peak"]
+    assert r1["crp_peak"] == pytest.approx(toci.readouts["crp_peak"], rel=0.1)   # same lever, same CRP
+    i = int(np.searchsorted(silt.times, t + 48))
+    assert silt["il6"][i] > 5 * untreated["il6"][i]
+    assert silt["il6_free"][i] < 1e-3 * untreated["il6_free"][i]
+    assert silt["il6_bound_siltuximab"][i] > 0.99 * silt["il6"][i]
+    assert silt["sil6r"][i] == pytest.approx(untreated["sil6r"][i], rel=0.01)   # tocilizumab raises it
+    assert silt["siltuximab"][i] > 100   # ug/mL after 11 mg/kg
+    ev, _ = crsim._interventions.extra_readouts(silt)
+    assert ev["siltuximab_doses"] == 1 and ev["tocilizumab_doses"] == 0
+    # the text regimen reaches the right state
+    d = crsim.parse_regimen("siltuximab 11 mg/kg iv over 1h",
+                            targets=crsim._interventions.targets_for("crs", crsim.Model("crs")._info))
+    assert d[0].target == "siltuximab_central" and d[0].amount == 11 and d[0].duration == 1

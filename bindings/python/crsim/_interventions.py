@@ -24,6 +24,8 @@ DRUG_TARGETS: Dict[str, Dict[str, str]] = {
     "crs": {
         "tocilizumab": "tocilizumab_central",
         "tocilizumab iv": "tocilizumab_central",
+        "siltuximab": "siltuximab_central",
+        "siltuximab iv": "siltuximab_central",
         "dexamethasone": "dexamethasone_central",
         "dexamethasone iv": "dexamethasone_central",
         "dexamethasone po": "dexamethasone_depot",
@@ -50,6 +52,7 @@ GRADE_OBSERVABLE: Dict[str, str] = {"crs": "crs_grade_now"}
 DRUG_STATES: Dict[str, Dict[str, Tuple[str, ...]]] = {
     "crs": {
         "tocilizumab": ("tocilizumab_central",),
+        "siltuximab": ("siltuximab_central",),
         "dexamethasone": ("dexamethasone_central", "dexamethasone_depot"),
     },
 }
@@ -58,6 +61,7 @@ DRUG_STATES: Dict[str, Dict[str, Tuple[str, ...]]] = {
 EXTRA_READOUTS: Dict[str, Dict[str, Tuple[str, str]]] = {
     "crs": {
         "tocilizumab_doses": ("", "tocilizumab administrations (scheduled and triggered)"),
+        "siltuximab_doses": ("", "siltuximab administrations (scheduled and triggered)"),
         "dexamethasone_doses": ("", "dexamethasone administrations (IV and oral, scheduled and triggered)"),
         "tumor_day28": ("cells", "CD19+ tumor cells at day 28 (672 h; linear interpolation on the "
                                  "output grid; NaN if the run is shorter)"),

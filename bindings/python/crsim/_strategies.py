@@ -62,6 +62,14 @@ def _standard() -> Dict[str, Strategy]:
             "tables in clinical.md 3.1 [read]",
             (label,)),
         Strategy(
+            "siltuximab_grade2",
+            "siltuximab (anti-IL-6) 11 mg/kg IV over 1 h at ASTCT grade >= 2, one dose (its half-life is "
+            "about 3 weeks): the CARTOX alternative to tocilizumab",
+            "clinical.md 3.1 and 3.4 [read: PMC9616161]: siltuximab 11 mg/kg IV as the CARTOX alternative to "
+            "tocilizumab; one dose per label interval (q3w, drugs.md sec. 3)",
+            (Policy("siltuximab at grade >= 2", when="grade >= 2", give="siltuximab 11 mg/kg iv over 1h",
+                    max_doses=1),)),
+        Strategy(
             "tocilizumab_grade1",
             "early (pre-emptive) tocilizumab at ASTCT grade >= 1, i.e. at the first fever >= 38 degC, "
             "label dose and limits",
@@ -110,7 +118,7 @@ def _all() -> Dict[str, Strategy]:
 
 
 #: Names of the standard strategies.
-STANDARD: Tuple[str, ...] = ("none", "tocilizumab_grade2", "tocilizumab_grade1",
+STANDARD: Tuple[str, ...] = ("none", "tocilizumab_grade2", "siltuximab_grade2", "tocilizumab_grade1",
                              "tocilizumab_persistent_fever", "dexamethasone_prophylaxis",
                              "astct_escalation")
 

@@ -1,5 +1,5 @@
 // crsim: the CRS model. One patient from CAR-T infusion to months later: CAR-T cellular kinetics
-// and CD19+ targets, the cytokine network, the IL-6 receptor system with tocilizumab,
+// and CD19+ targets, the cytokine network, the IL-6 receptor system with tocilizumab and siltuximab,
 // dexamethasone, and a clinical layer (CRP, ferritin, fibrinogen, counts, temperature, intrinsic MAP,
 // FiO2 need) from which the ASTCT grade is computed (crs_grade.hpp). Equations, units and sources:
 // docs/model.md. Parameter values live in data/parameters/crs_*.json: ParameterInfo::value is NaN,
@@ -87,6 +87,8 @@ struct Crs {
         y[O_TOC] = a.toc;
         y[O_MIL6R_FREE] = a.mr_free;
         y[O_IL6_SIGNAL] = sat2(a.il6_signal, p[P_CRP_EC50]);
+        y[O_SILT] = a.silt;
+        y[O_IL6_SILT] = a.il6_silt;
         y[O_DEX] = a.dex_plasma;
         y[O_DEX_EFFECT] = a.dex_effect;
         y[O_CRP] = x[S_CRP];
@@ -108,6 +110,7 @@ struct Crs {
         in.fio2_required = plain(y[O_FIO2]);
         const GradingPolicy pol;
         const bool active = plain(a.toc) >= pol.anticytokine_toc_ugml ||
+                            plain(a.silt) >= pol.anticytokine_toc_ugml ||
                             plain(a.dex_effect) >= pol.anticytokine_dex_effect;
         y[O_GRADE_NOW] = T(static_cast<double>(astct_grade_now(in, active, pol)));
     }

@@ -45,6 +45,8 @@ struct Aux {
     T sr_free;       // free sIL-6R (ng/mL)
     T il6_free;      // free IL-6 (pg/mL)
     T il6_cplx;      // IL-6 bound to free sIL-6R (pg/mL)
+    T silt;          // siltuximab (ug/mL)
+    T il6_silt;      // IL-6 bound to siltuximab (pg/mL)
     T il6_signal;    // IL-6 able to signal: on free mIL-6R (classic) or as IL-6:sIL-6R (pg/mL)
     T il6_clear;     // total IL-6 elimination (pg/mL/h)
     // weight scaling
@@ -88,11 +90,17 @@ Aux<T> make_aux(const T* x, const T* p) {
     a.mr_free = p[P_TOC_KD] / (p[P_TOC_KD] + a.toc_nm);
     a.sr_free = x[S_SIL6R] * p[P_SR_KSS] / (p[P_SR_KSS] + a.toc);
     const T sr_nm = a.sr_free / p[P_SR_MW];
-    const T f_cplx = sr_nm / (sr_nm + p[P_KD_IL6_SR]);
-    a.il6_cplx = x[S_IL6] * f_cplx;
-    a.il6_free = x[S_IL6] - a.il6_cplx;
+    // IL-6 partitions (quasi-equilibrium) between free, sIL-6R-bound and siltuximab-bound; both
+    // binders are in large molar excess over IL-6, so their free concentrations are their totals.
+    a.silt = x[S_SILT_C] / (p[P_SILT_V1] * a.w_v);
+    const T b_sr = sr_nm / p[P_KD_IL6_SR];
+    const T b_silt = 1000.0 * a.silt / p[P_SILT_MW] / p[P_SILT_KD];
+    const T den = 1.0 + b_sr + b_silt;
+    a.il6_free = x[S_IL6] / den;
+    a.il6_cplx = a.il6_free * b_sr;
+    a.il6_silt = a.il6_free * b_silt;
     a.il6_signal = a.mr_free * a.il6_free + a.il6_cplx;
-    a.il6_clear = il6_elimination(a.il6_free, a.il6_cplx, a.mr_free, p);
+    a.il6_clear = il6_elimination(a.il6_free, a.il6_cplx, a.mr_free, p) + p[P_SILT_K_CPLX] * a.il6_silt;
     return a;
 }
 

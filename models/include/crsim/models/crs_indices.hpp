@@ -12,6 +12,8 @@ enum S : int {
     S_IFNG, S_MACT, S_IL1, S_IL6, S_IL10, S_MCP1, S_ENDO,
     // tocilizumab (mg) and total soluble IL-6 receptor (ng/mL)
     S_TOC_C, S_TOC_P, S_SIL6R,
+    // siltuximab (mg)
+    S_SILT_C, S_SILT_P,
     // dexamethasone: oral depot (mg), central (mg), effect site (ng/mL)
     S_DEX_DEPOT, S_DEX_C, S_DEX_E,
     // clinical layer
@@ -41,6 +43,8 @@ enum P : int {
     // IL-6 receptor system and tocilizumab
     P_TOC_CL, P_TOC_V1, P_TOC_Q, P_TOC_V2, P_TOC_VMAX, P_TOC_KM, P_TOC_MW, P_TOC_KD,
     P_SR_KSYN, P_SR_KDEG, P_SR_IMAX, P_SR_KSS, P_SR_MW,
+    // siltuximab
+    P_SILT_CL, P_SILT_V1, P_SILT_Q, P_SILT_V2, P_SILT_MW, P_SILT_KD, P_SILT_K_CPLX,
     // dexamethasone
     P_DEX_KA, P_DEX_CL, P_DEX_V, P_DEX_KE0, P_DEX_IC50, P_DEX_IMAX_CYT, P_DEX_IMAX_T, P_DEX_K_APOP,
     // clinical layer
@@ -60,6 +64,7 @@ enum O : int {
     O_BCELL_FRACTION,
     O_IFNG, O_IL1, O_IL6_TOTAL, O_IL6_FREE, O_IL10, O_MCP1, O_MACT, O_ENDO,
     O_SIL6R_TOTAL, O_SIL6R_FREE, O_TOC, O_MIL6R_FREE, O_IL6_SIGNAL,
+    O_SILT, O_IL6_SILT,
     O_DEX, O_DEX_EFFECT,
     O_CRP, O_FERRITIN, O_FIBRINOGEN, O_ANC, O_PLT, O_HB, O_TEMP, O_MAP, O_SBP, O_FIO2, O_LEAK,
     O_GRADE_NOW,  // instantaneous ASTCT grade (a step function of the state; crs_grade.hpp)
