@@ -127,6 +127,15 @@ struct Coefficients : boost::numeric::odeint::default_rosenbrock_coefficients<do
     const double d4 = -0.3620000000000023e-01;
 };
 
+// The default CAR-T infusion of the tisagenlecleucel set: 3e6 cells/kg at t = 0.
+Dose tisa_cel_dose() {
+    Dose car;
+    car.target = "car_t_effector";
+    car.amount = 3e6;
+    car.per_kg = true;
+    return car;
+}
+
 struct BDeriv {
     const Coupled* c;
     void operator()(const UVec& z, UVec& dz, double t) const { c->rhs(z, dz, t); }
@@ -174,10 +183,7 @@ TEST_CASE("the sensitivity coupling term equals finite differences of the sensit
     const Model& crs = crs_test::crs_model();
     const auto set = crs_test::load_set("crs_tisagenlecleucel_ball");
     const std::vector<double> p = parameters_from(crs, set, {});
-    Dose car;
-    car.target = "car_t_effector";
-    car.amount = 3e6;
-    car.per_kg = true;
+    const Dose car = tisa_cel_dose();
     const auto& names_all = kCrsNames;
     // 3 directions (4-wide stack path), 6 (8-wide) and all (heap path when > 8).
     for (std::size_t m : {std::size_t(3), std::size_t(6), names_all.size()}) {
@@ -207,10 +213,7 @@ TEST_CASE("a Rosenbrock step with the block solve equals odeint's rosenbrock4 wi
           "[sensitivities][rosenbrock]") {
     const Model& crs = crs_test::crs_model();
     const auto set = crs_test::load_set("crs_tisagenlecleucel_ball");
-    Dose car;
-    car.target = "car_t_effector";
-    car.amount = 3e6;
-    car.per_kg = true;
+    const Dose car = tisa_cel_dose();
     const Model& mm = *models::builtin_registry().get("pk2_mm");
     Dose mab;
     mab.target = "central";
@@ -281,10 +284,7 @@ TEST_CASE("the CRS Jacobian and dF/dt equal finite differences of the right-hand
     const Model& crs = crs_test::crs_model();
     const auto set = crs_test::load_set("crs_tisagenlecleucel_ball");
     const std::vector<double> p = parameters_from(crs, set, {});
-    Dose car;
-    car.target = "car_t_effector";
-    car.amount = 3e6;
-    car.per_kg = true;
+    const Dose car = tisa_cel_dose();
     const int n = crs.n_states();
     for (double t : {0.5, 24.0, 72.0, 200.0, 600.0}) {
         const Point pt = make_point(crs, p, {}, {car}, t, 1u);
@@ -343,10 +343,7 @@ TEST_CASE("Rosenbrock steps keep their order on a right-hand side that depends o
     const Model& crs = crs_test::crs_model();
     const auto set = crs_test::load_set("crs_tisagenlecleucel_ball");
     const std::vector<double> p = parameters_from(crs, set, {});
-    Dose car;
-    car.target = "car_t_effector";
-    car.amount = 3e6;
-    car.per_kg = true;
+    const Dose car = tisa_cel_dose();
     for (double t0 : {6.0, 72.0}) {
         Coupled sys{&crs, make_point(crs, p, {}, {car}, t0, 1u), crs.n_states(), 0};
         const int n = sys.n;
@@ -386,10 +383,7 @@ TEST_CASE("rosenbrock4 on the CRS model: global error follows the tolerance", "[
     Problem pr;
     pr.parameters = parameters_from(crs, set, {});
     pr.weight_kg = 35.0;
-    Dose car;
-    car.target = "car_t_effector";
-    car.amount = 3e6;
-    car.per_kg = true;
+    const Dose car = tisa_cel_dose();
     pr.doses = {car};
     pr.times = {24.0, 96.0, 300.0, 672.0};
     pr.options.method = Method::Dopri5;

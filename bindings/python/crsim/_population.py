@@ -18,7 +18,6 @@ import pandas as pd
 from . import _core
 from ._errors import input_error
 from ._fitsetup import WEIGHT_PARAMETER
-from ._interventions import extra_readouts
 from ._model import Model
 from ._scenario import Scenario, prepare_scenario
 
@@ -128,8 +127,7 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
         ``units``, ``omega``, ``correlation``, ``typical``, ``seed``). A patient whose run failed
         keeps NaN readouts and its message in the ``error`` column.
     """
-    from ._scan import DEFAULT_READOUTS
-    from ._validate import suggest
+    from ._scan import DEFAULT_READOUTS, readout_row
 
     if isinstance(scenario, str):
         scenario = Scenario.from_file(scenario)
@@ -157,19 +155,9 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
                 rows.append(row)
                 continue
             errors.append("")
-            res = prep.result(out)
-            vals = {k: v for k, v in res.readouts.items() if not isinstance(v, str)}
-            u = dict(res.readout_units)
-            ev, eu = extra_readouts(res)
-            vals.update(ev)
-            u.update(eu)
-            for name in (wanted if wanted is not None else list(vals)):
-                if name not in vals:
-                    known = sorted(vals)
-                    raise input_error("readouts", name, f"a readout of model {scenario.model}, one of "
-                                      f"{{{', '.join(known)}}}{suggest(name, known)}")
-                row[name] = vals[name]
-                units[name] = u.get(name, "")
+            values, u = readout_row(prep.result(out), wanted)
+            row.update(values)
+            units.update(u)
             rows.append(row)
     cols = wanted if wanted is not None else list(units)
     table = pd.concat([params, pd.DataFrame(rows, columns=cols, index=params.index)], axis=1)

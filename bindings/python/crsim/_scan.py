@@ -199,6 +199,23 @@ def _label(value: Any) -> Any:
     return str(value)
 
 
+def readout_row(res: Any, wanted: Optional[Sequence[str]]) -> Tuple[Dict[str, float], Dict[str, str]]:
+    """The numeric readouts of one run (its model's readouts and the scan extras), restricted to
+    ``wanted`` (all when None), with their units; an unknown name raises InputError."""
+    values = {k: v for k, v in res.readouts.items() if not isinstance(v, str)}
+    units = dict(res.readout_units)
+    ev, eu = extra_readouts(res)
+    values.update(ev)
+    units.update(eu)
+    names = wanted if wanted is not None else list(values)
+    for name in names:
+        if name not in values:
+            known = sorted(values)
+            raise input_error("readouts", name, f"a readout of model {res.model.name}, one of "
+                              f"{{{', '.join(known)}}}{suggest(name, known)}")
+    return {n: values[n] for n in names}, {n: units.get(n, "") for n in names}
+
+
 def scan_scenarios(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]],
                    base_policy: Any = None) -> Tuple[List[Dict[str, Any]], List[Scenario]]:
     """The grid's combinations (key -> value, first key varying slowest) and the checked scenario
@@ -289,19 +306,9 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
         errors.append("")
         res = prep.result(out)
         res.scenario = sc
-        values = {k: v for k, v in res.readouts.items() if not isinstance(v, str)}
-        u = res.readout_units
-        ev, eu = extra_readouts(res)
-        values.update(ev)
-        u = {**u, **eu}
-        names = wanted if wanted is not None else list(values)
-        for name in names:
-            if name not in values:
-                known = sorted(values)
-                raise input_error("readouts", name, f"a readout of model {model_name}, one of "
-                                  f"{{{', '.join(known)}}}{suggest(name, known)}")
-            row[name] = values[name]
-            units[name] = u.get(name, "")
+        values, u = readout_row(res, wanted)
+        row.update(values)
+        units.update(u)
         rows.append(row)
         results.append(res if keep_results else None)
     cols = list(grid) + (wanted if wanted is not None else [c for c in units])

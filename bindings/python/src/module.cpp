@@ -141,6 +141,18 @@ std::vector<double> to_times(const py::handle& h) {
     return std::vector<double>(a.data(), a.data() + a.size());
 }
 
+// Solver statistics as the dict Result.stats holds.
+py::dict stats_to_dict(const crsim::SolverStats& st, crsim::Method method) {
+    py::dict stats;
+    stats["steps"] = st.steps;
+    stats["rhs_evaluations"] = st.rhs_evaluations;
+    stats["jacobian_evaluations"] = st.jacobian_evaluations;
+    stats["restarts"] = st.restarts;
+    stats["rejected_steps"] = st.rejected_steps;
+    stats["method"] = crsim::to_string(method);
+    return stats;
+}
+
 crsim::SolverOptions to_options(const py::handle& h) {
     crsim::SolverOptions o;
     for (auto kv : to_dict(h, "options", "a dict of solver options")) {
@@ -231,14 +243,7 @@ py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& pr,
     out["state_sensitivities"] = array_from(tr.state_sensitivities, {T, n, m});
     out["observable_sensitivities"] = array_from(tr.observable_sensitivities, {T, no, m});
     out["parameters"] = py::cast(pr.parameters);
-    py::dict stats;
-    stats["steps"] = tr.stats.steps;
-    stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
-    stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
-    stats["restarts"] = tr.stats.restarts;
-    stats["rejected_steps"] = tr.stats.rejected_steps;
-    stats["method"] = crsim::to_string(pr.options.method);
-    out["stats"] = stats;
+    out["stats"] = stats_to_dict(tr.stats, pr.options.method);
     out["doses"] = events_to_dict(model, tr.doses);
     out["firings"] = firings_to_dict(tr.firings);
     return out;
@@ -465,14 +470,7 @@ py::dict record_to_dict(const crsim::ResultRecord& r) {
     doses["rate"] = array_from(rate, {k});
     doses["end"] = array_from(end, {k});
     d["doses"] = doses;
-    py::dict stats;
-    stats["steps"] = tr.stats.steps;
-    stats["rhs_evaluations"] = tr.stats.rhs_evaluations;
-    stats["jacobian_evaluations"] = tr.stats.jacobian_evaluations;
-    stats["restarts"] = tr.stats.restarts;
-    stats["rejected_steps"] = tr.stats.rejected_steps;
-    stats["method"] = crsim::to_string(r.solver.method);
-    d["stats"] = stats;
+    d["stats"] = stats_to_dict(tr.stats, r.solver.method);
     d["readouts"] = py::cast(r.readouts);
     d["readout_units"] = py::cast(r.readout_units);
     d["readout_labels"] = py::cast(r.readout_labels);
