@@ -6,8 +6,9 @@
 // ODEs II, 2nd ed., Springer 1996, Sec. IV.7), with Boost.Odeint's coefficient table
 // (boost::numeric::odeint::default_rosenbrock_coefficients), step-size controller
 // (rosenbrock4_controller) and dense-output driver (rosenbrock4_dense_output). What differs from
-// odeint::rosenbrock4 is how the stage equations W g = r, W = I / (gamma h) - dF/dz, are solved, and
-// one coefficient: the weight d4 of dF/dt in stage 4 is -0.0362 here, +0.0362 in Odeint's table
+// odeint::rosenbrock4 is how the stage equations W g = r, W = I / (gamma h) - dF/dz, are solved
+// (block by block, below, with W equilibrated by the states' magnitudes before its LU), and one
+// coefficient: the weight d4 of dF/dt in stage 4 is -0.0362 here, +0.0362 in Odeint's table
 // (Boost 1.74 and 1.83). With +0.0362 a step is only first-order accurate for right-hand sides that
 // depend on t explicitly (measured on the CRS model, whose homeostatic expansion term decays with t:
 // local error O(h^2) instead of O(h^5), global error 2e-3 at rtol 1e-8); with -0.0362 the local
@@ -153,13 +154,6 @@ public:
             e.head(n_) *= std::sqrt(static_cast<double>(1 + m_));
             e.tail(static_cast<Eigen::Index>(n_) * m_).setZero();
         }
-    }
-
-    template <class System>
-    void do_step(System system, state_type& x, time_type t, time_type dt, state_type& xerr) {
-        state_type out(x.size());
-        do_step(system, x, t, out, dt, xerr);
-        x.swap(out);
     }
 
     void prepare_dense_output() {

@@ -155,13 +155,15 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
     }
     r.cart_last = cart.back();
 
-    // ASTCT grade course; anti-cytokine therapy = doses into tocilizumab, siltuximab or
-    // dexamethasone states.
+    // ASTCT grade course; anti-cytokine therapy = doses into the kAnticytokineStates.
     std::vector<double> anticyto;
     for (const DoseEvent& d : tr.doses) {
         const std::string& s = model.info().states[static_cast<std::size_t>(d.state)].name;
-        if (s.rfind("tocilizumab", 0) == 0 || s.rfind("siltuximab", 0) == 0 || s.rfind("dexamethasone", 0) == 0)
-            anticyto.push_back(d.time);
+        for (const char* prefix : kAnticytokineStates)
+            if (s.rfind(prefix, 0) == 0) {
+                anticyto.push_back(d.time);
+                break;
+            }
     }
     std::vector<GraderInputs> gin(T);
     for (std::size_t k = 0; k < T; ++k) gin[k] = GraderInputs{temp[k], map[k], sbp[k], fio2[k]};

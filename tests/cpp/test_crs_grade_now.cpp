@@ -61,30 +61,34 @@ TEST_CASE("crs_grade_now follows the grade course of the untreated default patie
     CHECK(m.info().observables.back().name == "crs_grade_now");
 }
 
-TEST_CASE("crs_grade_now waives fever while tocilizumab is active; its sensitivities are zero",
+TEST_CASE("crs_grade_now waives fever while tocilizumab or siltuximab is active; its sensitivities are zero",
           "[crs][grade][policy]") {
     const auto& m = crs_model();
     Scenario sc;
     sc.step_h = 1.0;
     sc.days = 14;
     const double w = load_set(sc.set).parameters.at("body_weight").value;
-    sc.extra_doses = {tocilizumab(111.0, w)};
-    const Run r = run(sc);
     const GradingPolicy pol;
-    int waived_points = 0;
-    for (std::size_t k = 0; k < r.tr.times.size(); ++k) {
-        GraderInputs in{r.obs(k, "temperature"), r.obs(k, "map"), r.obs(k, "sbp"), r.obs(k, "fio2_required")};
-        const bool active = r.obs(k, "tocilizumab") >= pol.anticytokine_toc_ugml ||
-                            r.obs(k, "dexamethasone_effect_fraction") >= pol.anticytokine_dex_effect;
-        CHECK(r.obs(k, "crs_grade_now") == astct_grade_now(in, active, pol));
-        if (active && in.temperature < pol.fever_c) {
-            ++waived_points;
-            const Support s = supportive_care(in, pol);
-            CHECK(r.obs(k, "crs_grade_now") == std::max(hypotension_level(s), oxygen_level(s)));
+    for (const crsim::Dose& drug : {tocilizumab(111.0, w), siltuximab(111.0)}) {
+        sc.extra_doses = {drug};
+        const Run r = run(sc);
+        int waived_points = 0;
+        for (std::size_t k = 0; k < r.tr.times.size(); ++k) {
+            GraderInputs in{r.obs(k, "temperature"), r.obs(k, "map"), r.obs(k, "sbp"), r.obs(k, "fio2_required")};
+            const bool active = r.obs(k, "tocilizumab") >= pol.anticytokine_antibody_ugml ||
+                                r.obs(k, "siltuximab") >= pol.anticytokine_antibody_ugml ||
+                                r.obs(k, "dexamethasone_effect_fraction") >= pol.anticytokine_dex_effect;
+            CHECK(r.obs(k, "crs_grade_now") == astct_grade_now(in, active, pol));
+            if (active && in.temperature < pol.fever_c) {
+                ++waived_points;
+                const Support s = supportive_care(in, pol);
+                CHECK(r.obs(k, "crs_grade_now") == std::max(hypotension_level(s), oxygen_level(s)));
+            }
         }
+        INFO(drug.target << ": " << waived_points << " afebrile points with the drug active");
+        CHECK(r.obs(r.at(110.0), "tocilizumab") + r.obs(r.at(110.0), "siltuximab") == 0.0);
+        CHECK(waived_points > 48);  // afebrile within hours of the dose, drug above 1 ug/mL for weeks
     }
-    CHECK(r.obs(r.at(110.0), "tocilizumab") == 0.0);
-    CHECK(waived_points > 48);  // afebrile within hours of the dose, drug above 1 ug/mL for weeks
 
     crsim::Problem pr;
     const auto ps = load_set(sc.set);

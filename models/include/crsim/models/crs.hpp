@@ -109,8 +109,8 @@ struct Crs {
         in.sbp = plain(y[O_SBP]);
         in.fio2_required = plain(y[O_FIO2]);
         const GradingPolicy pol;
-        const bool active = plain(a.toc) >= pol.anticytokine_toc_ugml ||
-                            plain(a.silt) >= pol.anticytokine_toc_ugml ||
+        const bool active = plain(a.toc) >= pol.anticytokine_antibody_ugml ||
+                            plain(a.silt) >= pol.anticytokine_antibody_ugml ||
                             plain(a.dex_effect) >= pol.anticytokine_dex_effect;
         y[O_GRADE_NOW] = T(static_cast<double>(astct_grade_now(in, active, pol)));
     }

@@ -29,11 +29,15 @@ struct GradingPolicy {
     double resolution_h = 24.0;       // afebrile, normotensive, no O2 for this long = resolved
     double ferritin_uln = 300.0;      // ng/mL
     // Instantaneous grade (astct_grade_now): an anti-cytokine drug counts as active (fever waived)
-    // while tocilizumab >= this (ug/mL; membrane IL-6R then mostly blocked) [design] ...
-    double anticytokine_toc_ugml = 1.0;
+    // while an anti-IL-6 axis antibody (tocilizumab or siltuximab) >= this (ug/mL; membrane IL-6R
+    // then mostly blocked, or > 99 % of IL-6 captured) [design] ...
+    double anticytokine_antibody_ugml = 1.0;
     // ... or while the dexamethasone effect >= this fraction of its maximum [design].
     double anticytokine_dex_effect = 0.05;
 };
+
+// States whose doses count as anti-cytokine therapy in the grade course (name prefixes).
+inline constexpr const char* kAnticytokineStates[] = {"tocilizumab", "siltuximab", "dexamethasone"};
 
 enum class O2Device { None = 0, LowFlow = 1, HighFlow = 2, PositivePressure = 3 };
 
