@@ -239,3 +239,18 @@ def test_killed_write_leaves_no_partial_file(tmp_path, stage, existing):
     # only the stale temporary file is left behind (documented; safe to delete)
     assert [p.name.startswith("results.h5.tmp-") for p in tmp_path.glob("results.h5*")
             if p.name != "results.h5"] == [True]
+
+
+def test_files_without_the_newer_optional_attributes_still_load(toci_result, tmp_path):
+    # solver/@sensitivity_error_control and statistics/@rejected_steps were added within schema 1;
+    # files written before them load with the defaults (on, 0)
+    path = tmp_path / "old.h5"
+    toci_result.save(path)
+    with h5py.File(path, "r+") as f:
+        g = f["scenarios"][list(f["scenarios"])[0]]
+        del g["solver"].attrs["sensitivity_error_control"]
+        del g["statistics"].attrs["rejected_steps"]
+    back = crsim.load(path)
+    assert back.solver["sensitivity_error_control"] is True
+    assert back.stats["rejected_steps"] == 0
+    assert back.stats["steps"] == toci_result.stats["steps"]
