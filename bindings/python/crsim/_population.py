@@ -143,8 +143,10 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     units: Dict[str, str] = {}
     names = list(params.columns)
     values_all = params.to_numpy()
-    for start in range(0, len(params), BATCH):
-        chunk = values_all[start:start + BATCH]
+    # the first patient runs alone, so that a wrong readout name fails before the first batch
+    edges = sorted({0, min(1, n), n, *range(1, n, BATCH)})
+    for start, stop in zip(edges, edges[1:]):
+        chunk = values_all[start:stop]
         problems = [dict(base, parameters={**base["parameters"], **dict(zip(names, map(float, v)))})
                     for v in chunk]
         outs = _core.simulate_batch(scenario.model, problems, nthreads)
