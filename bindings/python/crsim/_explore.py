@@ -26,9 +26,8 @@ def default_controls(scenario: Scenario) -> Dict[str, Any]:
     one). For other models: every parameter the scenario sets, ±10-fold."""
     from ._strategies import strategies
 
-    ex = _current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"]) \
-        if scenario.model == "crs" else {}
     if scenario.model == "crs":
+        ex = _current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"])
         burden, dose = ex["parameters.tumor_burden"], ex["regimen[0].amount"]
         names = ["none"] + [n for n in strategies()["name"] if n.startswith(("tocilizumab", "dexa"))]
         return {"parameters.tumor_burden": (burden / 10, burden * 10),
