@@ -294,22 +294,18 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
     """
     from ._scenario import Scenario, run_scenario
 
+    given = dict(times=times, doses=doses, parameters=parameters, weight=weight,
+                 initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
+                 max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
+                 t_start=t_start, days=days, policies=policies,
+                 sensitivity_error_control=sensitivity_error_control)
     if isinstance(model, Scenario):
-        given = dict(times=times, doses=doses, parameters=parameters, weight=weight,
-                     initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
-                     max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
-                     t_start=t_start, days=days, policies=policies,
-                     sensitivity_error_control=sensitivity_error_control)
         extra = [k for k, v in given.items() if not _same(v, _DEFAULTS[k])]
         if extra:
             raise input_error(extra[0], given[extra[0]], "not given with a Scenario: set it in the "
                               "scenario (e.g. scenario.replace(...))")
         return run_scenario(model)
-    prep = prepare(model, times=times, doses=doses, parameters=parameters, weight=weight,
-                   initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
-                   max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
-                   t_start=t_start, days=days, policies=policies,
-                   sensitivity_error_control=sensitivity_error_control)
+    prep = prepare(model, **given)
     c = prep.core
     raw = _core.simulate(prep.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
                          c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])
