@@ -1,17 +1,15 @@
 #include "crsim/models/builtin.hpp"
 
 #include "crsim/models/crs.hpp"
-#include "crsim/models/pk.hpp"
+#include "crsim/models/generated/models.hpp"
 
 namespace crsim::models {
 
 void register_builtin(Registry& registry) {
-    registry.add<Pk1>();
-    registry.add<Pk1Oral>();
-    registry.add<Pk2>();
-    registry.add<Pk2Oral>();
-    registry.add<Pk2MM>();
-    registry.add<Robertson>();
+    for (const auto& g : generated::kModels) {
+        auto make = g.make;
+        registry.add(g.name, [make] { return make(DerivedOutputs{}); });
+    }
     registry.add<Crs>();
 }
 

@@ -8,6 +8,8 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/AutoDiff>
 
+#include <functional>
+#include <type_traits>
 #include <vector>
 
 #include "crsim/model.hpp"
@@ -29,6 +31,28 @@ V zeros(int m) {
     else
         return V::Zero();
 }
+// D::kMixedScalars = true: D's rhs and observables are templates over the state scalar T and the
+// parameter scalar P separately (generated models), so a Jacobian keeps the parameters as doubles.
+template <class D, class = void>
+struct mixed_scalars : std::false_type {};
+template <class D>
+struct mixed_scalars<D, std::void_t<decltype(D::kMixedScalars)>>
+    : std::integral_constant<bool, D::kMixedScalars> {};
+}  // namespace detail
+
+// Outputs computed from a model's own observables on plain values after each evaluation (e.g. a
+// clinical grade, a step function of vital signs): appended to the observables, derivative 0.
+struct DerivedOutputs {
+    std::vector<ObservableInfo> info;
+    // (t, the model's observables, the derived outputs to fill)
+    std::function<void(double, const double*, double*)> eval;
+};
+
+namespace detail {
+inline ModelInfo with_derived(ModelInfo info, const DerivedOutputs& d) {
+    info.observables.insert(info.observables.end(), d.info.begin(), d.info.end());
+    return info;
+}
 }  // namespace detail
 
 template <class D>
@@ -41,7 +65,10 @@ public:
     template <class U>
     using Dir = Eigen::AutoDiffScalar<Eigen::Matrix<U, Eigen::Dynamic, 1>>;
 
-    ModelImpl() : Model(D::info()) {}
+    static constexpr bool kMixed = detail::mixed_scalars<D>::value;
+    explicit ModelImpl(DerivedOutputs derived = {})
+        : Model(detail::with_derived(D::info(), derived)), derived_(std::move(derived)),
+          own_observables_(n_observables() - static_cast<int>(derived_.info.size())) {}
 
     void initial(const double* p, double* x0) const override { D::initial(p, x0); }
 
@@ -62,13 +89,17 @@ public:
     }
 
     void jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const override {
-        const int np = n_parameters();
         Jet xs[N], fs[N];
-        std::vector<Jet> ps(np);
         for (int i = 0; i < N; ++i) xs[i] = Jet(x[i], N + 1, i);
-        for (int j = 0; j < np; ++j) ps[j] = Jet(p[j], Eigen::Matrix<double, N + 1, 1>::Zero());
         const Jet ts(t, N + 1, N);
-        D::rhs(ts, xs, ps.data(), fs);
+        if constexpr (kMixed) {
+            D::rhs(ts, xs, p, fs);  // parameters stay plain doubles
+        } else {
+            const int np = n_parameters();
+            std::vector<Jet> ps(np);
+            for (int j = 0; j < np; ++j) ps[j] = Jet(p[j], Eigen::Matrix<double, N + 1, 1>::Zero());
+            D::rhs(ts, xs, ps.data(), fs);
+        }
         for (int i = 0; i < N; ++i) {
             for (int j = 0; j < N; ++j) J[i * N + j] = detail::deriv(fs[i], j);
             dfdt[i] = detail::deriv(fs[i], N);
@@ -77,6 +108,7 @@ public:
 
     void observables(double t, const double* x, const double* p, double* y) const override {
         D::observables(t, x, p, y);
+        if (derived_.eval) derived_.eval(t, y, y + own_observables_);
     }
 
     // Up to kMaxDirections sensitivity directions use fixed-size derivative vectors of 4 or 8
@@ -160,7 +192,7 @@ public:
     void observables_sensitivity(double t, const double* x, const double* S, const double* p,
                                  const int* pidx, int m, double* y, double* dy) const override {
         using A = Dir<double>;
-        const int no = n_observables();
+        const int no = own_observables_;
         std::vector<A> xa(N), pa(n_parameters()), ya(no);
         seed_directions(x, S, p, pidx, m, xa, pa);
         D::observables(A(t, Eigen::VectorXd::Zero(m)), xa.data(), pa.data(), ya.data());
@@ -168,9 +200,17 @@ public:
             y[i] = ya[i].value();
             for (int k = 0; k < m; ++k) dy[i * m + k] = detail::deriv(ya[i], k);
         }
+        if (derived_.eval) {
+            derived_.eval(t, y, y + no);
+            for (int i = no; i < n_observables(); ++i)
+                for (int k = 0; k < m; ++k) dy[i * m + k] = 0.0;
+        }
     }
 
 private:
+    DerivedOutputs derived_;
+    int own_observables_;
+
     template <class A>
     void seed_directions(const double* x, const double* S, const double* p, const int* pidx, int m,
                          std::vector<A>& xa, std::vector<A>& pa) const {
