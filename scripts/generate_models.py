@@ -24,7 +24,7 @@ OUT = ROOT / "models" / "generated"
 
 
 def sources():
-    return sorted(p for p in (ROOT / "models").glob("*/*.ant"))
+    return sorted(p for p in (ROOT / "models").glob("*/*.ant") if p.parent.name != "blocks")
 
 
 def render() -> dict:

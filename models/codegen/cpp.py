@@ -222,7 +222,7 @@ class _Emitter:
                 return out if value > 0 else f"(1.0 / {out})"
             k = max(kb, P) if kb != C else C
             b = self.typed(base, k) if k != C else f"double({self.expr(base)})"
-            return f"pow({b}, {_num(value)})"
+            return f"gen::pow_<{_TYPE[k]}>({b}, {_num(value)})" if k != C else f"pow({b}, {_num(value)})"
         k = max(kb, ke, P)
         b = self.typed(base, k)
         e = exponent_text if exponent_text is not None else self.expr(node)

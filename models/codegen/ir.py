@@ -17,6 +17,9 @@ from typing import Dict, List, Optional, Set, Tuple
 from .errors import ModelSourceError
 from .source import ElementMeta, ModelMeta
 
+# the source of a parameter whose values live in parameter sets
+FROM_SET = "value from the parameter set (data/parameters/crs_*.json), which names its source"
+
 # expression classes: a constant, a function of parameters only, or of the state (or time)
 C, P, T = 0, 1, 2
 
@@ -372,9 +375,12 @@ def build(doc, meta: ModelMeta) -> ModelIR:
     def add_parameter(el, sid, unit, value):
         m = element_meta(sid)
         lo, hi = m.bounds if m.bounds else ((0.0 if meta.annotated else -math.inf), math.inf)
+        source = m.source or ""
+        if not source and math.isnan(value) and meta.default_parameter_set:
+            source = FROM_SET
         parameters.append(Parameter(id=sid, name=m.name or sid, unit=unit or "1", value=value,
                                     lower=lo, upper=hi, description=_description(el),
-                                    source=m.source or ""))
+                                    source=source))
 
     def value_node(v):
         return _number_node(v)
@@ -437,6 +443,12 @@ def build(doc, meta: ModelMeta) -> ModelIR:
                                               description=_description(el))
         else:
             add_parameter(el, sid, unit, value)
+
+    # states and parameters in the order of the source's declarations
+    if meta.order:
+        far = len(meta.text) + 1
+        states.sort(key=lambda s: meta.order.get(s.id, far))
+        parameters.sort(key=lambda p: meta.order.get(p.id, far))
 
     # observables
     for sid, inter in intermediates.items():

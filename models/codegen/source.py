@@ -67,6 +67,9 @@ class ModelMeta:
     doses: str = ""
     elements: Dict[str, ElementMeta] = field(default_factory=dict)
     annotated: bool = False  # any crsim metadata at all (else defaults for foreign models)
+    # position of each id's first declaration in the Antimony text: states and parameters keep
+    # the order of the source (libAntimony lists the variables of instantiated blocks first)
+    order: Dict[str, int] = field(default_factory=dict)
     text: str = ""           # the Antimony text, for docs
 
 
@@ -140,8 +143,15 @@ def apply_element_keys(meta: ElementMeta, keys: Dict[str, str], target: str, lin
         meta.line = line
 
 
+_DECLARATION = re.compile(r"(?:^|;)[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?:has\b|is\b|:=|=|')",
+                          re.MULTILINE)
+
+
 def parse_antimony_meta(text: str, origin: str) -> ModelMeta:
     meta = ModelMeta(origin=origin, text=text)
+    code = "\n".join(line.split("//", 1)[0] for line in text.splitlines())
+    for m in _DECLARATION.finditer(code):
+        meta.order.setdefault(m.group(1), m.start(1))
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         if not stripped.startswith("//@"):
@@ -173,8 +183,9 @@ def _libsbml():
     return libsbml
 
 
-def load_antimony(text: str, origin: str = "<string>"):
-    """Antimony text -> (libsbml.SBMLDocument, ModelMeta)."""
+def load_antimony(text: str, origin: str = "<string>", path: Optional[str] = None):
+    """Antimony text -> (libsbml.SBMLDocument, ModelMeta). With ``path`` (the file the text came
+    from) imports are resolved relative to it."""
     try:
         import antimony
     except ImportError as exc:  # pragma: no cover - set-up installs it
@@ -183,7 +194,8 @@ def load_antimony(text: str, origin: str = "<string>"):
     libsbml = _libsbml()
     meta = parse_antimony_meta(text, origin)
     antimony.clearPreviousLoads()
-    if antimony.loadAntimonyString(text) < 0:
+    loaded = antimony.loadAntimonyFile(path) if path else antimony.loadAntimonyString(text)
+    if loaded < 0:
         message = antimony.getLastError().strip()
         m = re.search(r"line (\d+)", message)
         line = int(m.group(1)) if m else 0
@@ -265,5 +277,6 @@ def load(source: str, origin: str = "<string>"):
         if source.lower().endswith((".xml", ".sbml")):
             return load_sbml(source)
         with open(source, encoding="utf-8") as fh:
-            return load_antimony(fh.read(), origin=source)
+            return load_antimony(fh.read(), origin=origin if origin != "<string>" else source,
+                                 path=source)
     return load_antimony(source, origin)

@@ -1,6 +1,9 @@
 #include "crsim/models/builtin.hpp"
 
-#include "crsim/models/crs.hpp"
+#include <string>
+
+#include "crsim/models/crs_grade.hpp"
+#include "crsim/models/generated/crs.hpp"
 #include "crsim/models/generated/models.hpp"
 
 namespace crsim::models {
@@ -8,9 +11,12 @@ namespace crsim::models {
 void register_builtin(Registry& registry) {
     for (const auto& g : generated::kModels) {
         auto make = g.make;
-        registry.add(g.name, [make] { return make(DerivedOutputs{}); });
+        // The CRS model's instantaneous ASTCT grade is computed in C++ from its observables.
+        const bool crs = std::string(g.name) == "crs";
+        registry.add(g.name, [make, crs] {
+            return make(crs ? crs_grade_now_output(generated::Crs::info()) : DerivedOutputs{});
+        });
     }
-    registry.add<Crs>();
 }
 
 Registry& builtin_registry() {

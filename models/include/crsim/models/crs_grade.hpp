@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crsim/model.hpp"
+#include "crsim/model_impl.hpp"
 #include "crsim/simulate.hpp"
 
 namespace crsim::models {
@@ -93,6 +94,11 @@ struct GradeCourse {
 GradeCourse astct_grade_course(const std::vector<double>& times, const std::vector<GraderInputs>& in,
                                const std::vector<double>& anticytokine_h,
                                const GradingPolicy& policy = {});
+
+// The CRS model's derived output crs_grade_now (astct_grade_now from the observables temperature,
+// map, sbp, fio2_required, tocilizumab, siltuximab, dexamethasone_effect_fraction), appended to the
+// generated model's observables (crs_grade_now.cpp).
+DerivedOutputs crs_grade_now_output(const ModelInfo& info);
 
 // Per-patient summary of a run of the "crs" model.
 struct CrsReadouts {

@@ -7,6 +7,7 @@
 
 namespace crsim::models::generated {
 
+std::unique_ptr<Model> make_crs(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_pk1(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_pk1_oral(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_pk2(DerivedOutputs derived = {});
@@ -20,6 +21,7 @@ struct GeneratedModel {
 };
 
 inline constexpr GeneratedModel kModels[] = {
+    {"crs", &make_crs},
     {"pk1", &make_pk1},
     {"pk1_oral", &make_pk1_oral},
     {"pk2", &make_pk2},
