@@ -4,8 +4,9 @@
     .venv/bin/python scripts/generate_models.py            # write models/generated/
     .venv/bin/python scripts/generate_models.py --check    # exit 1 if any file would change
 
-The generated files are committed (the C++ library builds without Python); the test suite runs
---check so that a source and its generated code never diverge.
+The generated files are committed (the C++ library builds without Python), and so are the generated
+reference pages docs/reference/<model>.md; the test suite runs --check so that a source, its
+generated code and its documentation never diverge.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ sys.path.insert(0, str(ROOT / "models"))
 
 import codegen  # noqa: E402  (models/codegen, installed as crsim.modelgen)
 from codegen.cpp import emit_header, emit_source  # noqa: E402
+from codegen.docs import markdown  # noqa: E402
 
 OUT = ROOT / "models" / "generated"
+DOCS = ROOT / "docs" / "reference"
 
 
 def sources():
@@ -40,6 +43,7 @@ def render() -> dict:
         files[f"{name}.hpp"] = emit_header(ir, origin=rel, source_text=text)
         files[f"{name}.cpp"] = emit_source(ir, header=f"crsim/models/generated/{name}.hpp",
                                            factory=factory)
+        files[f"{name}.md"] = markdown(ir, origin=rel)
         decls.append(f"std::unique_ptr<Model> {factory}(DerivedOutputs derived = {{}});")
         entries.append(f'    {{"{name}", &{factory}}},')
     files["models.hpp"] = (
@@ -61,7 +65,8 @@ def main() -> int:
     header_dir = OUT / "include" / "crsim" / "models" / "generated"
     changed = []
     for name, text in files.items():
-        target = (header_dir if name.endswith(".hpp") else OUT / "src") / name
+        target = (header_dir if name.endswith(".hpp") else
+                  DOCS if name.endswith(".md") else OUT / "src") / name
         old = target.read_text(encoding="utf-8") if target.exists() else None
         if old != text:
             changed.append(target.relative_to(ROOT).as_posix())
@@ -70,7 +75,7 @@ def main() -> int:
                 tmp = target.with_suffix(target.suffix + ".tmp")
                 tmp.write_text(text, encoding="utf-8")
                 os.replace(tmp, target)
-    for d in (header_dir, OUT / "src"):
+    for d in (header_dir, OUT / "src", DOCS):
         if d.exists():
             for f in d.iterdir():
                 if f.name not in files:
