@@ -58,3 +58,31 @@ def test_intermediates_are_typed_by_what_they_depend_on():
     assert ir.intermediates["a"].klass == 1   # parameters only
     assert ir.intermediates["b"].klass == 2   # state
     assert ir.jacobian_pattern() == [(0, 0)]
+
+
+def _section(text, start, end):
+    return text[text.index(start):text.index(end)]
+
+
+def test_model_md_tables_agree_with_the_source():
+    """docs/model.md's state table (sec. 1) and parameter table (sec. 10) name every state and
+    parameter of the CRS model in the source's order, with the source's units."""
+    import re
+    text = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    m = crsim.Model("crs")
+    states = re.findall(r"^\| \d+ \| `([a-z0-9_]+)`[^|]*\| ([^|]+) \|", _section(text, "## 1. States", "## 2."), re.M)
+    assert [s for s, _ in states] == list(m.states["name"])
+    assert [u.strip() for _, u in states] == list(m.states["unit"])
+    params = re.findall(r"^\| `([A-Za-z0-9_]+)` \| ([^|]+) \|", _section(text, "## 10. Parameters", "\n## ")
+                        if "\n## " in text[text.index("## 10. Parameters"):] else text[text.index("## 10. Parameters"):], re.M)
+    assert [p for p, _ in params] == list(m.parameters["name"])
+    assert [u.strip() for _, u in params] == list(m.parameters["unit"])
+
+
+def test_pk_models_md_lists_the_source_names():
+    import re
+    text = (ROOT / "docs" / "pk-models.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \| ([^|]+) \|", text, re.M)
+    assert {r[0] for r in rows} == {n for n in crsim.models() if n != "crs"}
+    for name, _, params in rows:
+        assert [p.strip() for p in params.split(",")] == list(crsim.Model(name).parameters["name"]), name
