@@ -138,8 +138,11 @@ def _result_from_record(path: str, rec: Dict[str, Any]) -> Result:
     name = rec["name"]
     if rec["model_name"] not in models():
         raise _io_error(path, f"{path}: scenario '{name}' was simulated with model '{rec['model_name']}', "
-                      f"which this crsim does not have (models: {', '.join(models())}); read the "
-                      "file with h5py instead (layout in docs/hdf5-schema.md)")
+                      f"which this crsim does not have (models: {', '.join(models())}); if it is a "
+                      "model of your own, load its source first (crsim.Model.from_antimony(text or "
+                      ".ant file), crsim.Model.from_sbml(file), or a scenario naming the file) and "
+                      "call crsim.load again; or read the file with h5py (layout in "
+                      "docs/hdf5-schema.md)")
     model = Model(rec["model_name"])
     scenario = None
     weight = None

@@ -1,6 +1,7 @@
-"""Models: metadata of the built-in models as pandas DataFrames."""
+"""Models: metadata of the built-in models and of users' own models as pandas DataFrames."""
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Optional, Union
 
 import pandas as pd
@@ -13,12 +14,14 @@ __all__ = ["Model", "models", "as_model"]
 
 
 def models() -> List[str]:
-    """Names of the built-in models, e.g. ``['pk1', 'pk1_oral', 'pk2', ...]``."""
+    """Names of the models: the built-in ones (``['crs', 'pk1', 'pk1_oral', 'pk2', ...]``) and the
+    users' models loaded in this process (:meth:`Model.from_antimony`, :meth:`Model.from_sbml`)."""
     return list(_core.models())
 
 
 class Model:
-    """A built-in model: its states, parameters and observables with units and sources.
+    """A model (built in, or your own: :meth:`from_antimony`, :meth:`from_sbml`): its states,
+    parameters and observables with units and sources.
 
     ``Model(name, parameter_set=None)`` looks the model up in the engine's registry (unknown names
     raise :class:`crsim.InputError` listing the known ones). Models whose numbers live in cited
@@ -55,6 +58,35 @@ class Model:
             path = parameter_set_path(spec)
             self._set = load_parameter_set(str(path))
             self._values = dict(_core.parameters_from(name, str(path)))
+
+    # --- users' own models ----------------------------------------------------------------------
+    @classmethod
+    def from_antimony(cls, text: Union[str, "os.PathLike"], *, name: Optional[str] = None) -> "Model":
+        """A model of your own, written in Antimony (text, or the path of a .ant file).
+
+        The model is compiled to C++ and into a shared library by the system C++ compiler the first
+        time (seconds; see docs/models.md), cached per user ($CRSIM_CACHE_DIR, else
+        ~/.cache/crsim) and loaded: afterwards it is used by name everywhere (``crsim.simulate``,
+        scenarios, ``crsim.fit``, ``crsim.population``, results files) like a built-in model, and a
+        later load of the same source is instant. Parameter values come from the source.
+        ``name`` overrides the model's name (default: ``model <name>() ... end`` or
+        ``//@ model name=...``). Errors in the source raise :class:`crsim.InputError` naming the
+        line or the element; a name of a built-in model is refused.
+        """
+        from ._usermodels import load
+
+        return cls(load(text, kind="antimony", name=name))
+
+    @classmethod
+    def from_sbml(cls, path_or_text: Union[str, "os.PathLike"], *, name: Optional[str] = None
+                  ) -> "Model":
+        """A model of your own from SBML (a file path, or the XML text), compiled and loaded as
+        :meth:`from_antimony` does. SBML constructs crsim does not integrate (events, algebraic
+        rules, delays, fast reactions, non-constant compartments, ...) raise
+        :class:`crsim.InputError` naming the construct and the element id."""
+        from ._usermodels import load
+
+        return cls(load(path_or_text, kind="sbml", name=name))
 
     # --- identity -----------------------------------------------------------------------------
     @property

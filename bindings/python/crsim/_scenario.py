@@ -21,6 +21,7 @@ from ._dosing import HOURS_PER_DAY, Dose, to_core_doses
 from ._errors import InputError, input_error
 from ._model import Model
 from ._regimen import DEFAULT_TARGETS, parse_regimen
+from ._usermodels import is_model_file
 from ._validate import MISSING, Problems, read_data_file, suggest
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ class Scenario:
     """A simulation scenario: model, parameters, patient, regimen, run length, outputs, solver.
 
     Args:
-        model: model name (see :func:`crsim.models`).
+        model: model name (see :func:`crsim.models`), or the path of a model source file of your
+            own (``.ant`` Antimony, ``.xml``/``.sbml`` SBML; in a scenario file relative to the
+            file), compiled unless cached and loaded (docs/models.md); the scenario then names the
+            model by its name.
         name: scenario name (the group name in a results file; no '/'). Files default to their
             file name without suffix.
         description: free text.
@@ -175,6 +179,9 @@ class Scenario:
     def from_file(cls, path: Union[str, Path]) -> "Scenario":
         """Reads a scenario from a .yaml/.yml or .json file (name defaults to the file's stem)."""
         data, problems = read_data_file(path)
+        if isinstance(data, Mapping) and is_model_file(data.get("model")):
+            # model: a model source file, relative to the scenario file
+            data = {**data, "model": str(Path(path).parent / Path(data["model"]).expanduser())}
         return cls.from_dict(data, default_name=Path(path).stem, problems=problems)
 
     # --- output -------------------------------------------------------------------------------
@@ -283,10 +290,12 @@ def dose_to_dict(d: Dose) -> Dict[str, Any]:
 
 def targets_table(info: Mapping[str, Any]) -> Dict[str, str]:
     """Which state a text regimen doses, by "drug route", "drug" or "route", for one model: the PK
-    library's iv -> central, po/sc/im -> depot where those states exist, and for states named
-    ``<drug>_central`` / ``<drug>_depot`` the drug name with and without a route."""
+    library's iv -> central, po/sc/im -> depot where those states exist, for states named
+    ``<drug>_central`` / ``<drug>_depot`` the drug name with and without a route, and every state
+    that takes doses by its own name (``"gut 100 mg"``)."""
     dosable = [s["name"] for s in info["states"] if s["dose_unit"]]
     table = {route: st for route, st in DEFAULT_TARGETS.items() if st in dosable}
+    table.update({st.lower(): st for st in dosable})
     for s in dosable:
         for suffix, routes in (("_central", ("iv",)), ("_depot", ("po", "sc", "im"))):
             if s.endswith(suffix) and len(s) > len(suffix):
@@ -408,9 +417,13 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
         p.add("description", desc, "free text")
     out["description"] = desc if isinstance(desc, str) else ""
 
-    names = list(_core.models())
     model = d.get("model", MISSING)
-    if isinstance(model, str) and model not in names:
+    if isinstance(model, str) and is_model_file(model):
+        model = _load_model_file(model, p)  # a user's model source: compiled (cached) and loaded
+    names = list(_core.models())
+    if model is None:
+        pass  # the model file's problem is recorded
+    elif isinstance(model, str) and model not in names:
         p.add("model", model, "a model name, one of {" + ", ".join(names) + "}" + suggest(model, names))
         model = None
     else:
@@ -659,6 +672,18 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                     p.add_raw(field_, str(ex).replace("policies[0]", f"policies[{i}]", 1))
     out["_doses"] = doses
     return out
+
+
+def _load_model_file(path: str, p: Problems) -> Optional[str]:
+    """The name of the user model in the source file ``path`` (.ant, .xml, .sbml), compiled unless
+    cached and loaded; None after recording the problem of the file in ``p``."""
+    from ._usermodels import load_file
+
+    try:
+        return load_file(path)
+    except InputError as ex:
+        p.add_raw("model", f"model: {path}: {ex}" if str(path) not in str(ex) else f"model: {ex}")
+        return None
 
 
 def _check_policies(raw: Any, info: Optional[Mapping[str, Any]], p: Problems) -> List[Any]:

@@ -542,6 +542,7 @@ void raise_with(PyObject* type, const char* what, const std::vector<std::pair<co
 void bind_parameter_sets(py::module_& m);  // parameter_sets.cpp
 void bind_crs_readouts(py::module_& m);    // crs_readouts.cpp
 void bind_batch(py::module_& m);           // batch.cpp
+void bind_model_library(py::module_& m);   // model_library.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
@@ -586,6 +587,7 @@ PYBIND11_MODULE(_core, m) {
     bind_parameter_sets(m);
     bind_crs_readouts(m);
     bind_batch(m);
+    bind_model_library(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),
