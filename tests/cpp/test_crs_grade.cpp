@@ -1,6 +1,7 @@
 // ASTCT grading (shared/science/clinical.md 7a.2-7a.3), the parameter-set loader and its errors.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -92,15 +93,22 @@ TEST_CASE("parameter sets load and give the crs model every parameter with its u
 }
 
 namespace {
-std::string write_variant(const std::string& name, const std::string& from, const std::string& to) {
-    std::ifstream in(std::string(CRSIM_DATA_DIR) + "/parameters/crs_axicabtagene_lbcl.json");
+// A copy of data/parameters (the sets and their layers) in /tmp/crsim_test_<name>/ with one
+// substitution in `file` (relative to it); returns the path of the copied LBCL set.
+std::string write_variant(const std::string& name, const std::string& from, const std::string& to,
+                          const std::string& file = "crs_axicabtagene_lbcl.json") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path("/tmp") / ("crsim_test_" + name);
+    fs::remove_all(dir);
+    fs::copy(fs::path(CRSIM_DATA_DIR) / "parameters", dir, fs::copy_options::recursive);
+    std::ifstream in(dir / file);
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
     const auto pos = s.find(from);
     REQUIRE(pos != std::string::npos);
     s.replace(pos, from.size(), to);
-    const std::string path = "/tmp/crsim_test_" + name + ".json";
-    std::ofstream(path) << s;
-    return path;
+    std::ofstream(dir / file) << s;
+    return (dir / "crs_axicabtagene_lbcl.json").string();
 }
 std::string error_of(const std::string& path, const std::map<std::string, double>& ov = {}) {
     try {
@@ -117,7 +125,7 @@ TEST_CASE("parameter-set errors name the file, the field, the value and what is 
     const std::string unit = write_variant("unit", "\"unit\": \"1/h\"", "\"unit\": \"1/d\"");
     const std::string e1 = error_of(unit);
     CHECK_THAT(e1, Contains(unit + ": parameters.") && Contains(".unit") && Contains("'1/d'") && Contains("'1/h'"));
-    const std::string e2 = error_of(write_variant("unknown", "\"theta\":", "\"thetaX\":"));
+    const std::string e2 = error_of(write_variant("unknown", "\"theta\":", "\"thetaX\":", "cells/cd19_car_t.json"));
     CHECK_THAT(e2, Contains("parameters.thetaX") && Contains("unknown parameter"));
     const std::string e3 = error_of(write_variant("model", "\"model\": \"crs\"", "\"model\": \"pk1\""));
     CHECK_THAT(e3, Contains(": model") && Contains("'pk1'") && Contains("'crs'"));
@@ -125,13 +133,13 @@ TEST_CASE("parameter-set errors name the file, the field, the value and what is 
     CHECK_THAT(e4, Contains("malformed JSON"));
     const std::string e5 = error_of(write_variant("nosrc", "\"source\": \"", "\"sourcex\": \""));
     CHECK_THAT(e5, Contains(".source") && Contains("missing"));
-    const std::string e6 = error_of(write_variant("range", "\"value\": 0.939", "\"value\": 1.5"));
-    CHECK_THAT(e6, Contains("parameters.sil6r_Imax") && Contains("1.5") && Contains("[0, 1]"));
+    const std::string e6 = error_of(write_variant("range", "\"value\": 0.939", "\"value\": 1.5", "drugs/tocilizumab.json"));
+    CHECK_THAT(e6, Contains("drugs/tocilizumab.json: parameters.sil6r_Imax") && Contains("1.5") && Contains("[0, 1]"));
     const std::string path = std::string(CRSIM_DATA_DIR) + "/parameters/crs_axicabtagene_lbcl.json";
     CHECK_THAT(error_of(path, {{"nope", 1.0}}), Contains("overrides") && Contains("'nope'"));
     CHECK_THAT(error_of(path, {{"f_blood", 2.0}}), Contains("overrides.f_blood") && Contains("2"));
     CHECK_THAT(error_of("/nonexistent/x.json"), Contains("parameter_set") && Contains("readable JSON file"));
     // missing parameter
-    const std::string e7 = error_of(write_variant("missing", "\"theta\":", "\"_theta\":"));
+    const std::string e7 = error_of(write_variant("missing", "\"theta\":", "\"_theta\":", "cells/cd19_car_t.json"));
     CHECK_THAT(e7, Contains("parameters.theta") && Contains("missing"));
 }

@@ -1,0 +1,96 @@
+"""Parameter sets in layers (data/parameters/{cells,physiology,drugs}/ extended by the product sets):
+each resolved set equals the snapshot taken before the sets were split (tests/reference/
+parameter_sets_v1.json), value for value; only complete sets are listed; layers are disjoint."""
+import json
+from pathlib import Path
+
+import pytest
+
+import crsim
+from crsim import _core
+from crsim._parameter_sets import data_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = json.loads((ROOT / "tests" / "reference" / "parameter_sets_v1.json").read_text())["sets"]
+SOURCE_DIR = ROOT / "data" / "parameters"
+SETS = sorted(SNAPSHOT)
+
+
+def _resolved(directory: Path, stem: str) -> dict:
+    return _core.load_parameter_set(str(directory / f"{stem}.json"))
+
+
+@pytest.mark.parametrize("directory", [SOURCE_DIR, None], ids=["source tree", "installed"])
+@pytest.mark.parametrize("stem", SETS)
+def test_resolved_set_equals_snapshot(stem, directory):
+    s = _resolved(directory or data_dir() / "parameters", stem)
+    ref = SNAPSHOT[stem]
+    assert s["model"] == ref["model"]
+    assert s["description"] == ref["description"]
+    assert sorted(s["patient"]) == sorted(ref["patient"])
+    for section in ("parameters", "regimen"):
+        got, want = s[section], ref[section]
+        assert sorted(got) == sorted(want), section
+        for name, e in want.items():
+            assert got[name]["value"] == e["value"], f"{section}.{name}"  # exactly
+            assert got[name]["unit"] == e["unit"], f"{section}.{name}.unit"
+            assert got[name]["note"] == e.get("note", ""), f"{section}.{name}.note"
+            assert got[name]["source"] == e["source"], f"{section}.{name}.source"
+    assert sorted(s["sources"]) == sorted(ref["sources"])
+
+
+def test_only_complete_sets_are_listed():
+    listed = crsim.parameter_sets()
+    assert sorted(listed["name"]) == SETS
+    assert set(listed["model"]) == {"crs"}
+
+
+def _layer_files():
+    return sorted(p for p in SOURCE_DIR.rglob("*.json") if p.parent != SOURCE_DIR)
+
+
+def test_layers_are_disjoint_and_not_sets():
+    files = _layer_files()
+    assert {p.parent.name for p in files} >= {"drugs", "physiology"}
+    owner = {}
+    for f in files:
+        d = json.loads(f.read_text())
+        assert "model" not in d, f
+        for section in ("patient", "parameters", "regimen"):
+            for name in d.get(section, {}):
+                if name.startswith("_"):
+                    continue
+                assert name not in owner, f"{name} in {f} and {owner.get(name)}"
+                owner[name] = f
+        with pytest.raises(ValueError, match="model"):
+            _core.load_parameter_set(str(f))
+    # Every layer is used by every shipped set (they share all of them today).
+    for stem in SETS:
+        ext = json.loads((SOURCE_DIR / f"{stem}.json").read_text())["extends"]
+        assert sorted(SOURCE_DIR / f"{e}.json" for e in ext) == files
+
+
+def test_layer_errors_reach_python(tmp_path):
+    (tmp_path / "l").mkdir()
+    (tmp_path / "l" / "a.json").write_text('{"extends": ["l/b"]}')
+    (tmp_path / "l" / "b.json").write_text('{"extends": ["l/a"]}')
+    (tmp_path / "cyc.json").write_text('{"model": "crs", "extends": ["l/a"]}')
+    with pytest.raises(crsim.InputError, match=r"b\.json: extends\[0\].*cycle"):
+        _core.load_parameter_set(str(tmp_path / "cyc.json"))
+    (tmp_path / "miss.json").write_text('{"model": "crs", "extends": ["drugs/nope"]}')
+    with pytest.raises(crsim.InputError, match=r"miss\.json: extends\[0\].*'drugs/nope'"):
+        _core.load_parameter_set(str(tmp_path / "miss.json"))
+
+
+def test_a_user_set_extends_a_shipped_product_set(tmp_path):
+    base = SOURCE_DIR / "crs_axicabtagene_lbcl.json"
+    (tmp_path / "heavy.json").write_text(json.dumps({
+        "description": "LBCL patient of 120 kg",
+        "extends": [str(base.with_suffix(""))],
+        "patient": {"body_weight": {"value": 120.0, "unit": "kg", "source": "modelling choice: a heavy adult"}},
+    }))
+    m = crsim.Model("crs", parameter_set=str(tmp_path / "heavy.json"))
+    p = m.parameters.set_index("name")
+    assert p.loc["body_weight", "value"] == 120.0
+    assert p.loc["toc_CL", "value"] == SNAPSHOT["crs_axicabtagene_lbcl"]["parameters"]["toc_CL"]["value"]
+    assert p.loc["rho", "value"] == SNAPSHOT["crs_axicabtagene_lbcl"]["parameters"]["rho"]["value"]
