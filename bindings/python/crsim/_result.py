@@ -291,7 +291,7 @@ class Result:
     # --- plots and readouts -------------------------------------------------------------------
     def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
         """One panel per variable (default: the model's key variables, see
-        ``DEFAULT_PLOT_VARIABLES``, else all observables) against time, in h or, for runs longer
+        ``DEFAULT_PLOT_VARIABLES``, else all observables, else all states) against time, in h or, for runs longer
         than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
         sequence of Axes to draw into. Returns the matplotlib Figure."""
         names = self.default_plot_variables if variables is None else as_names(
@@ -305,7 +305,8 @@ class Result:
     @property
     def default_plot_variables(self) -> List[str]:
         """The variables :meth:`plot` draws when none are named."""
-        return list(DEFAULT_PLOT_VARIABLES.get(self.model.name, self.observable_names))
+        return list(DEFAULT_PLOT_VARIABLES.get(self.model.name,
+                                               self.observable_names or self.state_names))
 
     def summary(self) -> Dict[str, Dict[str, object]]:
         """Readouts per observable from the output grid: unit, max (Cmax for a concentration),

@@ -235,7 +235,8 @@ def _compile(name: str, files: Dict[str, str], final: Path, cxx: List[str]) -> N
     except OSError as ex:
         raise RuntimeError(f"the C++ compiler '{' '.join(cxx)}' could not be run ({ex}): install "
                            "one (Debian: apt install g++) or set CXX") from None
-    compiles += 1
+    with _lock:
+        compiles += 1
     log.write_text(" ".join(shlex.quote(c) for c in cmd) + "\n\n" + out.stdout + out.stderr,
                    encoding="utf-8")
     if out.returncode != 0 or not lib.is_file():
@@ -300,7 +301,7 @@ def load(source: Union[str, os.PathLike], *, kind: str, name: Optional[str] = No
                           "digit")
     text, path = _read(source, kind)
     ident = text if path is None else f"{path}\0{text}"
-    with _lock:
+    with _lock:  # libAntimony keeps global state: one generation at a time
         memo = _memo.get((kind, ident, name))
         if memo is not None and _core.user_models().get(memo[0]) == memo[1]:
             return memo[0]
@@ -322,9 +323,12 @@ def load(source: Union[str, os.PathLike], *, kind: str, name: Optional[str] = No
         # the generated code names no path: the same model from a string or from any file shares
         # one cache entry
         files = _cpp(ir, f"user model {ir.name}", text)
-        lib = _load_library(ir.name, files)
+    # compiling runs outside the lock: models load in parallel threads (the same model is
+    # compiled once: the lock file)
+    lib = _load_library(ir.name, files)
+    with _lock:
         _memo[(kind, ident, name)] = (ir.name, lib)
-        return ir.name
+    return ir.name
 
 
 def _read(source: Union[str, os.PathLike], kind: str) -> Tuple[str, Optional[Path]]:
