@@ -3,8 +3,8 @@ everywhere as a built-in model is: simulate (closed form, solve_ivp), text regim
 sensitivities, fit, scan, population, results files, scenario files naming the model file, the
 CLI; the cache (compile once, then load) and the errors of model sources.
 
-Three models (two here, one of docs/models.md) are compiled once for the module, in parallel, into a
-temporary cache (about 10 s each on one core).
+Four models (three here, one of docs/models.md) are compiled once for the module, in parallel, into
+a temporary cache (about 8 s each on one core).
 """
 import os
 import re
@@ -73,8 +73,33 @@ model switchy()
 end
 """
 
+# Species and reactions in a compartment (SBML import: rates from stoichiometry, concentrations):
+# a drug binding its receptor, both cleared.
+BINDING = """\
+model binding()
+  compartment V = 2
+  species D in V, R in V, DR in V
+  D = 10; R = 5; DR = 0
+  kon = 0.5; koff = 0.1; kel = 0.2; kdeg = 0.05
+  bind: D + R -> DR; V*kon*D*R
+  unbind: DR -> D + R; V*koff*DR
+  elim: D -> ; V*kel*D
+  deg: DR -> ; V*kdeg*DR
+end
+"""
+
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sbml(antimony_text):
+    """SBML of an Antimony text (libAntimony keeps global state: under crsim's generation lock)."""
+    import antimony
+
+    with um._lock:
+        antimony.clearPreviousLoads()
+        assert antimony.loadAntimonyString(antimony_text) >= 0, antimony.getLastError()
+        return antimony.getSBMLString(antimony.getMainModuleName())
 
 
 def doc_blocks():
@@ -92,10 +117,14 @@ def cache(tmp_path_factory):
     old = os.environ.get("CRSIM_CACHE_DIR")
     os.environ["CRSIM_CACHE_DIR"] = str(d)
     n0 = um.compiles
-    with ThreadPoolExecutor(3) as pool:
-        names = list(pool.map(crsim.Model.from_antimony, [PKPD, SWITCH, doc_blocks()["antimony"]]))
-    assert [m.name for m in names] == ["pkpd_effect", "switchy", "my_pkpd"]
-    assert um.compiles == n0 + 3
+    sbml = d / "binding.xml"
+    sbml.write_text(_sbml(BINDING))
+    loads = [(crsim.Model.from_antimony, PKPD), (crsim.Model.from_antimony, SWITCH),
+             (crsim.Model.from_antimony, doc_blocks()["antimony"]), (crsim.Model.from_sbml, str(sbml))]
+    with ThreadPoolExecutor(len(loads)) as pool:
+        models = list(pool.map(lambda job: job[0](job[1]), loads))
+    assert [m.name for m in models] == ["pkpd_effect", "switchy", "my_pkpd", "binding"]
+    assert um.compiles == n0 + len(loads)
     yield d
     if old is None:
         os.environ.pop("CRSIM_CACHE_DIR", None)
@@ -195,6 +224,27 @@ def test_nonlinear_piecewise_matches_solve_ivp(cache):
     np.testing.assert_allclose(res["x"], ref[0], rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(res["y"], ref[1], rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(res["total"], ref[0] + ref[1], rtol=1e-7, atol=1e-9)
+
+
+def test_sbml_reactions_match_solve_ivp(cache):
+    from scipy.integrate import solve_ivp
+
+    m = crsim.Model("binding")
+    assert m.state_names == ["D", "R", "DR"]
+    p = m.parameter_values
+    assert p["V"] == 2.0
+
+    def f(_t, z):
+        d, r, dr = z
+        net = p["kon"] * d * r - p["koff"] * dr
+        return [-net - p["kel"] * d, -net, net - p["kdeg"] * dr]
+
+    t = np.linspace(0, 24, 49)
+    ref = solve_ivp(f, (0, 24), [10.0, 5.0, 0.0], method="DOP853", rtol=1e-12, atol=1e-14,
+                    t_eval=t).y
+    res = crsim.simulate("binding", times=t, **TIGHT)
+    for i, name in enumerate(m.state_names):
+        np.testing.assert_allclose(res[name], ref[i], rtol=1e-7, atol=1e-10, err_msg=name)
 
 
 # --- doses, text regimens, policies, sensitivities ----------------------------------------------------
@@ -350,21 +400,38 @@ def test_second_load_does_not_compile(cache):
     assert _core.user_models()["pkpd_effect"] == str(lib)
 
 
-def test_two_processes_compiling_the_same_model_compile_once(tmp_path):
-    cache = tmp_path / "shared-cache"
-    code = ("import crsim, crsim._usermodels as um; "
-            "m = crsim.Model.from_antimony('model racer()\\n  x = 1; k = 0.3\\n  x\\' = -k*x\\nend\\n'); "
+FAKE_CXX = """\
+#!/bin/sh
+# a stand-in compiler: --version, else sleep (so that the two processes overlap) and "compile" by
+# copying a library built before
+if [ "$1" = "--version" ]; then echo "fake-c++ 1.0"; exit 0; fi
+while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+sleep 2
+cp "$CRSIM_TEST_LIBRARY" "$out"
+"""
+
+
+def test_two_processes_compiling_the_same_model_compile_once(cache, tmp_path):
+    """Two processes load the same new model at once: one compiles, the other waits for it and
+    loads the library (the compiler is a stand-in that takes 2 s and copies switchy's library)."""
+    fake = tmp_path / "fake-cxx"
+    fake.write_text(FAKE_CXX)
+    fake.chmod(0o755)
+    shared = tmp_path / "shared-cache"
+    code = ("import sys, crsim, crsim._usermodels as um; "
+            "m = crsim.Model.from_antimony(sys.argv[1]); "
             "r = crsim.simulate(m, times=[0, 1]); print(um.compiles, r['x'][-1])")
-    env = dict(os.environ, CRSIM_CACHE_DIR=str(cache))
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+    env = dict(os.environ, CRSIM_CACHE_DIR=str(shared), CXX=str(fake),
+               CRSIM_TEST_LIBRARY=str(library(cache, "switchy")))
+    procs = [subprocess.Popen([sys.executable, "-c", code, SWITCH], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
-    counts = sorted(int(o[0].split()[0]) for o in outs)
-    assert counts == [0, 1]
-    assert all(float(o[0].split()[1]) == pytest.approx(np.exp(-0.3), rel=1e-6) for o in outs)
-    dirs = [p.name for p in cache.iterdir() if p.is_dir()]
-    assert len(dirs) == 1 and dirs[0].startswith("racer-")  # no temporary build left
+    assert sorted(int(o[0].split()[0]) for o in outs) == [0, 1]
+    x1 = crsim.simulate("switchy", times=[0, 1])["x"][-1]
+    assert all(float(o[0].split()[1]) == pytest.approx(x1, rel=1e-12) for o in outs)
+    dirs = [p.name for p in shared.iterdir() if p.is_dir()]
+    assert len(dirs) == 1 and dirs[0].startswith("switchy-")  # no temporary build left
 
 
 def test_stale_cache_entry_is_refused_and_rebuilt(cache, tmp_path, monkeypatch):
@@ -408,14 +475,6 @@ def test_antimony_syntax_error_names_the_line():
     with pytest.raises(crsim.InputError, match=r"<string>:3: .*valid Antimony") as ex:
         crsim.Model.from_antimony(text)
     assert ex.value.line == 3
-
-
-def _sbml(antimony_text):
-    import antimony
-
-    antimony.clearPreviousLoads()
-    assert antimony.loadAntimonyString(antimony_text) >= 0, antimony.getLastError()
-    return antimony.getSBMLString(antimony.getMainModuleName())
 
 
 def test_sbml_event_names_the_event(tmp_path):
