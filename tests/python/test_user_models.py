@@ -385,6 +385,18 @@ def test_scenario_file_names_the_model_file_and_the_cli_runs_it(cache, tmp_path)
         crsim.Scenario.from_file(tmp_path / "bad.yaml")
 
 
+def test_a_model_file_path_serves_as_a_model_name(cache, tmp_path):
+    (tmp_path / "switch.ant").write_text(SWITCH)
+    n0 = um.compiles
+    assert crsim.Model(str(tmp_path / "switch.ant")).name == "switchy"
+    assert crsim.simulate(str(tmp_path / "switch.ant"), times=[0, 1]).model.name == "switchy"
+    assert um.compiles == n0
+    with pytest.raises(crsim.InputError, match="for from_antimony"):
+        crsim.Model.from_sbml(str(tmp_path / "switch.ant"))
+    with pytest.raises(crsim.InputError, match="an existing Antimony file"):
+        crsim.Model.from_antimony(str(tmp_path / "missing.ant"))
+
+
 # --- the cache -------------------------------------------------------------------------------------------
 
 def test_second_load_does_not_compile(cache):

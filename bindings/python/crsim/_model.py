@@ -24,7 +24,8 @@ class Model:
     parameters and observables with units and sources.
 
     ``Model(name, parameter_set=None)`` looks the model up in the engine's registry (unknown names
-    raise :class:`crsim.InputError` listing the known ones). Models whose numbers live in cited
+    raise :class:`crsim.InputError` listing the known ones); a path to a model source file
+    (``.ant``, ``.xml``, ``.sbml``) loads it as :meth:`from_antimony` / :meth:`from_sbml` do. Models whose numbers live in cited
     parameter-set files (``data/parameters/*.json``, e.g. the CRS model) take their default set
     unless ``parameter_set`` names another set (file stem) or gives a path; the set is checked
     against the model (every parameter given, units equal, values within bounds). The object is
@@ -50,6 +51,10 @@ class Model:
             name = name.name
         if not isinstance(name, str):
             raise input_error("model", name, "a model name (str), one of {" + ", ".join(models()) + "}")
+        from ._usermodels import is_model_file, load_file
+
+        if is_model_file(name):  # a model source file of your own: compiled (cached) and loaded
+            name = load_file(name)
         self._info: Dict[str, Any] = _core.model_info(name)
         self._set: Optional[Dict[str, Any]] = None
         self._values: Dict[str, float] = {p["name"]: p["default"] for p in self._info["parameters"]}

@@ -338,6 +338,12 @@ def _read(source: Union[str, os.PathLike], kind: str) -> Tuple[str, Optional[Pat
             isinstance(source, str) and "\n" not in source and not source.lstrip().startswith("<")
             and source.lower().endswith(suffixes + (".ant", ".xml", ".sbml"))):
         path = Path(source)
+        other = (".xml", ".sbml") if kind == "antimony" else (".ant", ".txt")
+        if path.suffix.lower() in other:
+            raise input_error("model", str(source), "an Antimony file (.ant) for from_antimony, an "
+                              "SBML file (.xml, .sbml) for from_sbml" if kind == "antimony" else
+                              "an SBML file (.xml, .sbml) for from_sbml, an Antimony file (.ant) "
+                              "for from_antimony")
         if not path.is_file():
             raise input_error("model", str(source), f"an existing {'Antimony' if kind == 'antimony' else 'SBML'} "
                               "file (or the model's text)")
