@@ -1,4 +1,4 @@
-// ASTCT grading (shared/science/clinical.md 7a.2-7a.3), the parameter-set loader and its errors.
+// ASTCT grading (docs/model.md sec. 7; Lee DW et al. 2019), the parameter-set loader and its errors.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

@@ -38,7 +38,8 @@ READOUTS: Dict[str, Tuple[str, str]] = {
     "cart_auc28": ("cells/uL*d", "CAR-T AUC over days 0-28"),
     "cart_last": ("cells/uL", "CAR-T in blood at the last output time (persistence)"),
     "b_cell_aplasia_h": ("h", "time with B cells below 1 % of their level at infusion"),
-    "iec_hs": ("", "IEC-HS identified (clinical.md 7a.4; transaminases not modelled)"),
+    "iec_hs": ("", "IEC-HS identified (criteria of Hines MR et al. 2023, Transplant Cell Ther 29:438, as "
+               "recalled; transaminases not modelled)"),
     "iec_hs_onset_h": ("h", "IEC-HS onset; NaN = not identified"),
     "carhlh": ("", "carHLH criteria met (only pulmonary organ toxicity is modelled)"),
     "hlh2004_max": ("", "largest number of simulable HLH-2004 criteria met at once (of 4)"),

@@ -86,6 +86,6 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
 void bind_crs_readouts(py::module_& m) {
     m.def("crs_readouts", &readouts, py::arg("model"), py::arg("times"), py::arg("states"),
           py::arg("observables"), py::arg("doses"),
-          "Clinical readouts of a run of the crs model (clinical.md 7a): dict of numbers, flags and "
+          "Clinical readouts of a run of the crs model (docs/model.md sec. 7): dict of numbers, flags and "
           "the ASTCT grade per output time ('grade').");
 }
