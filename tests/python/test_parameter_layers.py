@@ -123,3 +123,11 @@ def test_docs_parameter_table_shows_the_resolved_sources():
         name, shown = cells[0][3:-1], cells[-1].rstrip(" |")
         sa, sb = a[name]["source"], b[name]["source"]
         assert shown == (sa if sa == sb else f"B-ALL: {sa}<br>LBCL: {sb}"), name
+
+
+def test_a_layer_beside_the_sets_is_not_listed(tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(SOURCE_DIR, tmp_path / "parameters")
+    (tmp_path / "parameters" / "shared_extra.json").write_text('{"parameters": {}}')
+    monkeypatch.setenv("CRSIM_DATA_DIR", str(tmp_path))
+    assert sorted(crsim.parameter_sets()["name"]) == SETS

@@ -1,6 +1,11 @@
-"""Parameter sets: the cited JSON files in data/parameters/ (shipped as crsim/data/parameters/)."""
+"""Parameter sets: the cited JSON files in data/parameters/ (shipped as crsim/data/parameters/).
+
+A set may extend shared layers (drugs/*.json, physiology/*.json, cells/*.json: files without a
+"model"), which the C++ loader resolves; only complete sets, the files directly in the directory that
+name a model, are listed."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -20,13 +25,24 @@ def data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent / "data"
 
 
+def _is_set(path: Path) -> bool:
+    """A complete parameter set names its model; a layer (used through "extends") does not."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        return True  # let the loader report what is wrong with it
+    return not isinstance(d, dict) or "model" in d
+
+
 def _set_files() -> List[Path]:
     d = data_dir() / "parameters"
-    return sorted(d.glob("*.json")) if d.is_dir() else []
+    return sorted(f for f in d.glob("*.json") if _is_set(f)) if d.is_dir() else []
 
 
 def parameter_sets(model: Optional[str] = None) -> pd.DataFrame:
-    """The available parameter sets (name, model, description), optionally for one model."""
+    """The available parameter sets (name, model, description), optionally for one model; layers
+    (files without a model, used through a set's "extends") are not sets and are not listed."""
     rows = []
     for f in _set_files():
         s = _core.load_parameter_set(str(f))
