@@ -105,7 +105,7 @@ def _sbml(antimony_text):
 def doc_blocks():
     """The code blocks of docs/models.md, section "Your own models", by language."""
     doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
-    section = doc.split("## Your own models", 1)[1]
+    section = doc.split("\n## Your own models\n", 1)[1].split("\n## ", 1)[0]
     return dict(re.findall(r"```(\w+)\n(.*?)```", section, re.S))
 
 
