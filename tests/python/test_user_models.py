@@ -480,6 +480,24 @@ def test_stale_cache_entry_is_refused_and_rebuilt(cache, tmp_path, monkeypatch):
     assert (entry / "model.so").read_bytes() == data
 
 
+def test_a_compiler_failure_is_reported_as_a_bug_with_its_log(tmp_path, monkeypatch):
+    broken = tmp_path / "broken-cxx"
+    broken.write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "broken-c++ 1"; exit 0; fi\n'
+                      'echo "build.cpp:1:1: error: something the generator got wrong" >&2\nexit 1\n')
+    broken.chmod(0o755)
+    monkeypatch.setenv("CRSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(um, "_memo", {})
+    monkeypatch.setenv("CXX", str(broken))
+    with pytest.raises(um.UserModelCompileError, match=r"bug of crsim's model compiler, not of your "
+                       r"model.*compile\.log\n.*something the generator got wrong") as ex:
+        crsim.Model.from_antimony(SWITCH)
+    assert isinstance(ex.value, RuntimeError)
+    assert "something the generator got wrong" in Path(ex.value.log).read_text()
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    with pytest.raises(RuntimeError, match="no C\\+\\+ compiler .*install one"):
+        crsim.Model.from_antimony(SWITCH)
+
+
 # --- errors in model sources ------------------------------------------------------------------------------
 
 def test_antimony_syntax_error_names_the_line():
