@@ -34,14 +34,20 @@ R ipow(const R& x) {
     else { const R x2 = x * x; return R(x2 * x2); }
 }
 
-// pow with an exponent that may carry derivatives: exp(b log a) for AD scalars.
+// pow for AD scalars (also nested ones, which Eigen's pow does not take) and exponents that may
+// carry derivatives: exp(b log a), with 0^b = 0 for b > 0 (a Hill term x^h at x = 0; exp(b log 0)
+// would give a NaN derivative there).
 template <class R, class A, class B>
 R pow_(const A& a, const B& b) {
     using std::exp;
     using std::log;
     using std::pow;
-    if constexpr (std::is_arithmetic_v<R>) return pow(double(a), double(b));
-    else return R(exp(R(b) * log(R(a))));
+    if constexpr (std::is_arithmetic_v<R>) {
+        return pow(double(a), double(b));
+    } else {
+        if (val(a) == 0.0 && val(b) > 0.0) return R(0.0);
+        return R(exp(R(b) * log(R(a))));
+    }
 }
 
 template <class R, class A>
