@@ -2,11 +2,12 @@
 
 Supported SBML: parameters, compartments and species (constant or changed by rate rules or by
 reactions with constant stoichiometry; amounts or concentrations), assignment rules, rate rules,
-initial assignments, function definitions (expanded), local parameters (promoted), piecewise,
+initial assignments, function definitions (expanded), local parameters (promoted), reaction ids in
+formulas (the reaction's rate), hierarchical models (SBML comp, flattened by libSBML), piecewise,
 the usual arithmetic, exp/ln/log/pow/root/abs/min/max/floor/ceil and trigonometric functions.
 Not supported, each refused with the element id: events, algebraic rules, delays, fast reactions,
-non-constant compartments, non-constant stoichiometry, conversion factors, rateOf, distributions and
-other SBML packages.
+compartments whose size changes in time, non-constant stoichiometry, conversion factors, rateOf,
+distributions and other required SBML packages.
 """
 from __future__ import annotations
 
@@ -237,9 +238,19 @@ def _convert(doc, origin: str):
 
 def _unsupported(doc, meta: ModelMeta) -> None:
     ls = _ls()
-    model = doc.getModel()
     origin = meta.origin
-    for k in range(doc.getNumPlugins()):
+    if doc.getLevel() >= 3 and doc.isPackageEnabled("comp"):
+        # hierarchical models (SBML comp): flattened into core by libSBML, as libAntimony flattens
+        # its modules
+        props = ls.ConversionProperties()
+        props.addOption("flatten comp", True)
+        if doc.convert(props) != ls.LIBSBML_OPERATION_SUCCESS:
+            raise ModelSourceError("SBML package", "'comp'", "hierarchical models that libSBML can "
+                                   "flatten (external model definitions found)", origin=origin)
+    model = doc.getModel()
+    # SBML packages exist from Level 3 on (libSBML attaches layout and render plugins, "required",
+    # to every Level 2 document: their diagrams live in annotations there)
+    for k in range(doc.getNumPlugins() if doc.getLevel() >= 3 else 0):
         pkg = doc.getPlugin(k).getPackageName()
         if pkg not in ("", "core", "l3v2extendedmath") and doc.getPkgRequired(pkg):
             raise ModelSourceError("SBML package", repr(pkg), "SBML core only", origin=origin)
@@ -256,7 +267,9 @@ def _unsupported(doc, meta: ModelMeta) -> None:
                                    origin=origin)
     for k in range(model.getNumCompartments()):
         c = model.getCompartment(k)
-        if not c.getConstant():
+        # constant="false" alone changes nothing (no events here): refused are sizes that change
+        # in time, by a rate rule here or by an assignment rule of the state (in build)
+        if model.getRateRule(c.getId()) is not None:
             raise ModelSourceError(f"compartment {c.getId()}", "non-constant",
                                    "compartments of constant size", origin=origin)
     for k in range(model.getNumSpecies()):
@@ -425,6 +438,11 @@ def build(doc, meta: ModelMeta) -> ModelIR:
             if kind == "species" and el.isSetInitialAmount() and not el.getHasOnlySubstanceUnits():
                 init_node = _divide(value_node(el.getInitialAmount()),
                                     _name_node(el.getCompartment()))
+            elif (kind == "species" and el.isSetInitialConcentration()
+                  and el.getHasOnlySubstanceUnits()):
+                # the state is the amount: concentration times the compartment's size
+                init_node = _times(value_node(el.getInitialConcentration()),
+                                   _name_node(el.getCompartment()))
             else:
                 init_node = None if math.isnan(value) else value_node(value)
             if sid in inits:
@@ -443,6 +461,13 @@ def build(doc, meta: ModelMeta) -> ModelIR:
                                               description=_description(el))
         else:
             add_parameter(el, sid, unit, value)
+
+    # a reaction's id in math stands for its rate (SBML): an intermediate
+    for k in range(model.getNumReactions()):
+        r = model.getReaction(k)
+        if r.isSetId() and r.getId() not in intermediates:
+            intermediates[r.getId()] = Intermediate(id=r.getId(), expr=r.getKineticLaw().getMath(),
+                                                    description=_description(r))
 
     # states and parameters in the order of the source's declarations
     if meta.order:
@@ -517,6 +542,10 @@ def build(doc, meta: ModelMeta) -> ModelIR:
 
     for sid in list(intermediates):
         visit(sid, [])
+    for sid in compartments:
+        if sid in ordered and ordered[sid].klass == T:
+            raise ModelSourceError(f"compartment {sid}", "non-constant",
+                                   "compartments of constant size", origin=origin)
     for s in states:
         if s.rate is not None:
             expr_class(s.rate, lambda n: ordered[n].klass)

@@ -216,9 +216,8 @@ def load_antimony(text: str, origin: str = "<string>", path: Optional[str] = Non
 def _meta_from_annotation(doc, meta: ModelMeta) -> None:
     """Reads <crsim:meta> annotations of an SBML document into ``meta``."""
     model = doc.getModel()
-    elements = model.getListOfAllElements()
-    for k in range(elements.getSize()):
-        el = elements.get(k)
+    elements = model.getListOfAllElements()  # the model's descendants, not the model itself
+    for el in [model] + [elements.get(k) for k in range(elements.getSize())]:
         if not el.isSetAnnotation():
             continue
         ann = el.getAnnotation()
@@ -230,6 +229,12 @@ def _meta_from_annotation(doc, meta: ModelMeta) -> None:
             attrs = {child.getAttrName(j): child.getAttrValue(j)
                      for j in range(child.getAttributesLength())}
             if el.getTypeCode() == model.getTypeCode():
+                # citations as <crsim:source> children (crsim's export), or one attribute
+                for j in range(child.getNumChildren()):
+                    node = child.getChild(j)
+                    if node.getName() == "source":
+                        meta.sources.append("".join(node.getChild(i).getCharacters() for i in
+                                                    range(node.getNumChildren())).strip())
                 for key, value in attrs.items():
                     if key == "source":
                         meta.sources.extend(s for s in value.split("\n") if s)
