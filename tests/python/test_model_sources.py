@@ -20,7 +20,7 @@ def test_generated_code_is_current():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("name", crsim.models())
+@pytest.mark.parametrize("name", crsim._core.builtin_models())
 def test_every_element_has_unit_and_description(name):
     m = crsim.Model(name)
     for table in (m.states, m.parameters, m.observables):
@@ -32,7 +32,7 @@ def test_every_element_has_unit_and_description(name):
 def test_sources_are_installed_with_the_package():
     src = Path(crsim.__file__).parent / "data" / "models"
     names = {p.stem for p in src.glob("*/*.ant") if p.parent.name != "blocks"}
-    assert names == set(crsim.models())
+    assert names == set(crsim._core.builtin_models())
 
 
 def test_metadata_errors_name_the_line():
@@ -83,6 +83,6 @@ def test_pk_models_md_lists_the_source_names():
     import re
     text = (ROOT / "docs" / "pk-models.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \| ([^|]+) \|", text, re.M)
-    assert {r[0] for r in rows} == {n for n in crsim.models() if n != "crs"}
+    assert {r[0] for r in rows} == {n for n in crsim._core.builtin_models() if n != "crs"}
     for name, _, params in rows:
         assert [p.strip() for p in params.split(",")] == list(crsim.Model(name).parameters["name"]), name

@@ -23,6 +23,7 @@ from ._core import __version__
 from ._dosing import Dose
 from ._errors import InputError, SolverError
 from ._data import check_data, read_data
+from ._examples import example, examples
 from ._errormodels import ErrorModel
 from ._explore import Explorer, explore
 from ._fit import fit
@@ -80,6 +81,8 @@ __all__ = [
     "plot_scan",
     "population",
     "read_data",
+    "example",
+    "examples",
     "sample_parameters",
     "save_population",
     "save",
