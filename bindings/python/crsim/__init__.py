@@ -18,6 +18,10 @@ Scenarios hold the same as files (YAML or JSON; see docs/scenarios.md)::
     sc = crsim.Scenario("pk2_mm", name="toci", patient={"weight_kg": 70},
                         regimen=["8 mg/kg iv over 1h max 800mg"], horizon_days=56)
     sc.to_file("toci.yaml"); res = crsim.simulate(crsim.Scenario.from_file("toci.yaml"))
+
+Models export to SBML (Level 3 with units) for other tools (libRoadRunner, COPASI)::
+
+    crsim.to_sbml("crs", parameter_set="crs_tisagenlecleucel_ball", path="crs.xml")
 """
 from ._core import __version__
 from ._dosing import Dose
@@ -42,6 +46,7 @@ from ._regimen import parse_regimen
 from ._result import Result
 from ._scan import plot_scan, scan
 from ._scenario import Outputs, Patient, Scenario, Solver
+from ._sbml import to_sbml
 from ._sensitivities import Sensitivities
 from ._simulate import simulate
 from ._strategies import Strategy, strategies, strategy
@@ -90,4 +95,5 @@ __all__ = [
     "simulate",
     "strategies",
     "strategy",
+    "to_sbml",
 ]

@@ -5,6 +5,7 @@
     crsim show OUT.h5
     crsim models
     crsim params MODEL
+    crsim export MODEL [--parameter-set SET] -o MODEL.xml
 
 Each subcommand is a pair (add_<name>(subparsers), run function). Exit status: 0 on success, 2 on
 bad input (a scenario, a path, an unreadable or foreign results file) with the message on stderr,
@@ -169,6 +170,17 @@ def _cmd_params(args: argparse.Namespace) -> int:
     print("states: " + ", ".join(f"{n} ({u})" for n, u in zip(m.state_names, m.states["unit"])))
     print("observables: " + ", ".join(f"{n} ({u})" for n, u in
                                       zip(m.observable_names, m.observables["unit"])))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ._sbml import to_sbml
+
+    _check_output(args.output, "-o", ("xml", "sbml"))
+    m = Model(args.model, args.parameter_set)
+    to_sbml(m, path=args.output)  # written to a temporary name and renamed
+    what = f"model {m.name}" + (f", parameter set {m.parameter_set}" if m.parameter_set else "")
+    print(f"wrote {args.output} (SBML Level 3 Version 2: {what})")
     return 0
 
 
@@ -439,7 +451,21 @@ def _add_params(sub) -> None:
     p.set_defaults(func=_cmd_params)
 
 
-COMMANDS: List[Callable] = [_add_run, _add_demo, _add_population, _add_show, _add_models, _add_params]
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a model as SBML (Level 3, units, crsim annotations)",
+                       description="Writes the model with the values of a parameter set as SBML "
+                       "Level 3 Version 2 for other tools (libRoadRunner/Tellurium, COPASI, AMICI): "
+                       "states as rate rules, intermediates and observables as assignment rules, "
+                       "units, bounds and sources as annotations (docs/models.md).")
+    p.add_argument("model", help="model name (see `crsim models`)")
+    p.add_argument("--parameter-set", default=None, metavar="SET",
+                   help="parameter set (name or path; default: the model's)")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.xml", help="SBML file to write")
+    p.set_defaults(func=_cmd_export)
+
+
+COMMANDS: List[Callable] = [_add_run, _add_demo, _add_population, _add_show, _add_models, _add_params,
+                            _add_export]
 
 
 def build_parser() -> argparse.ArgumentParser:
