@@ -8,13 +8,26 @@ import pandas as pd
 
 from . import _core
 from ._errors import input_error
-from ._parameter_sets import load_parameter_set, parameter_set_path
+from ._parameter_sets import model_parameter_set
 
 __all__ = ["Model", "models", "as_model"]
 
 
+_infos: Dict[tuple, Dict[str, Any]] = {}
+
+
+def model_info(name: str) -> Dict[str, Any]:
+    """The engine's description of a model (states, parameters, observables, ...), asked once per
+    model (a user model loaded again from another library is asked again). Shared: do not modify."""
+    key = (name, _core.user_models().get(name))
+    info = _infos.get(key)
+    if info is None:
+        info = _infos[key] = _core.model_info(name)
+    return info
+
+
 def models() -> List[str]:
-    """Names of the models: the built-in ones (``['crs', 'pk1', 'pk1_oral', 'pk2', ...]``) and the
+    """Names of the models: the built-in ones (``crs``, ``pk1``, ``pk1_oral``, ``pk2``, ...) and the
     users' models loaded in this process (:meth:`Model.from_antimony`, :meth:`Model.from_sbml`)."""
     return list(_core.models())
 
@@ -55,14 +68,13 @@ class Model:
 
         if is_model_file(name):  # a model source file of your own: compiled (cached) and loaded
             name = load_file(name)
-        self._info: Dict[str, Any] = _core.model_info(name)
+        self._info: Dict[str, Any] = model_info(name)
         self._set: Optional[Dict[str, Any]] = None
-        self._values: Dict[str, float] = {p["name"]: p["default"] for p in self._info["parameters"]}
         spec = parameter_set or self._info.get("default_parameter_set") or None
-        if spec is not None:
-            path = parameter_set_path(spec)
-            self._set = load_parameter_set(str(path))
-            self._values = dict(_core.parameters_from(name, str(path)))
+        if spec is not None:  # read and checked once per process (until a file changes)
+            self._set, self._values = model_parameter_set(name, spec)
+        else:
+            self._values = {p["name"]: p["default"] for p in self._info["parameters"]}
 
     # --- users' own models ----------------------------------------------------------------------
     @classmethod
