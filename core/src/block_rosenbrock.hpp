@@ -85,6 +85,13 @@ public:
 
     order_type order() const { return stepper_order; }
 
+    // When set, every step writes an estimate of the spectral radius of df/dx at its start to
+    // *out (-1 when the Jacobian is not finite): two power iterations on the equilibrated Jacobian
+    // D J D^-1 (same eigenvalues), whose vector carries over from step to step so that the
+    // estimate converges as the run goes on. Method "auto" uses it to hand back to dopri5
+    // (stiffness.hpp). Cost: two n x n matrix-vector products per step.
+    void estimate_spectral_radius(double* out) { rho_out_ = out; }
+
     // System: pair (deriv(z, dzdt, t) on state_type, jac) where jac(z, BlockJacobian&, t) fills J
     // and dF/dt, and jac.coupling(z, t, v, out) sets out (n m) to [B_1 v; ...; B_m v] in the layout
     // of vec(S).
@@ -105,6 +112,7 @@ public:
         W_ = -(scale_.asDiagonal() * jac_.J * scale_.cwiseInverse().asDiagonal());
         W_.diagonal().array() += 1.0 / (c.gamma * dt);
         lu_.compute(W_);
+        if (rho_out_) *rho_out_ = spectral_radius();
 
         const auto f = map(f_);
         const auto& dfdt = jac_.dfdt;
@@ -181,6 +189,36 @@ private:
         return Eigen::Map<const Eigen::VectorXd>(&v[0], static_cast<Eigen::Index>(v.size()));
     }
 
+    // Two power iterations on D J D^-1 from the vector of the previous step. A little of the
+    // all-ones vector is mixed in before each product: a block-triangular J leaves the subspace of
+    // its downstream blocks invariant, and a vector that converged there would otherwise never see
+    // an upstream block whose eigenvalue becomes dominant later in the run.
+    double spectral_radius() {
+        const double mix = 1e-2 / std::sqrt(static_cast<double>(n_));
+        if (pv_.size() != n_) pv_ = Eigen::VectorXd::Constant(n_, 1.0 / std::sqrt(static_cast<double>(n_)));
+        double rho = 0.0;
+        for (int it = 0; it < 2; ++it) {
+            const double nv0 = pv_.norm();
+            if (nv0 > 0.0) pv_ /= nv0;
+            pv_.array() += mix;
+            const double nv = pv_.norm();
+            pw_.noalias() = jac_.J * pv_.cwiseQuotient(scale_);
+            pw_.array() *= scale_.array();
+            const double nw = pw_.norm();
+            if (!std::isfinite(nw)) {
+                pv_.resize(0);
+                return -1.0;
+            }
+            rho = nw / nv;
+            if (nw == 0.0) {
+                pv_.resize(0);
+                return 0.0;
+            }
+            pv_.swap(pw_);
+        }
+        return rho;
+    }
+
     // g <- W^{-1} g by block forward substitution; jac.coupling gives [B_1 v; ...; B_m v] at (x, t).
     template <class Jac>
     void solve(Eigen::VectorXd& g, Jac& jac, const state_type& x, double t) {
@@ -209,6 +247,8 @@ private:
     Eigen::MatrixXd sS_, rS_;
     Eigen::VectorXd rx_, scale_;  // equilibration: W~ = diag(scale) W diag(scale)^-1
     state_type f_, xtmp_;
+    double* rho_out_ = nullptr;
+    Eigen::VectorXd pv_, pw_;  // power iteration (spectral_radius)
     boost::numeric::odeint::default_rosenbrock_coefficients<double> coef_;
     static constexpr double kD4 = -0.3620000000000023e-01;  // see the header comment
 };

@@ -249,6 +249,17 @@ void write_scenario(const h5::File& f, hid_t scenarios, const ResultRecord& r) {
         f.attr_i64(s.get(), "jacobian_evaluations", tr.stats.jacobian_evaluations);
         f.attr_i64(s.get(), "rejected_steps", tr.stats.rejected_steps);
         f.attr_i64(s.get(), "restarts", tr.stats.restarts);
+        f.attr(s.get(), "method_used", method_used(r.solver.method, tr.stats));
+        f.attr_i64(s.get(), "dopri5_steps", tr.stats.dopri5_steps);
+        f.attr_i64(s.get(), "rosenbrock4_steps", tr.stats.rosenbrock4_steps);
+        std::vector<double> times;
+        std::vector<std::string> to;
+        for (const MethodSwitch& w : tr.stats.switches) {
+            times.push_back(w.time);
+            to.push_back(to_string(w.to));
+        }
+        f.attr(s.get(), "switch_times", times);
+        f.attr(s.get(), "switch_to", to);
     }
     {
         std::vector<h5::DoseRow> rows;

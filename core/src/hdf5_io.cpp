@@ -111,6 +111,13 @@ void File::attr(hid_t obj, const std::string& name, double value) const {
     check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &value), "cannot write attribute", name);
 }
 
+void File::attr(hid_t obj, const std::string& name, const std::vector<double>& values) const {
+    const hsize_t n = values.size();
+    Handle space(check(H5Screate_simple(1, &n, nullptr), "cannot create a dataspace"), H5Sclose);
+    Handle a = make_attr(*this, obj, name, H5T_IEEE_F64LE, space.get());
+    if (n > 0) check(H5Awrite(a.get(), H5T_NATIVE_DOUBLE, values.data()), "cannot write attribute", name);
+}
+
 void File::attr_i64(hid_t obj, const std::string& name, std::int64_t value) const {
     Handle space = scalar_space(*this);
     Handle a = make_attr(*this, obj, name, H5T_STD_I64LE, space.get());
@@ -308,6 +315,22 @@ T read_scalar(const File& f, hid_t obj, const std::string& name, const std::stri
 double File::read_double(hid_t obj, const std::string& name, const std::string& obj_path) const {
     return read_scalar<double>(*this, obj, name, obj_path, H5T_NATIVE_DOUBLE, H5T_FLOAT, "a number");
 }
+std::vector<double> File::read_doubles_attr(hid_t obj, const std::string& name,
+                                            const std::string& obj_path) const {
+    const std::string what = "attribute '" + name + "' of '" + obj_path + "'";
+    Handle a = open_attr(*this, obj, name, obj_path);
+    Handle t(check(H5Aget_type(a.get()), "cannot query " + what), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(t.get());
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) bad(what + " is not numeric");
+    Handle s(check(H5Aget_space(a.get()), "cannot query " + what), H5Sclose);
+    if (H5Sget_simple_extent_ndims(s.get()) > 1) bad(what + " is not one-dimensional");
+    const hssize_t n = H5Sget_simple_extent_npoints(s.get());
+    if (n < 0) fail("cannot query " + what);
+    std::vector<double> v(static_cast<std::size_t>(n));
+    if (n > 0) check(H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()), "cannot read", what);
+    return v;
+}
+
 std::int64_t File::read_i64(hid_t obj, const std::string& name, const std::string& obj_path) const {
     return read_scalar<std::int64_t>(*this, obj, name, obj_path, H5T_NATIVE_INT64, H5T_INTEGER,
                                      "an integer");

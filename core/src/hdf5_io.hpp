@@ -88,6 +88,7 @@ struct File {
     void attr(hid_t obj, const std::string& name, const std::string& value) const;
     void attr(hid_t obj, const std::string& name, const std::vector<std::string>& values) const;
     void attr(hid_t obj, const std::string& name, double value) const;
+    void attr(hid_t obj, const std::string& name, const std::vector<double>& values) const;
     void attr_i64(hid_t obj, const std::string& name, std::int64_t value) const;
     void attr_u64(hid_t obj, const std::string& name, std::uint64_t value) const;
     // A float64 dataset of shape `dims` from row-major `data`; chunked and compressed (shuffle +
@@ -111,6 +112,8 @@ struct File {
     std::vector<std::string> read_strings(hid_t obj, const std::string& name,
                                           const std::string& obj_path) const;
     double read_double(hid_t obj, const std::string& name, const std::string& obj_path) const;
+    // A one-dimensional numeric attribute (any length, converted to float64).
+    std::vector<double> read_doubles_attr(hid_t obj, const std::string& name, const std::string& obj_path) const;
     std::int64_t read_i64(hid_t obj, const std::string& name, const std::string& obj_path) const;
     std::uint64_t read_u64(hid_t obj, const std::string& name, const std::string& obj_path) const;
     std::vector<hsize_t> dims(hid_t dset, const std::string& obj_path) const;

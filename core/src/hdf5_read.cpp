@@ -137,6 +137,35 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
         if (f.has_attr(s.get(), "rejected_steps"))  // added within schema 1 (optional)
             tr.stats.rejected_steps = static_cast<long>(f.read_i64(s.get(), "rejected_steps", sp));
         tr.stats.restarts = static_cast<long>(f.read_i64(s.get(), "restarts", sp));
+        // Steps per method and the switches of method "auto" were added within schema 1
+        // (optional): files written before them took every step with their one method.
+        if (f.has_attr(s.get(), "dopri5_steps") && f.has_attr(s.get(), "rosenbrock4_steps")) {
+            tr.stats.dopri5_steps = static_cast<long>(f.read_i64(s.get(), "dopri5_steps", sp));
+            tr.stats.rosenbrock4_steps = static_cast<long>(f.read_i64(s.get(), "rosenbrock4_steps", sp));
+        } else if (r.solver.method == Method::Rosenbrock4) {
+            tr.stats.rosenbrock4_steps = tr.stats.steps;
+        } else {
+            tr.stats.dopri5_steps = tr.stats.steps;
+        }
+        if (f.has_attr(s.get(), "switch_times") && f.has_attr(s.get(), "switch_to")) {
+            const std::vector<double> times = f.read_doubles_attr(s.get(), "switch_times", sp);
+            const std::vector<std::string> to = f.read_strings(s.get(), "switch_to", sp);
+            if (to.size() != times.size())
+                f.bad("attributes 'switch_times' and 'switch_to' of " + squote(sp) + " differ in length (" +
+                      std::to_string(times.size()) + " and " + std::to_string(to.size()) + ")");
+            for (std::size_t i = 0; i < times.size(); ++i) {
+                MethodSwitch w;
+                w.time = times[i];
+                if (to[i] == "rosenbrock4")
+                    w.to = Method::Rosenbrock4;
+                else if (to[i] == "dopri5")
+                    w.to = Method::Dopri5;
+                else
+                    f.bad("attribute 'switch_to' of " + squote(sp) + " entry " + std::to_string(i) + " is " +
+                          squote(to[i]) + ", not 'rosenbrock4' or 'dopri5'");
+                tr.stats.switches.push_back(w);
+            }
+        }
     }
     {
         const std::string dp = gp + "/doses";

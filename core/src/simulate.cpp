@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <memory>
 
 #include <boost/numeric/odeint.hpp>
@@ -13,19 +14,33 @@
 #include "block_rosenbrock.hpp"
 #include "crsim/errors.hpp"
 #include "policy_monitor.hpp"
+#include "stiffness.hpp"
 
 namespace crsim {
 
 namespace odeint = boost::numeric::odeint;
 
 Method method_from_string(const std::string& name) {
+    if (name == "auto") return Method::Auto;
     if (name == "rosenbrock4") return Method::Rosenbrock4;
     if (name == "dopri5") return Method::Dopri5;
-    throw InputError("method", "'" + name + "'", "one of {rosenbrock4, dopri5}");
+    throw InputError("method", "'" + name + "'", "one of {auto, rosenbrock4, dopri5}");
 }
 
 std::string to_string(Method m) {
-    return m == Method::Rosenbrock4 ? "rosenbrock4" : "dopri5";
+    switch (m) {
+        case Method::Rosenbrock4: return "rosenbrock4";
+        case Method::Dopri5: return "dopri5";
+        case Method::Auto: break;
+    }
+    return "auto";
+}
+
+std::string method_used(Method requested, const SolverStats& s) {
+    if (s.dopri5_steps > 0 && s.rosenbrock4_steps > 0) return "dopri5+rosenbrock4";
+    if (s.rosenbrock4_steps > 0) return "rosenbrock4";
+    if (s.dopri5_steps > 0) return "dopri5";
+    return requested == Method::Rosenbrock4 ? "rosenbrock4" : "dopri5";
 }
 
 namespace {
@@ -87,6 +102,37 @@ struct VDeriv {
     }
 };
 
+// The arguments and results of the last two right-hand-side evaluations (pointers into the
+// stepper's own buffers, valid until its next step). After an accepted Dormand-Prince step these
+// are stage 6 (at y6) and stage 7 (at y7 = the new state, FSAL), both at the step's end: what
+// Hairer's stiffness detection needs (stiffness.hpp), without copying anything.
+struct StageLog {
+    const double* x[2] = {nullptr, nullptr};
+    const double* f[2] = {nullptr, nullptr};
+    double t[2] = {0.0, 0.0};
+    int last = 0;
+    void note(const double* xi, const double* fi, double ti) {
+        last ^= 1;
+        x[last] = xi;
+        f[last] = fi;
+        t[last] = ti;
+    }
+};
+struct VDerivLogged {
+    const System* sys;
+    StageLog* log;  // odeint copies the system functor: the log lives with the driver
+    void operator()(const std::vector<double>& x, std::vector<double>& dxdt, double t) const {
+        sys->f(x.data(), dxdt.data(), t);
+        log->note(x.data(), dxdt.data(), t);
+    }
+};
+
+// Never ends a segment early (methods rosenbrock4 and dopri5).
+struct NoHandOver {
+    template <class Stepper>
+    bool operator()(const Stepper&) const { return false; }
+};
+
 template <class Vec>
 double* raw(Vec& v) { return &v[0]; }
 
@@ -109,6 +155,11 @@ public:
         ++*attempts_;
         if (controlled_ < x_err.size())
             std::fill(x_err.begin() + static_cast<long>(controlled_), x_err.end(), 0.0);
+        // A non-finite error estimate (a stage overflowed on a far too long step, e.g. the
+        // automatic first step of a run to 1e11 h) can pass Odeint's "err > 1" test, whose max
+        // norm skips NaN: reject the attempt instead, so that the step shrinks (by 5, the most).
+        for (std::size_t i = 0; i < x_err.size(); ++i)
+            if (!std::isfinite(x_err[i])) return std::numeric_limits<double>::infinity();
         return Base::error(algebra, x_old, dxdt_old, x_err, dt);
     }
 
@@ -159,10 +210,12 @@ private:
     void add_events(const std::vector<DoseEvent>& events);
     void set_rates(double t);
     void record(double t, const double* z);
-    template <class Stepper, class State, class Deriv>
-    double integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b);
-    template <class Stepper, class State, class Deriv>
-    void integrate_all(Stepper stepper, const Deriv& deriv, std::vector<double>& z);
+    template <class Stepper, class State, class Deriv, class HandOver>
+    double integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b, double h0,
+                     HandOver&& hand_over, bool& handed_over);
+    template <class Segment>
+    void integrate_all(Segment&& segment, std::vector<double>& z);
+    void run_auto(std::vector<double>& z, long& attempts);
 
     const Model& model_;
     const Problem& pr_;
@@ -268,12 +321,17 @@ void Driver::record(double t, const double* z) {
 
 // Integrates from a to b (a < b) with a dense-output stepper, recording output times in (a, b).
 // The last step is shortened to land exactly on b, the next discontinuity. Returns b, or the
-// earlier time at which a policy fired (z then holds the state there).
-template <class Stepper, class State, class Deriv>
-double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b) {
+// earlier time at which a policy fired (z then holds the state there), or the end of the accepted
+// step after which hand_over(stepper) returned true (handed_over is then set; method "auto").
+// h0 > 0: the first step to try (a hand-over continues with the step size reached).
+template <class Stepper, class State, class Deriv, class HandOver>
+double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b, double h0,
+                         HandOver&& hand_over, bool& handed_over) {
     const auto& times = pr_.times;
+    handed_over = false;
     double h = opt_.initial_step > 0.0 ? opt_.initial_step : 1e-4 * (b - a);
     if (last_dt_ > 0.0 && opt_.initial_step <= 0.0) h = std::min(h * 10.0, last_dt_);
+    if (h0 > 0.0) h = h0;
     if (opt_.max_step > 0.0) h = std::min(h, opt_.max_step);
     h = std::min(h, b - a);
     stepper.initialize(z, a, h);
@@ -340,22 +398,25 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
             z = tmp;
             return stop;
         }
+        if (hand_over(stepper)) {
+            handed_over = true;
+            z = stepper.current_state();
+            return stepper.current_time();
+        }
     }
     z = stepper.current_state();
     return b;
 }
 
-template <class Stepper, class State, class Deriv>
-void Driver::integrate_all(Stepper stepper, const Deriv& deriv, std::vector<double>& z0) {
-    State z(z0.size());
-    std::copy(z0.begin(), z0.end(), raw(z));
-    std::vector<double> zv(z0);
+// segment(z, a, b) integrates from a towards b as integrate() does and returns the time reached
+// (b, or where a policy fired), z holding the state there.
+template <class Segment>
+void Driver::integrate_all(Segment&& segment, std::vector<double>& zv) {
     const double t_end = pr_.times.back();
     double t = pr_.t_start;
     for (;;) {
         // At a discontinuity (or where a policy fired): doses, then policies that are due here
         // (their doses may fall here too), then outputs (post-dose).
-        std::copy(raw(z), raw(z) + zv.size(), zv.begin());
         apply_events_at(t, zv);
         policies_->observe_point(t, zv.data());
         for (int f = policies_->due(t); f >= 0; f = policies_->due(t)) {
@@ -365,7 +426,6 @@ void Driver::integrate_all(Stepper stepper, const Deriv& deriv, std::vector<doub
             apply_events_at(t, zv);
             policies_->observe_point(t, zv.data());
         }
-        std::copy(zv.begin(), zv.end(), raw(z));
         set_rates(t);
         while (next_out_ < pr_.times.size() && pr_.times[next_out_] == t) {
             record(t, zv.data());
@@ -374,8 +434,90 @@ void Driver::integrate_all(Stepper stepper, const Deriv& deriv, std::vector<doub
         if (t >= t_end) break;
         const double next = *std::upper_bound(bounds_.begin(), bounds_.end(), t);
         ++out_.stats.restarts;
-        t = integrate(stepper, deriv, z, t, next);
+        t = segment(zv, t, next);
     }
+}
+
+using RosenbrockCtrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
+using RosenbrockDense = odeint::rosenbrock4_dense_output<RosenbrockCtrl>;
+using Dopri = odeint::runge_kutta_dopri5<std::vector<double>>;
+using DopriCtrl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odeint::default_step_adjuster<double, double>,
+                                                 odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
+using DopriDense = odeint::dense_output_runge_kutta<DopriCtrl, odeint::explicit_controlled_stepper_fsal_tag>;
+
+RosenbrockDense make_rosenbrock(int n, int m, const SolverOptions& o, double* rho = nullptr) {
+    detail::BlockRosenbrock4 st(n, m, o.sensitivity_error_control, o.atol / o.rtol);
+    st.estimate_spectral_radius(rho);
+    return RosenbrockDense(RosenbrockCtrl(o.atol, o.rtol, o.max_step, st));
+}
+
+DopriDense make_dopri5(int n, std::size_t N, const SolverOptions& o, long* attempts) {
+    const std::size_t controlled = o.sensitivity_error_control ? N : static_cast<std::size_t>(n);
+    return DopriDense(DopriCtrl(StateErrorChecker(o.atol, o.rtol, controlled, attempts),
+                                odeint::default_step_adjuster<double, double>(o.max_step), Dopri()));
+}
+
+// Method "auto": dopri5 (the same stepper as method "dopri5", so that a run that never finds
+// stiffness is the dopri5 run) until Hairer's test finds the problem stiff, then rosenbrock4 until
+// its spectral-radius estimate shows dopri5 would be stable again (stiffness.hpp). A hand-over
+// happens at the end of an accepted step: the other stepper starts there from the same state with
+// the step size reached, within the same segment between discontinuities.
+void Driver::run_auto(std::vector<double>& z, long& attempts) {
+    const std::size_t N = z.size();
+    long dopri_attempts = 0;
+    DopriDense dopri = make_dopri5(n_, N, opt_, &dopri_attempts);
+    StageLog log;
+    const VDerivLogged dderiv{&sys_, &log};
+    double rho = -1.0;
+    RosenbrockDense ros = make_rosenbrock(n_, m_, opt_, &rho);
+    const auto rderiv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
+    UVec zr(N);
+
+    detail::StiffnessSwitch rule;
+    bool stiff = false;
+    const std::size_t n = static_cast<std::size_t>(n_);
+    const double atol = opt_.atol, rtol = opt_.rtol;
+    const auto dopri_watch = [&](const DopriDense& st) {
+        const double t1 = st.current_time();
+        const double tol = 1e-12 * std::max(1.0, std::abs(t1));
+        const int l = log.last, p = l ^ 1;
+        // stages 6 and 7 of the accepted step, both evaluated at its end
+        if (!log.x[p] || std::abs(log.t[l] - t1) > tol || std::abs(log.t[p] - t1) > tol)
+            return rule.explicit_step(-1.0);
+        const double ratio = detail::dopri5_stiffness_ratio(n, log.x[l], log.x[p], log.f[l], log.f[p], atol, rtol);
+        return rule.explicit_step(ratio < 0.0 ? -1.0 : (t1 - st.previous_time()) * ratio);
+    };
+    const auto ros_watch = [&](const RosenbrockDense& st) {
+        // the step the controller proposes next, once it grows by less than 2x a step (not while
+        // it climbs back from a restart or a hand-over, where short steps say nothing)
+        const double h = st.current_time() - st.previous_time(), h_next = st.current_time_step();
+        return rule.implicit_step(rho < 0.0 || h_next > 2.0 * h ? -1.0 : h_next * rho);
+    };
+    integrate_all(
+        [&](std::vector<double>& zv, double a, double b) {
+            double t = a, h0 = 0.0;
+            const double eps = 1e-13 * std::max(1.0, std::abs(b));
+            for (;;) {
+                bool handed = false;
+                const long before = out_.stats.steps;
+                if (stiff) {
+                    std::copy(zv.begin(), zv.end(), raw(zr));
+                    t = integrate(ros, rderiv, zr, t, b, h0, ros_watch, handed);
+                    std::copy(raw(zr), raw(zr) + N, zv.begin());
+                    out_.stats.rosenbrock4_steps += out_.stats.steps - before;
+                } else {
+                    t = integrate(dopri, dderiv, zv, t, b, h0, dopri_watch, handed);
+                    out_.stats.dopri5_steps += out_.stats.steps - before;
+                }
+                if (!handed) return t;  // b, or where a policy fired
+                stiff = !stiff;
+                out_.stats.switches.push_back({t, stiff ? Method::Rosenbrock4 : Method::Dopri5});
+                h0 = last_dt_;
+                if (b - t <= eps) return b;
+            }
+        },
+        z);
+    attempts = dopri_attempts + out_.stats.jacobian_evaluations;
 }
 
 Trajectory Driver::run() {
@@ -437,23 +579,32 @@ Trajectory Driver::run() {
     out_.times.reserve(pr_.times.size());
 
     long attempts = 0;  // step attempts (accepted or rejected)
+    bool handed_over = false;
     if (opt_.method == Method::Rosenbrock4) {
-        using Ctrl = odeint::rosenbrock4_controller<detail::BlockRosenbrock4>;
-        odeint::rosenbrock4_dense_output<Ctrl> stepper(
-            Ctrl(opt_.atol, opt_.rtol, opt_.max_step,
-                 detail::BlockRosenbrock4(n_, m_, opt_.sensitivity_error_control, opt_.atol / opt_.rtol)));
+        auto stepper = make_rosenbrock(n_, m_, opt_);
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
-        integrate_all<decltype(stepper), UVec>(stepper, deriv, z);
+        UVec zr(N);
+        integrate_all(
+            [&](std::vector<double>& zv, double a, double b) {
+                std::copy(zv.begin(), zv.end(), raw(zr));
+                const double t = integrate(stepper, deriv, zr, a, b, 0.0, NoHandOver{}, handed_over);
+                std::copy(raw(zr), raw(zr) + N, zv.begin());
+                return t;
+            },
+            z);
         attempts = out_.stats.jacobian_evaluations;  // one Jacobian per attempt
+        out_.stats.rosenbrock4_steps = out_.stats.steps;
+    } else if (opt_.method == Method::Dopri5) {
+        auto stepper = make_dopri5(n_, N, opt_, &attempts);
+        const VDeriv deriv{&sys_};
+        integrate_all(
+            [&](std::vector<double>& zv, double a, double b) {
+                return integrate(stepper, deriv, zv, a, b, 0.0, NoHandOver{}, handed_over);
+            },
+            z);
+        out_.stats.dopri5_steps = out_.stats.steps;
     } else {
-        using Dopri = odeint::runge_kutta_dopri5<std::vector<double>>;
-        using Ctl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odeint::default_step_adjuster<double, double>,
-                                                   odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
-        const std::size_t controlled = opt_.sensitivity_error_control ? N : static_cast<std::size_t>(n_);
-        odeint::dense_output_runge_kutta<Ctl, odeint::explicit_controlled_stepper_fsal_tag> stepper(
-            Ctl(StateErrorChecker(opt_.atol, opt_.rtol, controlled, &attempts),
-                odeint::default_step_adjuster<double, double>(opt_.max_step), Dopri()));
-        integrate_all<decltype(stepper), std::vector<double>>(stepper, VDeriv{&sys_}, z);
+        run_auto(z, attempts);
     }
     out_.stats.rejected_steps = std::max(0L, attempts - out_.stats.steps);
     out_.doses = events_;

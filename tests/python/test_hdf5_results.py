@@ -83,13 +83,18 @@ def test_layout_in_plain_h5py(toci_result, tmp_path):
         assert dict(zip(g["parameters"].attrs["names"], g["parameters"][:])) == r.parameters
         assert list(g["parameters"].attrs["units"]) == [r.parameter_units[k] for k in r.parameters]
         assert g["states"].chunks is not None and g["states"].compression == "gzip"
-        assert dict(g["solver"].attrs) == pytest.approx({"method": "rosenbrock4", "rtol": 1e-8,
+        assert dict(g["solver"].attrs) == pytest.approx({"method": "auto", "rtol": 1e-8,
                                                          "atol": 1e-10, "max_steps": 500000,
                                                          "max_step": 0.0, "initial_step": 0.0,
                                                          "sensitivity_error_control": 1})
         assert g["statistics"].attrs["steps"] == r.stats["steps"] > 0
         assert g["statistics"].attrs["rhs_evaluations"] == r.stats["rhs_evaluations"]
         assert g["statistics"].attrs["rejected_steps"] == r.stats["rejected_steps"] >= 0
+        # method "auto" on this non-stiff model: dopri5 throughout
+        assert g["statistics"].attrs["method_used"] == r.stats["method_used"] == "dopri5"
+        assert g["statistics"].attrs["dopri5_steps"] == r.stats["steps"]
+        assert g["statistics"].attrs["rosenbrock4_steps"] == 0
+        assert len(g["statistics"].attrs["switch_times"]) == len(g["statistics"].attrs["switch_to"]) == 0
         doses = g["doses"][:]
         assert len(doses) == 2 and list(doses["amount"]) == [560.0, 560.0]
         assert list(doses["time"]) == [0.0, 504.0] and list(doses["end"]) == [1.0, 505.0]

@@ -26,7 +26,10 @@ def test_arrays_names_and_units(res):
     assert "C" in res and "X" not in res
     with pytest.raises(crsim.InputError, match="variable = 'X'"):
         res["X"]
-    assert res.stats["steps"] > 0 and res.stats["method"] == "rosenbrock4"
+    assert res.stats["steps"] > 0 and res.stats["method"] == "auto"
+    # the default method on this non-stiff model: dopri5 throughout
+    assert res.stats["method_used"] == "dopri5" and res.stats["stiff_switches"] == []
+    assert res.stats["dopri5_steps"] == res.stats["steps"] and res.stats["rosenbrock4_steps"] == 0
     assert res.weight == 70 and "pk2_mm" in repr(res)
 
 

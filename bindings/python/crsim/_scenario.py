@@ -44,7 +44,7 @@ OUTPUT_KEYS = ("step_h", "times_h")
 SOLVER_KEYS = ("method", "rtol", "atol", "max_steps", "max_step", "initial_step")
 DOSE_KEYS = ("target", "amount", "unit", "time", "time_days", "rate", "duration", "additional",
              "interval", "interval_days", "lag", "bioavailability", "cap")
-METHODS = ("rosenbrock4", "dopri5")
+METHODS = ("auto", "rosenbrock4", "dopri5")
 NAME_PATTERN = r"(?!\.\.?$)[^/\x00]+"
 
 
@@ -72,7 +72,7 @@ class Outputs:
 class Solver:
     """Solver settings (see :func:`crsim.simulate`)."""
 
-    method: str = "rosenbrock4"
+    method: str = "auto"
     rtol: float = 1e-8
     atol: float = 1e-10
     max_steps: int = 500_000
@@ -580,7 +580,7 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     if sd is not None:
         kw: Dict[str, Any] = {}
         if "method" in sd:
-            kw["method"] = p.text("solver.method", sd["method"], "one of {rosenbrock4, dopri5}",
+            kw["method"] = p.text("solver.method", sd["method"], "one of {auto, rosenbrock4, dopri5}",
                                   choices=METHODS)
         if "rtol" in sd:
             kw["rtol"] = p.number("solver.rtol", sd["rtol"], "a relative tolerance in [1e-14, 1)",

@@ -85,7 +85,7 @@ def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
 
 
 _DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=None,
-                 method="rosenbrock4", rtol=1e-8, atol=1e-10, max_steps=500_000, max_step=0.0,
+                 method="auto", rtol=1e-8, atol=1e-10, max_steps=500_000, max_step=0.0,
                  initial_step=0.0, sensitivities=None, t_start=0.0, days=None, policies=None,
                  sensitivity_error_control=True)
 
@@ -151,7 +151,7 @@ class Prepared:
 
 def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
             parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
-            initial: Optional[Mapping[str, float]] = None, method: str = "rosenbrock4",
+            initial: Optional[Mapping[str, float]] = None, method: str = "auto",
             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
             max_step: float = 0.0, initial_step: float = 0.0,
             sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
@@ -204,7 +204,7 @@ def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
         sens = as_names(sensitivities, "sensitivities", "parameter names or 'init:<state>', or True")
 
     options = {
-        "method": as_str(method, "method", "one of {rosenbrock4, dopri5}"),
+        "method": as_str(method, "method", "one of {auto, rosenbrock4, dopri5}"),
         "rtol": as_float(rtol, "rtol", "a relative tolerance in [1e-14, 1)"),
         "atol": as_float(atol, "atol", "a finite absolute tolerance > 0"),
         "max_steps": as_int(max_steps, "max_steps", "an integer step count > 0"),
@@ -248,7 +248,7 @@ def _regimen_doses(texts: Sequence[str], model: Model, offset: int) -> List[Dose
 
 def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any = (),
              parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
-             initial: Optional[Mapping[str, float]] = None, method: str = "rosenbrock4",
+             initial: Optional[Mapping[str, float]] = None, method: str = "auto",
              rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
              max_step: float = 0.0, initial_step: float = 0.0,
              sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
@@ -267,7 +267,9 @@ def simulate(model: Union[str, Model, "Scenario"], times: Any = None, doses: Any
         parameters: overrides of the defaults, name -> value in the parameter's unit.
         weight: body weight, kg (needed by per-kg doses such as ``unit="mg/kg"``).
         initial: overrides of the initial state, state name -> value in the state's unit.
-        method: ``"rosenbrock4"`` (stiff, default) or ``"dopri5"`` (non-stiff).
+        method: ``"auto"`` (default: dopri5, handing over to rosenbrock4 while the problem is
+            stiff; ``result.stats`` reports the switches), ``"rosenbrock4"`` (stiff) or
+            ``"dopri5"`` (non-stiff).
         rtol, atol: relative tolerance in [1e-14, 1) and absolute tolerance (state units) > 0.
         max_steps: largest number of accepted steps over the run (SolverError beyond).
         max_step, initial_step: step bounds in h (0 = unlimited / automatic).

@@ -150,6 +150,17 @@ py::dict stats_to_dict(const crsim::SolverStats& st, crsim::Method method) {
     stats["restarts"] = st.restarts;
     stats["rejected_steps"] = st.rejected_steps;
     stats["method"] = crsim::to_string(method);
+    stats["method_used"] = crsim::method_used(method, st);
+    stats["dopri5_steps"] = st.dopri5_steps;
+    stats["rosenbrock4_steps"] = st.rosenbrock4_steps;
+    py::list switches;
+    for (const auto& w : st.switches) {
+        py::dict d;
+        d["time_h"] = w.time;
+        d["to"] = crsim::to_string(w.to);
+        switches.append(d);
+    }
+    stats["stiff_switches"] = switches;
     return stats;
 }
 
@@ -159,7 +170,7 @@ crsim::SolverOptions to_options(const py::handle& h) {
         const std::string key = to_string(kv.first, "options key", "an option name (str)");
         const std::string f = "options." + key;
         const py::handle v = kv.second;
-        if (key == "method") o.method = crsim::method_from_string(to_string(v, "method", "one of {rosenbrock4, dopri5}"));
+        if (key == "method") o.method = crsim::method_from_string(to_string(v, "method", "one of {auto, rosenbrock4, dopri5}"));
         else if (key == "rtol") o.rtol = to_double(v, f, "a relative tolerance in [1e-14, 1)");
         else if (key == "atol") o.atol = to_double(v, f, "a finite absolute tolerance > 0");
         else if (key == "max_steps") o.max_steps = to_long(v, f, "a step count > 0 (integer)");
@@ -411,6 +422,25 @@ crsim::ResultRecord to_record(const py::handle& h, std::size_t i) {
     tr.stats.restarts = to_long(item(stats, "restarts", f + ".stats"), f + ".stats.restarts", "an integer");
     if (stats.contains("rejected_steps"))
         tr.stats.rejected_steps = to_long(stats["rejected_steps"], f + ".stats.rejected_steps", "an integer");
+    if (stats.contains("dopri5_steps"))
+        tr.stats.dopri5_steps = to_long(stats["dopri5_steps"], f + ".stats.dopri5_steps", "an integer");
+    if (stats.contains("rosenbrock4_steps"))
+        tr.stats.rosenbrock4_steps = to_long(stats["rosenbrock4_steps"], f + ".stats.rosenbrock4_steps", "an integer");
+    if (stats.contains("stiff_switches") && !stats["stiff_switches"].is_none()) {
+        const std::string sf = f + ".stats.stiff_switches";
+        std::size_t i = 0;
+        for (auto e : stats["stiff_switches"]) {
+            const std::string ef = sf + "[" + std::to_string(i++) + "]";
+            const py::dict w = to_dict(e, ef, "a dict {time_h, to}");
+            crsim::MethodSwitch ms;
+            ms.time = to_double(item(w, "time_h", ef), ef + ".time_h", "a time in h");
+            const std::string to = to_string(item(w, "to", ef), ef + ".to", "'rosenbrock4' or 'dopri5'");
+            if (to != "rosenbrock4" && to != "dopri5")
+                throw crsim::InputError(ef + ".to", "'" + to + "'", "'rosenbrock4' or 'dopri5'");
+            ms.to = crsim::method_from_string(to);
+            tr.stats.switches.push_back(ms);
+        }
+    }
 
     if (d.contains("readouts")) r.readouts = to_name_values(d["readouts"], f + ".readouts", "readout unit");
     if (d.contains("readout_units")) r.readout_units = to_str_map(d["readout_units"], f + ".readout_units");

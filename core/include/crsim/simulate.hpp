@@ -15,13 +15,17 @@ namespace crsim {
 enum class Method {
     Rosenbrock4,  // stiff: Rosenbrock 4(3) with dense output, Jacobian by automatic differentiation
     Dopri5,       // non-stiff: Dormand-Prince 5(4) with dense output
+    // Chooses itself: dopri5 with Hairer's stiffness detection, handing over to rosenbrock4 while
+    // the problem is stiff and back when the Rosenbrock steps show it no longer is
+    // (core/src/stiffness.hpp, docs/engine.md).
+    Auto,
 };
 
-Method method_from_string(const std::string& name);  // "rosenbrock4" | "dopri5"
+Method method_from_string(const std::string& name);  // "auto" | "rosenbrock4" | "dopri5"
 std::string to_string(Method m);
 
 struct SolverOptions {
-    Method method = Method::Rosenbrock4;
+    Method method = Method::Auto;
     double rtol = 1e-8;          // relative tolerance, in (0, 1)
     double atol = 1e-10;         // absolute tolerance (state units), > 0
     long max_steps = 500000;     // accepted steps over the whole run
@@ -49,13 +53,27 @@ struct Problem {
     std::vector<Policy> policies;
 };
 
+// A hand-over of method "auto" from one stepper to the other.
+struct MethodSwitch {
+    double time = 0.0;                // h: the end of the last step of the method handed over from
+    Method to = Method::Rosenbrock4;  // the method that takes over there (Rosenbrock4: found stiff)
+};
+
 struct SolverStats {
     long steps = 0;           // accepted steps
     long rhs_evaluations = 0;
     long jacobian_evaluations = 0;
     long restarts = 0;        // segments started at discontinuities
     long rejected_steps = 0;  // step attempts the error control rejected (then retried smaller)
+    // Accepted steps per method (their sum is `steps`) and, for "auto", every switch in time order.
+    long dopri5_steps = 0;
+    long rosenbrock4_steps = 0;
+    std::vector<MethodSwitch> switches;
 };
+
+// The methods that took the accepted steps of a run: "dopri5", "rosenbrock4" or
+// "dopri5+rosenbrock4"; a run without steps names the method `requested` starts with.
+std::string method_used(Method requested, const SolverStats& stats);
 
 struct Trajectory {
     std::vector<double> times;        // T
