@@ -8,7 +8,7 @@ import pytest
 
 import crsim
 from crsim._parameter_sets import data_dir
-from crsim._scan import DEFAULT_READOUTS
+from crsim._extension import extension
 
 GRID = {"policy.trigger_grade": [1, 2, 3], "policy.delay_h": [0, 6, 12, 24]}
 
@@ -27,7 +27,7 @@ def table(default):
 
 
 def test_3x4_scan_returns_12_rows_with_all_readouts(table):
-    readouts = DEFAULT_READOUTS["crs"]
+    readouts = list(extension("crs").scan_readouts)
     assert list(table.columns) == list(GRID) + readouts
     assert len(table) == 12
     assert list(zip(table["policy.trigger_grade"], table["policy.delay_h"])) == [

@@ -36,7 +36,6 @@ from ._fitset import FitSet
 from ._profile import Profile
 from ._io import IoError, load, save
 from ._citations import citations
-from ._crs import crs_grade
 from ._model import Model, models
 from ._parameter_sets import parameter_sets
 from ._policy import Policy
@@ -50,6 +49,7 @@ from ._sbml import to_sbml
 from ._sensitivities import Sensitivities
 from ._simulate import simulate
 from ._strategies import Strategy, strategies, strategy
+from .extensions.crs import crs_grade  # the CRS model's ASTCT grade over time
 
 __all__ = [
     "__version__",

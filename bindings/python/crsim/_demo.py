@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ._errors import input_error
+from ._extension import extension
 from ._parameter_sets import data_dir
-from ._result import CLINICAL_SUMMARIES, Result
+from ._result import Result
 from ._scenario import Scenario
 
 DEFAULT_SCENARIO = "default.yaml"
@@ -75,7 +76,7 @@ def report(result: Result, name: Optional[str] = None) -> List[str]:
     if len(result.doses):
         lines.append("  administered:")
         lines += _dose_lines(result)
-    summary = CLINICAL_SUMMARIES.get(result.model.name)
+    summary = extension(result.model.name).summary
     if summary is not None:
         lines.append("  clinical summary:")
         lines += ["    " + line for line in summary(result)]

@@ -11,6 +11,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._errors import InputError, input_error
+from ._extension import extension
 from ._model import Model
 from ._scenario import Scenario
 
@@ -21,18 +22,12 @@ SLIDER_STEPS = 40
 
 
 def default_controls(scenario: Scenario) -> Dict[str, Any]:
-    """Controls of the CRS teaching explorer: tumor burden and CAR-T dose (log sliders over
-    ±10-fold around the scenario's values), and the intervention strategy (none or a standard
-    one). For other models: every parameter the scenario sets, ±10-fold."""
-    from ._strategies import strategies
-
-    if scenario.model == "crs":
-        ex = _current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"])
-        burden, dose = ex["parameters.tumor_burden"], ex["regimen[0].amount"]
-        names = ["none"] + [n for n in strategies()["name"] if n.startswith(("tocilizumab", "dexa"))]
-        return {"parameters.tumor_burden": (burden / 10, burden * 10),
-                "regimen[0].amount": (dose / 10, dose * 10),
-                "strategy": names}
+    """The controls the model's extension proposes (the CRS teaching explorer: tumor burden and
+    CAR-T dose, log sliders over ±10-fold around the scenario's values, and the intervention
+    strategy). For other models: every parameter the scenario sets, ±10-fold."""
+    proposed = extension(scenario.model).explorer_controls
+    if proposed is not None:
+        return proposed(scenario)
     out: Dict[str, Any] = {}
     for name, value in scenario.parameters.items():
         if value > 0:
@@ -40,7 +35,7 @@ def default_controls(scenario: Scenario) -> Dict[str, Any]:
     return out
 
 
-def _current_values(scenario: Scenario, keys: Sequence[str]) -> Dict[str, Any]:
+def current_values(scenario: Scenario, keys: Sequence[str]) -> Dict[str, Any]:
     """The scenario's value of each control key (parameters: the scenario's or the model's)."""
     model = Model(scenario.model, scenario.parameter_set)
     out: Dict[str, Any] = {}
@@ -84,7 +79,7 @@ class Explorer:
         self._w = w
         self._variables = list(variables) if variables is not None else None
         self._sliders: Dict[str, Any] = {}
-        current = _current_values(scenario, list(controls))
+        current = current_values(scenario, list(controls))
         for key, spec in controls.items():
             self._sliders[key] = self._control(key, spec, current.get(key))
             self.values[key] = self._sliders[key].value
@@ -98,7 +93,8 @@ class Explorer:
     # --- controls ----------------------------------------------------------------------------
     def _control(self, key: str, spec: Any, value: Any):
         w = self._w
-        label = key.replace("parameters.", "").replace("regimen[0].amount", "CAR-T dose")
+        labels = extension(self.scenario.model).control_labels
+        label = labels.get(key) or key.replace("parameters.", "")
         style = {"description_width": "initial"}
         layout = w.Layout(width="480px")
         if isinstance(spec, (list, tuple)) and spec and all(isinstance(v, str) for v in spec):
@@ -180,12 +176,11 @@ class Explorer:
             plt.close(fig)
 
     def summary_lines(self) -> List[str]:
-        """The current run in words (the clinical summary for CRS models)."""
-        from ._result import CLINICAL_SUMMARIES
-
+        """The current run in words (the clinical summary of the model's extension, else the first
+        readouts)."""
         if self.result is None:
             return [f"the run failed: {self.error}"]
-        fn = CLINICAL_SUMMARIES.get(self.result.model.name)
+        fn = extension(self.result.model.name).summary
         if fn is not None:
             return fn(self.result)
         return [f"{k}: {v:.4g}" for k, v in self.result.readouts.items() if isinstance(v, float)][:8]

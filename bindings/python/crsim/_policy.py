@@ -183,7 +183,8 @@ class Policy:
         give: the regimen given at each firing: text (``"tocilizumab 8 mg/kg iv over 1h max
             800mg"``, ``"dexamethasone 10 mg iv q6h x4"``), a :class:`crsim.Dose`, a dict of Dose
             fields, or a list of them. Dose times are offsets (h) from the administration time. The
-            receiving state follows from the drug and route per model (crsim/_interventions.py).
+            receiving state follows from the drug and route per model (the model's extension,
+            crsim/extensions/<model>/).
         delay_h: h from detection to administration.
         max_doses: largest number of firings (administrations of ``give``) in the run; None: no limit.
         min_interval_h: least time between two firings, h.
@@ -260,7 +261,8 @@ class Policy:
 
     @staticmethod
     def standard(name: str) -> List["Policy"]:
-        """The triggered policies of a standard strategy (see :func:`crsim.strategies`)."""
+        """The triggered policies of a standard strategy (see :func:`crsim.strategies`; a name
+        looked up among every model's standard strategies)."""
         from ._strategies import strategy
 
         return list(strategy(name).policies)

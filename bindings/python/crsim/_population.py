@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import _core
 from ._errors import input_error
+from ._extension import extension
 from ._fitsetup import WEIGHT_PARAMETER
 from ._model import Model
 from ._scenario import Scenario, prepare_scenario
@@ -127,7 +128,7 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
         ``units``, ``omega``, ``correlation``, ``typical``, ``seed``). A patient whose run failed
         keeps NaN readouts and its message in the ``error`` column.
     """
-    from ._scan import DEFAULT_READOUTS, readout_row
+    from ._scan import readout_row
 
     if isinstance(scenario, str):
         scenario = Scenario.from_file(scenario)
@@ -137,7 +138,8 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     prep = prepare_scenario(scenario)
     base = prep.core
     nthreads = 0 if threads is None else int(threads)
-    wanted = list(readouts) if readouts is not None else DEFAULT_READOUTS.get(scenario.model)
+    wanted = list(readouts) if readouts is not None else \
+        list(extension(scenario.model).scan_readouts) or None  # None: all
     rows: List[Dict[str, Any]] = []
     errors: List[str] = []
     units: Dict[str, str] = {}

@@ -1,6 +1,7 @@
 """Simple readouts of observables on the output grid: maximum, time of maximum, AUC, last value."""
 from __future__ import annotations
 
+import math
 from typing import Dict
 
 import numpy as np
@@ -28,3 +29,10 @@ def summarize(times: np.ndarray, values: np.ndarray, unit: str) -> Dict[str, obj
         "auc": float(_trapezoid(values, times)) if len(times) > 1 else 0.0,
         "auc_unit": f"h*{unit}",
     }
+
+
+def value_at(times: np.ndarray, values: np.ndarray, t: float) -> float:
+    """The value at time ``t`` (h) by linear interpolation on the output grid; NaN outside it."""
+    if len(times) == 0 or t < times[0] - 1e-9 or t > times[-1] + 1e-9:
+        return math.nan
+    return float(np.interp(t, times, values))

@@ -3,39 +3,28 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from ._convert import as_names
 from ._errors import input_error
+from ._extension import extension
 from ._model import Model
 from ._plot import plot_result
 from ._readouts import summarize
 from ._sensitivities import Sensitivities
 
-__all__ = ["Result", "READOUT_FUNCTIONS", "DEFAULT_PLOT_VARIABLES", "CLINICAL_SUMMARIES"]
+__all__ = ["Result", "summary_readouts"]
 
 Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
-
-#: Model name -> function(result) -> (readouts, units): the clinical readouts of a model's runs
-#: (name -> number or text; units name -> unit for the numeric ones). Models without an entry get
-#: :func:`summary_readouts`.
-READOUT_FUNCTIONS: Dict[str, Callable[["Result"], Readouts]] = {}
-
-#: Model name -> the variables ``Result.plot()`` draws by default (the story of a run at a
-#: glance); models without an entry draw all their observables.
-DEFAULT_PLOT_VARIABLES: Dict[str, List[str]] = {}
-
-#: Model name -> function(result) -> lines of a clinical summary in plain words (printed by the
-#: command line before the readout table).
-CLINICAL_SUMMARIES: Dict[str, Callable[["Result"], List[str]]] = {}
 
 
 def summary_readouts(result: "Result") -> Readouts:
     """Readouts from :meth:`Result.summary`: for every observable X, ``X.max`` (its unit),
-    ``X.t_max`` (h), ``X.auc`` (h*unit) and ``X.last`` (its unit), from the output grid."""
+    ``X.t_max`` (h), ``X.auc`` (h*unit) and ``X.last`` (its unit), from the output grid. The
+    readouts of models whose extension (:mod:`crsim._extension`) defines none."""
     values: Dict[str, Union[float, str]] = {}
     units: Dict[str, str] = {}
     for name, s in result.summary().items():
@@ -123,7 +112,7 @@ class Result:
     # --- readouts -----------------------------------------------------------------------------
     def _readout_pair(self) -> Readouts:
         if self._readouts is None:
-            fn = READOUT_FUNCTIONS.get(self.model.name, summary_readouts)
+            fn = extension(self.model.name).readouts or summary_readouts
             values, units = fn(self)
             if self._policies_used:  # the firings travel with the readouts (and into results files)
                 values, units = dict(values), dict(units)
@@ -290,8 +279,8 @@ class Result:
 
     # --- plots and readouts -------------------------------------------------------------------
     def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
-        """One panel per variable (default: the model's key variables, see
-        ``DEFAULT_PLOT_VARIABLES``, else all observables, else all states) against time, in h or, for runs longer
+        """One panel per variable (default: the model's key variables, from its extension, else all
+        observables, else all states) against time, in h or, for runs longer
         than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
         sequence of Axes to draw into. Returns the matplotlib Figure."""
         names = self.default_plot_variables if variables is None else as_names(
@@ -305,8 +294,8 @@ class Result:
     @property
     def default_plot_variables(self) -> List[str]:
         """The variables :meth:`plot` draws when none are named."""
-        return list(DEFAULT_PLOT_VARIABLES.get(self.model.name,
-                                               self.observable_names or self.state_names))
+        return list(extension(self.model.name).plot_variables or self.observable_names
+                    or self.state_names)
 
     def summary(self) -> Dict[str, Dict[str, object]]:
         """Readouts per observable from the output grid: unit, max (Cmax for a concentration),

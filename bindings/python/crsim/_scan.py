@@ -32,7 +32,8 @@ import pandas as pd
 from . import _core
 from ._dosing import Dose
 from ._errors import InputError, input_error
-from ._interventions import EXTRA_READOUTS, GRADE_OBSERVABLE, extra_readouts
+from ._extension import extension, extensions
+from ._interventions import extra_readouts
 from ._model import Model
 from ._policy import POLICY_KEYS, Policy
 from ._scenario import Scenario, prepare_scenario
@@ -40,14 +41,7 @@ from ._simulate import _regimen_doses
 from ._strategies import Strategy, expand, strategy
 from ._validate import suggest
 
-__all__ = ["scan", "plot_scan", "DEFAULT_READOUTS", "scan_scenarios"]
-
-#: Readouts of a scan of the CRS model when none are asked for.
-DEFAULT_READOUTS: Dict[str, List[str]] = {
-    "crs": ["max_grade", "onset_h", "hours_grade_ge2", "hours_grade_ge3", "il6_peak", "ifng_peak",
-            "crp_peak", "tocilizumab_doses", "dexamethasone_doses", "cart_cmax", "cart_auc28",
-            "tumor_day28"],
-}
+__all__ = ["scan", "plot_scan", "scan_scenarios"]
 
 _POLICY_FIELDS = tuple(k for k in POLICY_KEYS if k != "name") + ("trigger_grade", "threshold")
 _DOSE_FIELDS = tuple(f.name for f in dataclasses.fields(Dose))
@@ -60,10 +54,8 @@ def _base_scenario(base: Union[str, Scenario, Model], base_policy: Any) -> Scena
         sc = base
     elif isinstance(base, (str, Model)):
         m = base if isinstance(base, Model) else Model(base)
-        regimen: List[Any] = []
-        dose = m.default_regimen.get("car_t_dose")
-        if dose is not None:
-            regimen = [f"{dose['value']:g} cells/kg iv"]
+        proposed = extension(m.name).scan_regimen
+        regimen: List[Any] = list(proposed(m)) if proposed is not None else []
         sc = Scenario(model=m.name, name=f"scan_{m.name}", parameter_set=m.parameter_set, regimen=regimen,
                       horizon_days=28, outputs={"step_h": 1.0})
     else:
@@ -95,19 +87,21 @@ def _expanded(sc: Scenario) -> Scenario:
     so that every policy can be addressed by index."""
     if not any(isinstance(e, str) for e in sc.policies):
         return sc
-    pols, reg = expand(sc.policies)
+    pols, reg = expand(sc.policies, sc.model)
     return sc.replace(policies=pols, regimen=list(sc.regimen) + reg)
 
 
-def _policy_index(pols: Sequence[Any], key: str, idx: Optional[int]) -> int:
+def _policy_index(pols: Sequence[Any], key: str, idx: Optional[int], model: str) -> int:
     n = len(pols)
     if idx is None:
         if n != 1:
             names = ", ".join(f"[{i}] {p.name!r}" for i, p in enumerate(pols))
+            example = next((f"crsim.strategy({s.name!r})" for s in
+                            extension(model).standard_strategies().values() if s.policies),
+                           "crsim.Policy(...)")
             raise input_error(key, key, f"a key naming one policy: the scenario has {n} policies ({names}); "
                               "use policies[i].<field>" if n else
-                              "a scenario with a policy (give base_policy=, e.g. "
-                              "crsim.strategy('tocilizumab_grade2'))")
+                              f"a scenario with a policy (give base_policy=, e.g. {example})")
         return 0
     if not 0 <= idx < n:
         raise input_error(key, key, f"a policy index in [0, {n - 1}]" if n else "a scenario with policies")
@@ -120,13 +114,14 @@ def _apply(draft: Dict[str, Any], doses: List[Dose], model: str, key: str, value
     m = re.fullmatch(r"(?:policy|policies\[(\d+)\])\.(\w+)", key)
     if m:
         pols = list(draft["policies"])
-        i = _policy_index(pols, key, int(m.group(1)) if m.group(1) is not None else None)
+        i = _policy_index(pols, key, int(m.group(1)) if m.group(1) is not None else None, model)
         fieldname = m.group(2)
         if fieldname not in _POLICY_FIELDS:
             raise input_error(key, value, f"a policy field, one of {{{', '.join(_POLICY_FIELDS)}}}"
                               + suggest(fieldname, _POLICY_FIELDS))
-        if fieldname == "trigger_grade" and model not in GRADE_OBSERVABLE:
-            raise input_error(key, value, f"a model with a grade observable ({', '.join(GRADE_OBSERVABLE)}); "
+        if fieldname == "trigger_grade" and extension(model).grade_observable is None:
+            graded = [n for n, e in extensions().items() if e.grade_observable]
+            raise input_error(key, value, f"a model with a grade observable ({', '.join(graded)}); "
                               f"model {model} has none: vary policy.threshold instead")
         try:
             pols[i] = pols[i].replace(**{fieldname: value})
@@ -139,7 +134,7 @@ def _apply(draft: Dict[str, Any], doses: List[Dose], model: str, key: str, value
         pols: List[Any] = []
         for e in entries:
             if isinstance(e, str):
-                e = strategy(e)
+                e = strategy(e, model)
             if isinstance(e, Strategy):
                 pols.extend(e.policies)
                 draft["regimen"] = list(draft["regimen"]) + list(e.regimen)
@@ -264,15 +259,17 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
 
     Args:
         scenario: the base :class:`crsim.Scenario`, or a model name / :class:`crsim.Model` (then
-            the parameter set's CAR-T dose at t = 0, 28 days, hourly output).
+            28 days, hourly output, and the regimen of the model's extension: for the CRS model the
+            parameter set's CAR-T dose at t = 0).
         grid: key -> list of values; keys name what is varied (see the module docstring:
             ``policy.trigger_grade``, ``policy.delay_h``, ``strategy``, ``parameters.<name>``,
             ``regimen[i].amount``, ...). Combinations run in ``itertools.product`` order (the first
             key varies slowest).
-        readouts: columns wanted (default for the CRS model: max grade, onset, hours at grade >= 2
-            and >= 3, peak IL-6, IFN-gamma and CRP, tocilizumab and dexamethasone doses, CAR-T Cmax
-            and AUC0-28d, tumor at day 28; other models: all readouts). Any readout of
-            ``Result.readouts`` or of the scan extras (dose counts, tumor at day 28, policy_firings).
+        readouts: columns wanted (default: those of the model's extension, for the CRS model max
+            grade, onset, hours at grade >= 2 and >= 3, peak IL-6, IFN-gamma and CRP, tocilizumab and
+            dexamethasone doses, CAR-T Cmax and AUC0-28d, tumor at day 28; other models: all
+            readouts). Any readout of ``Result.readouts`` or of the scan extras (dose counts, the
+            extension's extras such as the tumor at day 28, policy_firings).
         base_policy: policies replacing the scenario's (a Policy, Strategy, standard strategy name,
             or a list of them), e.g. ``crsim.strategy("tocilizumab_grade2")``.
         threads: C++ threads (None or 0: one per hardware thread).
@@ -291,7 +288,7 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
     nthreads = 0 if threads is None else int(threads)
     outs = _core.simulate_batch(model_name, problems, nthreads)
 
-    wanted = list(readouts) if readouts is not None else DEFAULT_READOUTS.get(model_name)
+    wanted = list(readouts) if readouts is not None else list(extension(model_name).scan_readouts) or None
     rows: List[Dict[str, Any]] = []
     units: Dict[str, str] = {}
     errors: List[str] = []

@@ -689,12 +689,13 @@ def _load_model_file(path: str, p: Problems) -> Optional[str]:
 def _check_policies(raw: Any, info: Optional[Mapping[str, Any]], p: Problems) -> List[Any]:
     """Policies of a scenario: each a Policy, a mapping of its fields or a standard strategy's name."""
     from ._policy import Policy, check_policy
-    from ._strategies import STANDARD, Strategy
+    from ._strategies import Strategy, standard_names
 
     if raw is None:
         return []
+    names = standard_names(info["name"] if info is not None else None)  # the model's (or all)
     allowed = ("a list of policies: mappings with name, when, give, ... (docs/scenarios.md), "
-               "crsim.Policy objects, or names of standard strategies {" + ", ".join(STANDARD) + "}")
+               "crsim.Policy objects, or names of standard strategies {" + ", ".join(names) + "}")
     if isinstance(raw, (str, Policy, Mapping)):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
@@ -704,9 +705,10 @@ def _check_policies(raw: Any, info: Optional[Mapping[str, Any]], p: Problems) ->
     for i, e in enumerate(raw):
         path = f"policies[{i}]"
         if isinstance(e, str):
-            if e not in STANDARD:
-                p.add(path, e, "the name of a standard strategy, one of {" + ", ".join(STANDARD) + "}"
-                      + suggest(e, STANDARD))
+            if e not in names:
+                p.add(path, e, "the name of a standard strategy, one of {" + ", ".join(names) + "}"
+                      + suggest(e, names) if names else "the name of a standard strategy: model "
+                      f"{info['name'] if info else '?'} has none (write the policy out)")
             else:
                 out.append(e)
         elif isinstance(e, Strategy):
@@ -825,7 +827,7 @@ def prepare_scenario(s: Scenario):
 
     model = _model_for(s)
     w = effective_weight(model, s.patient.weight_kg, s.parameters)
-    _, reg = expand(s.policies)
+    _, reg = expand(s.policies, model.name)
     all_doses = s.doses + _regimen_doses(reg, model, len(s.doses))
     core = to_core_doses(all_doses, model, w)
     grid = output_grid(s, model, core, w)

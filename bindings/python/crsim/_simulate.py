@@ -90,8 +90,9 @@ _DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=Non
                  sensitivity_error_control=True)
 
 
-def _as_policies(policies: Any) -> List[Any]:
-    """Policy entries as given: Policy, Strategy, standard strategy names, dicts of Policy fields."""
+def _as_policies(policies: Any, model: str) -> List[Any]:
+    """Policy entries as given: Policy, Strategy, standard strategy names (of ``model``), dicts of
+    Policy fields."""
     from ._policy import Policy
     from ._strategies import Strategy, strategy
 
@@ -106,7 +107,7 @@ def _as_policies(policies: Any) -> List[Any]:
     for i, e in enumerate(policies):
         if isinstance(e, str):
             try:
-                strategy(e)
+                strategy(e, model)
             except InputError as ex:
                 raise input_error(f"policies[{i}]", e, str(ex).split(" is not allowed: ", 1)[-1]) from None
             out.append(e)
@@ -182,7 +183,7 @@ def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
 
     # Policies: custom Strategy objects are expanded into the call (their scheduled doses join the
     # regimen); standard strategies stay as names and are expanded for the run only.
-    entries = _as_policies(policies)
+    entries = _as_policies(policies, m.name)
     call_entries: List[Any] = []
     for e in entries:
         if isinstance(e, Strategy):
@@ -191,7 +192,7 @@ def prepare(model: Union[str, Model], times: Any = None, doses: Any = (),
             dose_list = dose_list + _regimen_doses(reg, m, len(dose_list))
         else:
             call_entries.append(e)
-    run_policies, run_regimen = expand(call_entries)
+    run_policies, run_regimen = expand(call_entries, m.name)
     run_doses = dose_list + _regimen_doses(run_regimen, m, len(dose_list))
     core_doses = to_core_doses(run_doses, m, weight_kg)
     core_pols = core_policies(run_policies, m, weight_kg)

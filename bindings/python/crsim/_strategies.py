@@ -1,29 +1,23 @@
-"""Standard CRS management strategies: triggered policies plus scheduled doses, each cited.
+"""Strategies: named bundles of triggered policies and scheduled doses (:class:`Strategy`).
 
-Each strategy names its sources (labels, guidelines, trials; "[read]" or "recalled" says whether
-the figure was checked against the publication). Times are h from the CAR-T infusion (t = 0).
-"grade" is the CRS model's instantaneous ASTCT grade ``crs_grade_now`` (docs/model.md sec. 7).
-Strategies are data; change any field with ``strategy(name).policies[i].replace(...)`` or build your
-own :class:`Strategy`.
+A model's standard strategies (e.g. the CRS model's tocilizumab and dexamethasone algorithms, each
+cited) live in its extension (:mod:`crsim._extension`); :func:`strategy` and :func:`strategies` look
+them up by name, for one model or over every model that has some. Strategies are data; change any
+field with ``strategy(name).policies[i].replace(...)`` or build your own :class:`Strategy`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
 from ._errors import InputError
+from ._extension import extension, extensions
 from ._policy import Policy
 from ._validate import suggest
 
-__all__ = ["Strategy", "strategy", "strategies", "STANDARD"]
-
-_TOCI_LABEL = "tocilizumab 8 mg/kg iv over 1h max 800mg"
-_LABEL_SOURCE = ("Kymriah (tisagenlecleucel) US prescribing information, Table 1, and Actemra (tocilizumab) "
-                 "label [read]: "
-                 "tocilizumab 8 mg/kg IV over 1 h if >= 30 kg (max 800 mg; 12 mg/kg if < 30 kg), repeat "
-                 "after >= 8 h if no improvement, at most 3 doses in 24 h and 4 in total")
+__all__ = ["Strategy", "strategy", "strategies", "standard_names", "expand"]
 
 
 @dataclass(frozen=True)
@@ -49,103 +43,41 @@ class Strategy:
                 raise err
 
 
-def _standard() -> Dict[str, Strategy]:
-    label = Policy("tocilizumab at grade >= 2", when="grade >= 2", give=_TOCI_LABEL, max_doses=4,
-                   min_interval_h=8, max_per_24h=3)
-    return {s.name: s for s in [
-        Strategy(
-            "none", "no anti-cytokine treatment (supportive care only, as the grader assumes)",
-            "the untreated reference of every comparison"),
-        Strategy(
-            "tocilizumab_grade2",
-            "tocilizumab at ASTCT grade >= 2 at the label dose and limits (8 mg/kg, max 800 mg; repeat "
-            ">= 8 h apart while grade >= 2 persists, <= 3 in 24 h, <= 4 in total)",
-            _LABEL_SOURCE + "; grade >= 2 as the trigger per ASCO 2021 (Santomasso) / NCCN / CARTOX "
-            "tables (Santomasso BD et al. 2021, ASCO guideline, J Clin Oncol; Neelapu SS et al. 2018, "
-            "Nat Rev Clin Oncol 15:47; PMC9616161 Table 4) [read]",
-            (label,)),
-        Strategy(
-            "siltuximab_grade2",
-            "siltuximab (anti-IL-6) 11 mg/kg IV over 1 h at ASTCT grade >= 2, one dose (its half-life is "
-            "about 3 weeks): the CARTOX alternative to tocilizumab",
-            "CRS management table of PMC9616161 (Table 4) [read]: siltuximab 11 mg/kg IV as the CARTOX "
-            "(Neelapu SS et al. 2018, Nat Rev Clin Oncol 15:47) alternative to tocilizumab; one dose "
-            "per label interval (Sylvant prescribing information: 11 mg/kg every 3 weeks)",
-            (Policy("siltuximab at grade >= 2", when="grade >= 2", give="siltuximab 11 mg/kg iv over 1h",
-                    max_doses=1),)),
-        Strategy(
-            "tocilizumab_grade1",
-            "early (pre-emptive) tocilizumab at ASTCT grade >= 1, i.e. at the first fever >= 38 degC, "
-            "label dose and limits",
-            "earlier strategies: ZUMA-1 cohort 4 (Topp MS et al. 2021: tocilizumab and steroids "
-            "started at grade 1), Gardner RA et al. 2019 (PLAT-02: tocilizumab at mild CRS; details "
-            "recalled); " + _LABEL_SOURCE,
-            (label.replace(name="tocilizumab at grade >= 1", when="grade >= 1"),)),
-        Strategy(
-            "tocilizumab_persistent_fever",
-            "risk-adapted pre-emptive tocilizumab at the first persistent fever: one label dose when "
-            "T >= 38.5 degC has held for 10 h",
-            "Kadauke S et al. 2021 (risk-adapted pre-emptive tocilizumab with tisagenlecleucel: high-burden "
-            "paediatric B-ALL receive tocilizumab at the first persistent fever); the definition "
-            "38.5 degC for 10 h is recalled, unverified "
-            "[design: change when/sustained_h]; single dose as in that trial (recalled)",
-            (Policy("tocilizumab at persistent fever", when="temperature >= 38.5 degC for 10 h",
-                    give=_TOCI_LABEL, max_doses=1),)),
-        Strategy(
-            "dexamethasone_prophylaxis",
-            "prophylactic dexamethasone 10 mg orally once daily on days 0, 1 and 2 (day 0 given at the "
-            "infusion; oral bioavailability 0.78)",
-            "ZUMA-1 cohort 6 (Oluwole OO et al. 2021): dexamethasone 10 mg PO on days 0 (before "
-            "infusion), 1 and 2 [read]; F = 0.78 in healthy volunteers (as cited by Brophy TR et al. 1983, "
-            "Eur J Clin Pharmacol 24:103)",
-            (), ("dexamethasone 10 mg po F 0.78 q24h x3",)),
-        Strategy(
-            "astct_escalation",
-            "escalation by grade: tocilizumab at grade >= 2 (label limits); dexamethasone 10 mg IV q6h "
-            "for 24 h at grade >= 3, repeated daily while grade >= 3 persists (at most 3 days); "
-            "dexamethasone 20 mg IV q6h for 24 h at grade 4 (methylprednisolone is not modelled)",
-            "ASTCT-grade-based algorithms [read]: grade 2 tocilizumab, grade 3 tocilizumab + "
-            "dexamethasone 10 mg IV q6h (NCCN-type guideline summary on guidelinecentral.com; Santomasso "
-            "BD et al. 2021, ASCO guideline), refractory or grade 4: 20 mg q6h (J Clin Med 2023;12:6124, "
-            "Table 1, PMC10573998) or methylprednisolone 1 g/day (not in the model); " + _LABEL_SOURCE,
-            (label,
-             Policy("dexamethasone at grade >= 3", when="grade >= 3",
-                    give="dexamethasone 10 mg iv q6h x4", max_doses=3, min_interval_h=24),
-             Policy("dexamethasone 20 mg at grade 4", when="grade >= 4",
-                    give="dexamethasone 20 mg iv q6h x4", max_doses=3, min_interval_h=24))),
-    ]}
+def _table(model: Optional[str]) -> Dict[str, Strategy]:
+    """Standard strategies by name: the model's, or (model None) every model's, in registration
+    order (a name two models use: the first)."""
+    if model is not None:
+        return extension(model).standard_strategies()
+    table: Dict[str, Strategy] = {}
+    for ext in extensions().values():
+        for name, s in ext.standard_strategies().items():
+            table.setdefault(name, s)
+    return table
 
 
-_CACHE: Dict[str, Strategy] = {}
+def standard_names(model: Optional[str] = None) -> Tuple[str, ...]:
+    """Names of the standard strategies of a model (None: of every model)."""
+    return tuple(_table(model))
 
 
-def _all() -> Dict[str, Strategy]:
-    if not _CACHE:
-        _CACHE.update(_standard())
-    return _CACHE
-
-
-#: Names of the standard strategies.
-STANDARD: Tuple[str, ...] = ("none", "tocilizumab_grade2", "siltuximab_grade2", "tocilizumab_grade1",
-                             "tocilizumab_persistent_fever", "dexamethasone_prophylaxis",
-                             "astct_escalation")
-
-
-def strategy(name: str) -> Strategy:
-    """A standard strategy by name (see :func:`strategies`)."""
-    table = _all()
+def strategy(name: str, model: Optional[str] = None) -> Strategy:
+    """A standard strategy by name (see :func:`strategies`); ``model``: look only among that model's
+    strategies."""
+    table = _table(model)
     if not isinstance(name, str) or name not in table:
-        err = InputError(f"strategy = {name!r} is not allowed: a standard strategy, one of "
+        whose = "a standard strategy" if model is None else f"a standard strategy of model {model}"
+        err = InputError(f"strategy = {name!r} is not allowed: {whose}, one of "
                          f"{{{', '.join(table)}}}{suggest(str(name), table)}")
         err.field = "strategy"
         raise err
     return table[name]
 
 
-def strategies() -> pd.DataFrame:
-    """The standard strategies: name, description, policies (their conditions), regimen, source."""
+def strategies(model: Optional[str] = None) -> pd.DataFrame:
+    """The standard strategies (of one model, or of every model that has some): name, description,
+    policies (their conditions), regimen, source."""
     rows = []
-    for s in _all().values():
+    for s in _table(model).values():
         rows.append({"name": s.name, "description": s.description,
                      "policies": "; ".join(f"{p.when}" + (f" for {p.sustained_h:g} h" if p.sustained_h and
                                                           " for " not in p.when else "")
@@ -154,12 +86,13 @@ def strategies() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "description", "policies", "regimen", "source"])
 
 
-def expand(entries: Sequence[Any]) -> Tuple[List[Policy], List[str]]:
-    """Policies and scheduled regimen entries of a list of Policy / Strategy / strategy names."""
+def expand(entries: Sequence[Any], model: Optional[str] = None) -> Tuple[List[Policy], List[str]]:
+    """Policies and scheduled regimen entries of a list of Policy / Strategy / strategy names (names
+    looked up among ``model``'s standard strategies)."""
     pols: List[Policy] = []
     regimen: List[str] = []
     for e in entries:
-        s = strategy(e) if isinstance(e, str) else e
+        s = strategy(e, model) if isinstance(e, str) else e
         if isinstance(s, Strategy):
             pols.extend(s.policies)
             regimen.extend(s.regimen)

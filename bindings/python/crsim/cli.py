@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ._errors import InputError, SolverError
+from ._extension import extension
 from ._model import Model, models
 
 EXIT_USER_ERROR = 2
@@ -319,10 +320,9 @@ def _cmd_population(args: argparse.Namespace) -> int:
           + (f"; {failed} runs failed (see the error column)" if failed else ""))
     for k, w in table.attrs["omega"].items():
         print(f"  {k}: typical {table.attrs['typical'][k]:.4g}, omega {w:.3g}")
-    if "max_grade" in table:
-        g = table["max_grade"].dropna()
-        print("  maximal ASTCT grade: " + ", ".join(f"{int(k)}: {int(v)}" for k, v in
-                                                    g.value_counts().sort_index().items()))
+    summary = extension(sc.model).population_summary
+    for line in summary(table) if summary is not None else []:
+        print("  " + line)
     print("  readouts: median [5th, 95th percentile]")
     for c in units:
         v = table[c].dropna().to_numpy(dtype=float)

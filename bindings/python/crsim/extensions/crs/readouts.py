@@ -1,18 +1,20 @@
 """Clinical readouts of the CRS model ("crs"): the ASTCT grade at every output time and the
 per-patient summary in clinical language (computed in C++, crsim::models::crs_readouts, as
-specified in docs/model.md section 7)."""
+specified in docs/model.md section 7), the scan extras (tumor at day 28), the clinical summary in
+words and the default plot."""
 from __future__ import annotations
 
-from typing import Dict, List, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-from . import _core
-from ._errors import input_error
-from ._result import CLINICAL_SUMMARIES, DEFAULT_PLOT_VARIABLES, READOUT_FUNCTIONS, Result
+from ... import _core
+from ..._errors import input_error
+from ..._readouts import value_at
 
-__all__ = ["crs_grade", "crs_readouts"]
+__all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
+           "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES"]
 
 CRS_MODELS = ("crs",)
 
@@ -47,14 +49,14 @@ READOUTS: Dict[str, Tuple[str, str]] = {
 }
 
 
-def _raw(result: Result) -> dict:
+def _raw(result: Any) -> dict:
     if result.model.name not in CRS_MODELS:
         raise input_error("result", result.model.name, "a result of the crs model")
     return _core.crs_readouts(result.model.name, result.times, result.states, result.observables,
                               result._doses)
 
 
-def crs_readouts(result: Result) -> Tuple[Dict[str, Union[float, str]], Dict[str, str]]:
+def crs_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, str]]:
     """Clinical readouts of a CRS run: (name -> value, name -> unit); flags are 0/1 numbers."""
     raw = _raw(result)
     values = {k: float(raw[k]) for k in READOUTS}
@@ -62,7 +64,7 @@ def crs_readouts(result: Result) -> Tuple[Dict[str, Union[float, str]], Dict[str
     return values, units
 
 
-def crs_grade(result: Result) -> pd.Series:
+def crs_grade(result: Any) -> pd.Series:
     """The ASTCT CRS grade at every output time (index: time in h). Output times should be at
     most a few hours apart for the episode logic (24 h resolution) to be meaningful."""
     grade = np.asarray(_raw(result)["grade"], dtype=int)
@@ -73,7 +75,7 @@ def _day(h: float) -> str:
     return "-" if np.isnan(h) else f"day {h / 24:.1f}"
 
 
-def clinical_summary(result: Result) -> List[str]:
+def clinical_summary(result: Any) -> List[str]:
     """The run in clinical words: CRS course and grade, vital signs, biomarkers, CAR-T exposure,
     hyperinflammation flags."""
     r = result.readouts
@@ -100,10 +102,37 @@ def clinical_summary(result: Result) -> List[str]:
 
 
 #: The cascade at a glance: CAR-T meets tumor, cytokines, liver and fever, haemodynamics, oxygen.
-PLOT_VARIABLES = ["car_t_blood", "tumor_cells", "ifng", "il6", "crp", "ferritin", "temperature",
-                  "map", "fio2_required"]
+PLOT_VARIABLES = ("car_t_blood", "tumor_cells", "ifng", "il6", "crp", "ferritin", "temperature",
+                  "map", "fio2_required")
 
-for _name in CRS_MODELS:
-    READOUT_FUNCTIONS[_name] = crs_readouts
-    DEFAULT_PLOT_VARIABLES[_name] = PLOT_VARIABLES
-    CLINICAL_SUMMARIES[_name] = clinical_summary
+#: Readouts a scan reports beyond ``Result.readouts``: readout -> (unit, meaning). The dose counts
+#: come from the extension's ``drug_states``, the tumor burden from :func:`extra_readouts`.
+EXTRA_READOUTS: Dict[str, Tuple[str, str]] = {
+    "tocilizumab_doses": ("", "tocilizumab administrations (scheduled and triggered)"),
+    "siltuximab_doses": ("", "siltuximab administrations (scheduled and triggered)"),
+    "dexamethasone_doses": ("", "dexamethasone administrations (IV and oral, scheduled and triggered)"),
+    "tumor_day28": ("cells", "CD19+ tumor cells at day 28 (672 h; linear interpolation on the "
+                             "output grid; NaN if the run is shorter)"),
+    "tumor_fraction_day28": ("1", "tumor at day 28 relative to the burden at infusion"),
+}
+
+#: Readouts of a scan of the CRS model when none are asked for.
+SCAN_READOUTS = ("max_grade", "onset_h", "hours_grade_ge2", "hours_grade_ge3", "il6_peak", "ifng_peak",
+                 "crp_peak", "tocilizumab_doses", "dexamethasone_doses", "cart_cmax", "cart_auc28",
+                 "tumor_day28")
+
+
+def extra_readouts(result: Any) -> Tuple[Dict[str, float], Dict[str, str]]:
+    """The tumor burden at day 28, absolute and relative to the burden at infusion."""
+    values = {"tumor_day28": value_at(result.times, result["tumor_cells"], 28 * 24.0),
+              "tumor_fraction_day28": value_at(result.times, result["tumor_fraction"], 28 * 24.0)}
+    return values, {k: EXTRA_READOUTS[k][0] for k in values}
+
+
+def population_summary(table: pd.DataFrame) -> List[str]:
+    """The distribution of the maximal ASTCT grade over a population table."""
+    if "max_grade" not in table:
+        return []
+    g = table["max_grade"].dropna()
+    return ["maximal ASTCT grade: " + ", ".join(f"{int(k)}: {int(v)}" for k, v in
+                                                 g.value_counts().sort_index().items())]

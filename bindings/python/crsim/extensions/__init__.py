@@ -1,0 +1,3 @@
+"""The extensions of crsim's built-in models, one subpackage per model (``crsim.extensions.<model>``
+exposing ``EXTENSION``), registered under the model's name in the entry-point group
+``crsim.models`` (pyproject.toml) and looked up by :func:`crsim._extension.extension`."""

@@ -1,0 +1,89 @@
+"""The extension of the CRS model (models/crs/crs.ant): clinical readouts and the ASTCT grade,
+standard management strategies, drug names of text regimens and policy conditions, plot and scan
+defaults, the explorer's controls and the clinical summary in words.
+
+Registered in pyproject.toml::
+
+    [project.entry-points."crsim.models"]
+    crs = "crsim.extensions.crs:EXTENSION"
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ..._extension import ModelExtension
+from .readouts import (PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, crs_grade, crs_readouts,
+                       extra_readouts, population_summary)
+from .strategies import standard
+
+__all__ = ["EXTENSION", "crs_grade"]
+
+#: Which state a text regimen doses, by "drug route" or "drug" (on top of the generic rules).
+DRUG_TARGETS = {
+    "tocilizumab": "tocilizumab_central",
+    "tocilizumab iv": "tocilizumab_central",
+    "siltuximab": "siltuximab_central",
+    "siltuximab iv": "siltuximab_central",
+    "dexamethasone": "dexamethasone_central",
+    "dexamethasone iv": "dexamethasone_central",
+    "dexamethasone po": "dexamethasone_depot",
+    "tisagenlecleucel": "car_t_effector",
+    "axicabtagene": "car_t_effector",
+    "car-t": "car_t_effector",
+}
+
+#: Clinical words a policy condition may use for an observable.
+VARIABLE_ALIASES = {
+    "grade": "crs_grade_now",
+    "crs_grade": "crs_grade_now",
+    "astct_grade": "crs_grade_now",
+    "il-6": "il6",
+    "ifn-gamma": "ifng",
+    "t": "temperature",
+    "fio2": "fio2_required",
+}
+
+#: The states whose administrations count as doses of a drug (scan readouts <drug>_doses).
+DRUG_STATES = {
+    "tocilizumab": ("tocilizumab_central",),
+    "siltuximab": ("siltuximab_central",),
+    "dexamethasone": ("dexamethasone_central", "dexamethasone_depot"),
+}
+
+
+def scan_regimen(model: Any) -> List[Any]:
+    """The parameter set's CAR-T dose at t = 0 (the base of a scan given by model name)."""
+    dose = model.default_regimen.get("car_t_dose")
+    return [] if dose is None else [f"{dose['value']:g} cells/kg iv"]
+
+
+def explorer_controls(scenario: Any) -> Dict[str, Any]:
+    """The CRS teaching explorer: tumor burden and CAR-T dose (log sliders over ±10-fold around the
+    scenario's values), and the intervention strategy (none, tocilizumab or dexamethasone ones)."""
+    from ..._explore import current_values
+
+    ex = current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"])
+    burden, dose = ex["parameters.tumor_burden"], ex["regimen[0].amount"]
+    names = ["none"] + [s.name for s in EXTENSION.standard_strategies().values()
+                        if s.name.startswith(("tocilizumab", "dexa"))]
+    return {"parameters.tumor_burden": (burden / 10, burden * 10),
+            "regimen[0].amount": (dose / 10, dose * 10),
+            "strategy": names}
+
+
+EXTENSION = ModelExtension(
+    drug_targets=DRUG_TARGETS,
+    variable_aliases=VARIABLE_ALIASES,
+    grade_observable="crs_grade_now",
+    drug_states=DRUG_STATES,
+    readouts=crs_readouts,
+    extra_readouts=extra_readouts,
+    scan_readouts=SCAN_READOUTS,
+    plot_variables=PLOT_VARIABLES,
+    summary=clinical_summary,
+    population_summary=population_summary,
+    strategies=standard,
+    scan_regimen=scan_regimen,
+    explorer_controls=explorer_controls,
+    control_labels={"regimen[0].amount": "CAR-T dose"},
+)
