@@ -7,7 +7,8 @@
 // (boost::numeric::odeint::default_rosenbrock_coefficients), step-size controller
 // (rosenbrock4_controller) and dense-output driver (rosenbrock4_dense_output). What differs from
 // odeint::rosenbrock4 is how the stage equations W g = r, W = I / (gamma h) - dF/dz, are solved
-// (block by block, below, with W equilibrated by the states' magnitudes before its LU), and one
+// (block by block, below, with W equilibrated by the states' magnitudes before its LU, which uses
+// the block triangular structure of the model's Jacobian: block_lu.hpp), and one
 // coefficient: the weight d4 of dF/dt in stage 4 is -0.0362 here, +0.0362 in Odeint's table
 // (Boost 1.74 and 1.83). With +0.0362 a step is only first-order accurate for right-hand sides that
 // depend on t explicitly (measured on the CRS model, whose homeostatic expansion term decays with t:
@@ -22,8 +23,9 @@
 //           | ...             |
 //           | B_m  0   ...  J |
 //
-// so W has the n x n block A = I / (gamma h) - J on its diagonal. One LU of A (O(n^3)) serves every
-// block: A g_x = r_x, then A g_k = r_k + B_k g_x, where the products B_k g_x come from one
+// so W has the n x n block A = I / (gamma h) - J on its diagonal. One LU of A serves every block
+// (block_lu.hpp: A permuted to the block triangular form of J's sparsity pattern, only its diagonal
+// blocks factored): A g_x = r_x, then A g_k = r_k + B_k g_x, where the products B_k g_x come from one
 // directional derivative of the sensitivity right-hand side (Model::sensitivity_coupling) and the
 // B_k are never formed. A dense LU of the whole n(1+m) system costs (1+m)^3 times more (CRS model,
 // 4 sensitivities: 125x). The solve is exact, so the method and its order are those of the
@@ -34,6 +36,8 @@
 
 #include <Eigen/Dense>
 #include <boost/numeric/odeint.hpp>
+
+#include "block_lu.hpp"
 
 namespace crsim {
 namespace detail {
@@ -62,21 +66,20 @@ public:
 
     BlockRosenbrock4() = default;
     // scale_floor (state units): the |x| below which a state's scale stops shrinking in the
-    // equilibration of the stage matrix (the engine passes atol / rtol).
-    BlockRosenbrock4(int n, int m, bool sensitivity_error_control = true, double scale_floor = 1e-2)
-        : n_(n), m_(m), sensitivity_error_control_(sensitivity_error_control), scale_floor_(scale_floor) {
+    // equilibration of the stage matrix (the engine passes atol / rtol). pattern: the (row, col)
+    // entries of df/dx that may be nonzero (Model::jacobian_pattern); null = dense.
+    BlockRosenbrock4(int n, int m, bool sensitivity_error_control = true, double scale_floor = 1e-2,
+                     const BlockLU::Pattern* pattern = nullptr)
+        : n_(n), m_(m), sensitivity_error_control_(sensitivity_error_control), scale_floor_(scale_floor),
+          lu_(n, pattern ? *pattern : BlockLU::dense_pattern(n)) {
         const int N = n * (1 + m);
         jac_.J.resize(n, n);
         jac_.dfdt.resize(N);
-        W_.resize(n, n);
-        lu_ = Eigen::PartialPivLU<Eigen::MatrixXd>(n);
         for (auto& g : g_) g.resize(N);
         cont3_.resize(N);
         cont4_.resize(N);
         sx_.resize(n);
-        sS_.resize(n, m);
         rS_.resize(n, m);
-        rx_.resize(n);
         scale_.resize(n);
         bv_.resize(n * m);
         f_.resize(static_cast<std::size_t>(N));
@@ -109,9 +112,11 @@ public:
         // orders of magnitude in their units (cells, pg/mL, mg, fractions), and unscaled partial
         // pivoting lost up to 7 digits on the CRS model (tests/cpp/test_block_rosenbrock.cpp).
         for (int i = 0; i < n_; ++i) scale_(i) = 1.0 / (std::abs(x0[i]) + scale_floor_);
-        W_ = -(scale_.asDiagonal() * jac_.J * scale_.cwiseInverse().asDiagonal());
-        W_.diagonal().array() += 1.0 / (c.gamma * dt);
-        lu_.compute(W_);
+        if (!lu_.factor(jac_.J.data(), scale_.data(), 1.0 / (c.gamma * dt))) {
+            // df/dx has a nonzero outside the model's declared pattern: use the dense one from now on
+            lu_ = BlockLU(n_, BlockLU::dense_pattern(n_));
+            lu_.factor(jac_.J.data(), scale_.data(), 1.0 / (c.gamma * dt));
+        }
         if (rho_out_) *rho_out_ = spectral_radius();
 
         const auto f = map(f_);
@@ -222,30 +227,29 @@ private:
     // g <- W^{-1} g by block forward substitution; jac.coupling gives [B_1 v; ...; B_m v] at (x, t).
     template <class Jac>
     void solve(Eigen::VectorXd& g, Jac& jac, const state_type& x, double t) {
-        rx_ = scale_.cwiseProduct(g.head(n_));
-        sx_.noalias() = lu_.solve(rx_);
+        sx_ = scale_.cwiseProduct(g.head(n_));
+        lu_.solve(sx_.data());
         sx_.array() /= scale_.array();
         g.head(n_) = sx_;
         if (m_ == 0) return;
         jac.coupling(x, t, sx_.data(), bv_.data());
         g.tail(bv_.size()) += bv_;
         Eigen::Map<RowMatrix> G(g.data() + n_, n_, m_);
-        rS_ = scale_.asDiagonal() * G;
-        sS_.noalias() = lu_.solve(rS_);
-        G = scale_.cwiseInverse().asDiagonal() * sS_;
+        rS_ = scale_.asDiagonal() * G;  // column-major: each column contiguous
+        for (int k = 0; k < m_; ++k) lu_.solve(rS_.col(k).data());
+        G = scale_.cwiseInverse().asDiagonal() * rS_;
     }
 
     int n_ = 0;
     int m_ = 0;
     bool sensitivity_error_control_ = true;
     double scale_floor_ = 1e-2;
+    BlockLU lu_;
     BlockJacobian jac_;
-    Eigen::MatrixXd W_;
-    Eigen::PartialPivLU<Eigen::MatrixXd> lu_;
     Eigen::VectorXd g_[6];
     Eigen::VectorXd cont3_, cont4_, sx_, bv_;
-    Eigen::MatrixXd sS_, rS_;
-    Eigen::VectorXd rx_, scale_;  // equilibration: W~ = diag(scale) W diag(scale)^-1
+    Eigen::MatrixXd rS_;
+    Eigen::VectorXd scale_;  // equilibration: W~ = diag(scale) W diag(scale)^-1
     state_type f_, xtmp_;
     double* rho_out_ = nullptr;
     Eigen::VectorXd pv_, pw_;  // power iteration (spectral_radius)

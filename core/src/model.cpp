@@ -24,6 +24,15 @@ int find_index(const std::vector<Info>& items, const std::string& name, const st
 
 Model::Model(ModelInfo info) : info_(std::move(info)) {}
 
+std::vector<std::pair<int, int>> Model::jacobian_pattern() const {
+    const int n = n_states();
+    std::vector<std::pair<int, int>> all;
+    all.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) all.emplace_back(i, j);
+    return all;
+}
+
 int Model::state_index(const std::string& name, const std::string& field) const {
     return find_index(info_.states, name, field);
 }

@@ -445,8 +445,9 @@ using DopriCtrl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odein
                                                  odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
 using DopriDense = odeint::dense_output_runge_kutta<DopriCtrl, odeint::explicit_controlled_stepper_fsal_tag>;
 
-RosenbrockDense make_rosenbrock(int n, int m, const SolverOptions& o, double* rho = nullptr) {
-    detail::BlockRosenbrock4 st(n, m, o.sensitivity_error_control, o.atol / o.rtol);
+RosenbrockDense make_rosenbrock(const Model& model, int m, const SolverOptions& o, double* rho = nullptr) {
+    const auto pattern = model.jacobian_pattern();
+    detail::BlockRosenbrock4 st(model.n_states(), m, o.sensitivity_error_control, o.atol / o.rtol, &pattern);
     st.estimate_spectral_radius(rho);
     return RosenbrockDense(RosenbrockCtrl(o.atol, o.rtol, o.max_step, st));
 }
@@ -469,7 +470,7 @@ void Driver::run_auto(std::vector<double>& z, long& attempts) {
     StageLog log;
     const VDerivLogged dderiv{&sys_, &log};
     double rho = -1.0;
-    RosenbrockDense ros = make_rosenbrock(n_, m_, opt_, &rho);
+    RosenbrockDense ros = make_rosenbrock(model_, m_, opt_, &rho);
     const auto rderiv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
     UVec zr(N);
 
@@ -581,7 +582,7 @@ Trajectory Driver::run() {
     long attempts = 0;  // step attempts (accepted or rejected)
     bool handed_over = false;
     if (opt_.method == Method::Rosenbrock4) {
-        auto stepper = make_rosenbrock(n_, m_, opt_);
+        auto stepper = make_rosenbrock(model_, m_, opt_);
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         UVec zr(N);
         integrate_all(

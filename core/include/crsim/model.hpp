@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace crsim {
@@ -102,6 +103,11 @@ public:
     virtual void rhs(double t, const double* x, const double* p, double* dxdt) const = 0;
     // J row-major n x n, dfdt length n.
     virtual void jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const = 0;
+    // The entries (row i, column j) of J = df/dx that can be nonzero for some t, x and parameters
+    // (the structural sparsity pattern, from the model source for generated models), in row-major
+    // order; every entry for a model that declares none. The Rosenbrock stepper permutes and
+    // factors its stage matrix by it (core/src/block_lu.hpp). Entries outside it must be exactly 0.
+    virtual std::vector<std::pair<int, int>> jacobian_pattern() const;
     virtual void observables(double t, const double* x, const double* p, double* y) const = 0;
     // Forward sensitivity system. S is row-major n x m (dx_i/dtheta_k); column k is the
     // sensitivity to parameter pidx[k] (or, when pidx[k] = -1, to an initial value, which enters

@@ -38,6 +38,13 @@ struct mixed_scalars : std::false_type {};
 template <class D>
 struct mixed_scalars<D, std::void_t<decltype(D::kMixedScalars)>>
     : std::integral_constant<bool, D::kMixedScalars> {};
+// D::jacobian_nnz, D::jacobian_rows[], D::jacobian_cols[]: the Jacobian's sparsity pattern
+// (generated models).
+template <class D, class = void>
+struct has_jacobian_pattern : std::false_type {};
+template <class D>
+struct has_jacobian_pattern<D, std::void_t<decltype(D::jacobian_nnz), decltype(D::jacobian_rows[0]),
+                                           decltype(D::jacobian_cols[0])>> : std::true_type {};
 }  // namespace detail
 
 // Outputs computed from a model's own observables on plain values after each evaluation (e.g. a
@@ -103,6 +110,17 @@ public:
         for (int i = 0; i < N; ++i) {
             for (int j = 0; j < N; ++j) J[i * N + j] = detail::deriv(fs[i], j);
             dfdt[i] = detail::deriv(fs[i], N);
+        }
+    }
+
+    std::vector<std::pair<int, int>> jacobian_pattern() const override {
+        if constexpr (detail::has_jacobian_pattern<D>::value) {
+            std::vector<std::pair<int, int>> out;
+            out.reserve(static_cast<std::size_t>(D::jacobian_nnz));
+            for (int k = 0; k < D::jacobian_nnz; ++k) out.emplace_back(D::jacobian_rows[k], D::jacobian_cols[k]);
+            return out;
+        } else {
+            return Model::jacobian_pattern();
         }
     }
 
