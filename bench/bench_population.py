@@ -32,7 +32,7 @@ def main():
     crs = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
     cases = [("pk2_mm, tocilizumab 8 mg/kg", toci, args.n_pk,
               {"CL": {"cv": 0.39}, "Vmax": {"cv": 0.54}}, {("CL", "Vmax"): -0.5}),
-             ("crs, default scenario (rosenbrock4)", crs, args.n_crs, {"rho": 0.3, "tumor_burden": 1.0}, None),
+             ("crs, default scenario (default method: auto)", crs, args.n_crs, {"rho": 0.3, "tumor_burden": 1.0}, None),
              ("crs, default scenario, dopri5", crs.replace(solver=crsim.Solver(method="dopri5")), args.n_crs,
               {"rho": 0.3, "tumor_burden": 1.0}, None)]
     print(f"crsim {crsim.__version__}, {os.cpu_count()} CPUs")
