@@ -1,4 +1,5 @@
-// ASTCT grade and clinical readouts of CRS trajectories (shared/science/clinical.md sec. 7a).
+// ASTCT grade (Lee DW et al. 2019, Biol Blood Marrow Transplant 25:625) and clinical readouts of CRS
+// trajectories (docs/model.md sec. 7).
 #include "crsim/models/crs_grade.hpp"
 
 #include <algorithm>

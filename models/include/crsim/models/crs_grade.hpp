@@ -1,9 +1,10 @@
-// crsim: the ASTCT CRS grade and the per-patient clinical readouts of a CRS trajectory, as
-// specified in shared/science/clinical.md sec. 7a (docs/model.md sec. 7): a standard supportive-care
-// policy turns the model's intrinsic physiology (temperature, MAP, SBP, FiO2 need) into the
-// interventions the ASTCT grade is defined by (7a.2), the grade follows 7a.3 per output time, and the
-// readouts summarise a run (CAR-T exposure, biomarker peaks, onset, duration, time at grade, episodes,
-// IEC-HS / carHLH / HLH-2004 / partial HScore flags, 7a.4).
+// crsim: the ASTCT CRS grade (Lee DW et al. 2019, Biol Blood Marrow Transplant 25:625) and the
+// per-patient clinical readouts of a CRS trajectory (docs/model.md sec. 7): a standard supportive-care
+// policy (a modelling choice, docs/model.md sec. 7) turns the model's intrinsic physiology
+// (temperature, MAP, SBP, FiO2 need) into the interventions the ASTCT grade is defined by, the grade
+// follows per output time, and the readouts summarise a run (CAR-T exposure, biomarker peaks, onset,
+// duration, time at grade, episodes, IEC-HS flags after Hines MR et al. 2023, Transplant Cell Ther
+// 29:438, carHLH after Neelapu SS et al. 2018, Nat Rev Clin Oncol 15:47, HLH-2004 and partial HScore).
 #pragma once
 
 #include <cstddef>
