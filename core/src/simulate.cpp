@@ -58,11 +58,12 @@ struct System {
     std::vector<double> rate;       // n, state units / h
     std::vector<double> rate_sens;  // n x m
     SolverStats* stats = nullptr;
+    const double* q = nullptr;      // the model's prepared parameter-only values (Model::prepare)
 
     void f(const double* z, double* dz, double t) const {
         ++stats->rhs_evaluations;
         if (m == 0)
-            model.rhs(t, z, p, dz);
+            model.rhs_prepared(t, z, p, q, dz);
         else
             model.sensitivity_rhs(t, z, z + n, p, pidx, m, dz, dz + n);
         for (int i = 0; i < n; ++i) dz[i] += rate[static_cast<std::size_t>(i)];
@@ -70,7 +71,7 @@ struct System {
     }
     void jac(const double* z, detail::BlockJacobian& jb, double t) const {
         ++stats->jacobian_evaluations;
-        model.jacobian(t, z, p, jb.J.data(), jb.dfdt.data());
+        model.jacobian_prepared(t, z, p, q, jb.J.data(), jb.dfdt.data());
         if (m > 0) {
             zero_.assign(static_cast<std::size_t>(n), 0.0);
             model.sensitivity_coupling(t, z, p, pidx, m, zero_.data(), 1.0, jb.dfdt.data() + n);
@@ -223,6 +224,7 @@ private:
     int m_ = 0;
     SolverOptions opt_;
     std::vector<double> p_;
+    std::vector<double> q_;  // model_.prepare(p_): parameters do not change within a run
     std::vector<int> pidx_;
     std::vector<int> init_state_;  // per sensitivity column: state index for "init:" or -1
     std::vector<DoseEvent> events_;
@@ -571,6 +573,9 @@ Trajectory Driver::run() {
     policies_->set_state_size(static_cast<int>(N));
 
     sys_.p = p_.data();
+    q_.resize(static_cast<std::size_t>(model_.n_prepared()));
+    model_.prepare(p_.data(), q_.data());
+    sys_.q = q_.data();
     sys_.n = n_;
     sys_.m = m_;
     sys_.pidx = pidx_.data();

@@ -4,6 +4,11 @@ The type has templated ``initial<P>``, ``rhs<T, P>`` and ``observables<T, P>``: 
 scalar types are separate, so a Jacobian differentiates with respect to the states only while the
 parameters stay plain doubles. Intermediates are evaluated in dependency order, each only where it
 is needed, typed by what it depends on (``P`` for parameters only, ``T`` for the state or time).
+The right-hand side is split in two stages: ``prepare<P>(p, q)`` computes every parameter-only
+quantity it needs (the parameter-only intermediates and every parameter-only subexpression of the
+rates) into a vector ``q``, once per parameter vector, and ``rhs_prepared<T, P>(t, x, p, q, dx)``
+the rest on every call; ``rhs`` runs both. The split moves whole expression nodes, so each value
+is computed by the same floating-point operations as before (no reassociation).
 Its metadata (``info()``), compile-time sizes and the Jacobian sparsity pattern come along.
 """
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Set
 from .errors import ModelSourceError
 from .ir import C, P, T, ModelIR, _walk, names_in
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 def struct_name(name: str) -> str:
@@ -229,6 +234,67 @@ class _Emitter:
         return f"gen::pow_<{_TYPE[k]}>({b}, {e})"
 
 
+class _Hoister(_Emitter):
+    """The rhs context of ``rhs_prepared``: every parameter-only (class P) node that is not a bare
+    parameter or number, and every parameter-only intermediate, becomes a slot ``q[k]`` of the
+    prepared vector (the same C++ text shares one slot); ``prepare`` computes the slots."""
+
+    def __init__(self, ir: ModelIR):
+        super().__init__(ir, "rhs")
+        self.plain = _Emitter(ir, "rhs")
+        self.slots: Dict[str, int] = {}    # C++ text in prepare's scope -> slot
+        self.nodes: List[object] = []      # per slot, the AST it computes
+        self.used: Set[str] = set()        # states and parameters rhs_prepared itself refers to
+
+    def _slot(self, text: str, node) -> str:
+        if text not in self.slots:
+            self.slots[text] = len(self.slots)
+            self.nodes.append(node)
+        return f"q[{self.slots[text]}]"
+
+    def ref(self, name: str) -> str:
+        inter = self.ir.intermediates.get(name)
+        if inter is not None and inter.klass == P:
+            return self._slot(f"v_{name}", _name_ref(name))
+        self.used.add(name)
+        return super().ref(name)
+
+    def expr(self, node) -> str:
+        ls = self.ls
+        if node.getType() not in (ls.AST_NAME, ls.AST_INTEGER, ls.AST_REAL, ls.AST_REAL_E,
+                                  ls.AST_RATIONAL, ls.AST_CONSTANT_E, ls.AST_CONSTANT_PI,
+                                  ls.AST_CONSTANT_TRUE, ls.AST_CONSTANT_FALSE) \
+                and self.klass(node) == P:
+            return self._slot(self.plain.expr(node), node)
+        return super().expr(node)
+
+
+def _rhs_stages(ir: ModelIR):
+    """Lines of ``prepare`` and ``rhs_prepared`` and the number of prepared values."""
+    h = _Hoister(ir)
+    body: List[str] = []
+    for sid in _needed(ir, [s.rate for s in ir.states], "rhs"):
+        inter = ir.intermediates[sid]
+        if inter.klass == C:
+            body.append(f"const double v_{sid} = {h.expr(inter.expr)};")
+        elif inter.klass == T:
+            body.append(f"const T v_{sid} = {h.typed(inter.expr, T)};")
+    for i, s in enumerate(ir.states):
+        body.append(f"dx[{i}] = {h.typed(s.rate, T) if s.rate is not None else '0.0'};")
+    rhs_lines = _refs(ir, h.used, "rhs") + body
+
+    prep = _refs(ir, _used_names(ir, h.nodes), "rhs")
+    for sid in _needed(ir, h.nodes, "rhs"):
+        inter = ir.intermediates[sid]
+        if inter.klass == C:
+            prep.append(f"const double v_{sid} = {h.plain.expr(inter.expr)};")
+        else:
+            prep.append(f"const P v_{sid} = {h.plain.typed(inter.expr, P)};")
+    for text, k in h.slots.items():
+        prep.append(f"q[{k}] = {text};")
+    return prep, rhs_lines, len(h.slots)
+
+
 def _needed(ir: ModelIR, roots: List[object], context: str) -> List[str]:
     """Intermediates the expressions ``roots`` need, in evaluation order."""
     need: Set[str] = set()
@@ -280,23 +346,6 @@ def _initial_order(ir: ModelIR) -> List[str]:
     for s in ir.states:
         visit("x0:" + s.id, [])
     return order
-
-
-def _body(ir: ModelIR, context: str, targets: List[tuple]) -> List[str]:
-    """Lines computing ``targets`` [(lhs, node, class)] in ``context``."""
-    em = _Emitter(ir, context)
-    lines: List[str] = []
-    roots = [node for _, node, _ in targets]
-    for sid in _needed(ir, roots, context):
-        inter = ir.intermediates[sid]
-        k = inter.klass
-        if k == C:
-            lines.append(f"const double v_{sid} = {em.expr(inter.expr)};")
-        else:
-            lines.append(f"const {_TYPE[k]} v_{sid} = {em.typed(inter.expr, k)};")
-    for lhs, node, k in targets:
-        lines.append(f"{lhs} = {em.typed(node, k) if node is not None else '0.0'};")
-    return lines
 
 
 def _refs(ir: ModelIR, used: Set[str], context: str) -> List[str]:
@@ -353,11 +402,8 @@ def emit_header(ir: ModelIR, *, origin: str, source_text: str, namespace: str = 
     for i, s in enumerate(ir.states):
         init_lines.append(f"x0[{i}] = x0_{s.id};")
 
-    # rhs
-    rate_roots = [s.rate for s in ir.states]
-    used = _used_names(ir, rate_roots)
-    rhs_lines = _refs(ir, used, "rhs")
-    rhs_lines += _body(ir, "rhs", [(f"dx[{i}]", s.rate, T) for i, s in enumerate(ir.states)])
+    # rhs, in two stages
+    prep_lines, rhs_lines, n_prepared = _rhs_stages(ir)
 
     # observables
     obs_roots = [_name_ref(o.id) for o in ir.observables]
@@ -394,6 +440,7 @@ struct {name} {{
     static constexpr int n_parameters = {m};
     static constexpr int n_observables = {no};
     static constexpr bool kMixedScalars = true;  // rhs<T, P>: states and parameters typed apart
+    static constexpr int n_prepared = {n_prepared};  // parameter-only values of the rhs (prepare)
     static constexpr int jacobian_nnz = {len(pattern)};
     static constexpr int jacobian_rows[] = {{{rows}}};
     static constexpr int jacobian_cols[] = {{{cols}}};
@@ -406,11 +453,26 @@ struct {name} {{
 {_indent(init_lines, 8)}
     }}
 
+    // q[0..n_prepared): the right-hand side's parameter-only values, once per parameter vector.
+    template <class P>
+    static void prepare(const P* p, P* q) {{
+        using namespace gen::math;
+        (void)p; (void)q;
+{_indent(prep_lines, 8)}
+    }}
+
+    template <class T, class P>
+    static void rhs_prepared(const T& t, const T* x, const P* p, const P* q, T* dx) {{
+        using namespace gen::math;
+        (void)t; (void)x; (void)p; (void)q;
+{_indent(rhs_lines, 8)}
+    }}
+
     template <class T, class P>
     static void rhs(const T& t, const T* x, const P* p, T* dx) {{
-        using namespace gen::math;
-        (void)t; (void)x; (void)p;
-{_indent(rhs_lines, 8)}
+        P q[n_prepared > 0 ? n_prepared : 1];
+        prepare(p, q);
+        rhs_prepared(t, x, p, q, dx);
     }}
 
     template <class T, class P>

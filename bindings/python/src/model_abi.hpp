@@ -13,7 +13,7 @@
 #error "CRSIM_VERSION must be defined (the crsim version the model library is compiled for)"
 #endif
 
-#define CRSIM_MODEL_ABI_LAYOUT "2"
+#define CRSIM_MODEL_ABI_LAYOUT "3"
 
 #define CRSIM_ABI_STR2(x) #x
 #define CRSIM_ABI_STR(x) CRSIM_ABI_STR2(x)

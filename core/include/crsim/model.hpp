@@ -103,6 +103,23 @@ public:
     virtual void rhs(double t, const double* x, const double* p, double* dxdt) const = 0;
     // J row-major n x n, dfdt length n.
     virtual void jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const = 0;
+    // The "prepare" stage: the right-hand side's parameter-only quantities q (n_prepared() values),
+    // computed once per parameter vector by prepare(p, q); rhs_prepared and jacobian_prepared then
+    // give exactly what rhs and jacobian give for p (the same floating-point operations), without
+    // recomputing q on every call. A model without a prepare stage has n_prepared() = 0 and the
+    // prepared calls forward to the plain ones.
+    virtual int n_prepared() const { return 0; }
+    virtual void prepare(const double* p, double* q) const { (void)p; (void)q; }
+    virtual void rhs_prepared(double t, const double* x, const double* p, const double* q,
+                              double* dxdt) const {
+        (void)q;
+        rhs(t, x, p, dxdt);
+    }
+    virtual void jacobian_prepared(double t, const double* x, const double* p, const double* q,
+                                   double* J, double* dfdt) const {
+        (void)q;
+        jacobian(t, x, p, J, dfdt);
+    }
     // The entries (row i, column j) of J = df/dx that can be nonzero for some t, x and parameters
     // (the structural sparsity pattern, from the model source for generated models), in row-major
     // order; every entry for a model that declares none. The Rosenbrock stepper permutes and

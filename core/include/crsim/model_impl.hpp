@@ -47,6 +47,13 @@ template <class D>
 struct has_jacobian_pattern<D, std::void_t<decltype(D::jacobian_nnz), decltype(D::jacobian_rows[0]),
                                            decltype(D::jacobian_cols[0])>> : std::true_type {};
 
+// D::n_prepared, D::prepare and D::rhs_prepared: a "prepare" stage (generated models, mixed scalars):
+// the right-hand side's parameter-only quantities, computed once per parameter vector.
+template <class D, class = void>
+struct has_prepare : std::false_type {};
+template <class D>
+struct has_prepare<D, std::void_t<decltype(D::n_prepared)>> : std::integral_constant<bool, mixed_scalars<D>::value> {};
+
 // Column colouring of a Jacobian sparsity pattern (Curtis, Powell & Reid 1974): columns that share no
 // row get the same colour, so one forward-mode direction per colour (the sum of their unit vectors)
 // recovers all of them: df_i/dx_j is the derivative of f_i along colour(j), the only column of that
@@ -148,9 +155,44 @@ public:
 
     void jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const override {
         if constexpr (detail::has_jacobian_pattern<D>::value)
-            coloured_jacobian(t, x, p, J, dfdt);
+            coloured_jacobian(t, x, p, nullptr, J, dfdt);
         else
-            dense_jacobian(t, x, p, J, dfdt);
+            dense_jacobian(t, x, p, nullptr, J, dfdt);
+    }
+
+    static constexpr bool kPrepare = detail::has_prepare<D>::value;
+
+    int n_prepared() const override {
+        if constexpr (kPrepare) return D::n_prepared;
+        else return 0;
+    }
+    void prepare(const double* p, double* q) const override {
+        if constexpr (kPrepare) D::prepare(p, q);
+        else { (void)p; (void)q; }
+    }
+    void rhs_prepared(double t, const double* x, const double* p, const double* q, double* dxdt) const override {
+        if constexpr (kPrepare) D::rhs_prepared(t, x, p, q, dxdt);
+        else { (void)q; D::rhs(t, x, p, dxdt); }
+    }
+    void jacobian_prepared(double t, const double* x, const double* p, const double* q, double* J,
+                           double* dfdt) const override {
+        if constexpr (detail::has_jacobian_pattern<D>::value)
+            coloured_jacobian(t, x, p, q, J, dfdt);
+        else
+            dense_jacobian(t, x, p, q, J, dfdt);
+    }
+
+    // D's right-hand side on jets with plain-double parameters: prepared when q is given.
+    template <class J>
+    static void rhs_mixed(const J& t, const J* x, const double* p, const double* q, J* f) {
+        if constexpr (kPrepare) {
+            if (q) {
+                D::rhs_prepared(t, x, p, q, f);
+                return;
+            }
+        }
+        (void)q;
+        D::rhs(t, x, p, f);
     }
 
     // Models with a declared pattern: forward AD along one direction per colour of the pattern's
@@ -158,7 +200,8 @@ public:
     // (CRS: 10 + 1 directions instead of 32 + 1). Entries outside the pattern are 0 by
     // construction, so the pattern must hold every nonzero (tests/cpp/test_block_lu.cpp checks the
     // built-in models against finite differences).
-    void coloured_jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const {
+    void coloured_jacobian(double t, const double* x, const double* p, const double* q, double* J,
+                           double* dfdt) const {
         static constexpr detail::ColumnColouring<N> C = detail::colour_columns<D>();
         constexpr int K = C.n_colours;
         using CJet = Eigen::AutoDiffScalar<Eigen::Matrix<double, K + 1, 1>>;
@@ -166,8 +209,9 @@ public:
         for (int i = 0; i < N; ++i) xs[i] = CJet(x[i], K + 1, C.colour[i]);
         const CJet ts(t, K + 1, K);
         if constexpr (kMixed) {
-            D::rhs(ts, xs, p, fs);
+            rhs_mixed(ts, xs, p, q, fs);
         } else {
+            (void)q;
             const int np = n_parameters();
             std::vector<CJet> ps(static_cast<std::size_t>(np));
             for (int j = 0; j < np; ++j) ps[static_cast<std::size_t>(j)] = CJet(p[j], Eigen::Matrix<double, K + 1, 1>::Zero());
@@ -182,13 +226,15 @@ public:
     }
 
     // One AD direction per state (and t).
-    void dense_jacobian(double t, const double* x, const double* p, double* J, double* dfdt) const {
+    void dense_jacobian(double t, const double* x, const double* p, const double* q, double* J,
+                        double* dfdt) const {
         Jet xs[N], fs[N];
         for (int i = 0; i < N; ++i) xs[i] = Jet(x[i], N + 1, i);
         const Jet ts(t, N + 1, N);
         if constexpr (kMixed) {
-            D::rhs(ts, xs, p, fs);  // parameters stay plain doubles
+            rhs_mixed(ts, xs, p, q, fs);  // parameters stay plain doubles
         } else {
+            (void)q;
             const int np = n_parameters();
             std::vector<Jet> ps(np);
             for (int j = 0; j < np; ++j) ps[j] = Jet(p[j], Eigen::Matrix<double, N + 1, 1>::Zero());
