@@ -30,9 +30,17 @@
 // B_k are never formed. A dense LU of the whole n(1+m) system costs (1+m)^3 times more (CRS model,
 // 4 sensitivities: 125x). The solve is exact, so the method and its order are those of the
 // unstructured Rosenbrock step. With m = 0 this is the plain stepper.
+//
+// Reuse: a step the controller rejects is retried from the same state and time with a shorter step,
+// so F(z, t), dF/dz and dF/dt are those of the rejected attempt: the retry reuses them (and the
+// equilibration) and only refactors W, whose diagonal 1 / (gamma h) changed. A Rosenbrock method
+// needs the exact Jacobian at the step's start for its order (it is not a W-method), so nothing is
+// carried over between accepted steps.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <Eigen/Dense>
 #include <boost/numeric/odeint.hpp>
@@ -95,6 +103,10 @@ public:
     // (stiffness.hpp). Cost: two n x n matrix-vector products per step.
     void estimate_spectral_radius(double* out) { rho_out_ = out; }
 
+    // When set, every step attempt (accepted or rejected) adds 1 to *out: the rejected steps are
+    // attempts - accepted steps (Jacobian evaluations no longer count attempts: a retry reuses one).
+    void count_attempts(long* out) { attempts_out_ = out; }
+
     // System: pair (deriv(z, dzdt, t) on state_type, jac) where jac(z, BlockJacobian&, t) fills J
     // and dF/dt, and jac.coupling(z, t, v, out) sets out (n m) to [B_1 v; ...; B_m v] in the layout
     // of vec(S).
@@ -106,8 +118,19 @@ public:
         const double* x0 = &x[0];
         const auto& c = coef_;
 
-        deriv(x, f_, t);
-        jac(x, jac_, t);
+        if (attempts_out_) ++*attempts_out_;
+        const std::size_t N = x.size();
+        const bool retry = have_start_ && t == t_start_ && std::equal(x0, x0 + N, z_start_.data());
+        if (retry) {
+            std::copy(f_start_.begin(), f_start_.end(), f_.begin());
+        } else {
+            deriv(x, f_, t);
+            jac(x, jac_, t);
+            z_start_.assign(x0, x0 + N);
+            f_start_.assign(f_.begin(), f_.end());
+            t_start_ = t;
+            have_start_ = true;
+        }
         // Equilibrated LU: W~ = D W D^-1 with D = diag(1 / (|x_i| + floor)). The states span many
         // orders of magnitude in their units (cells, pg/mL, mg, fractions), and unscaled partial
         // pivoting lost up to 7 digits on the CRS model (tests/cpp/test_block_rosenbrock.cpp).
@@ -252,6 +275,11 @@ private:
     Eigen::VectorXd scale_;  // equilibration: W~ = diag(scale) W diag(scale)^-1
     state_type f_, xtmp_;
     double* rho_out_ = nullptr;
+    long* attempts_out_ = nullptr;
+    // the start of the last attempt (z, F(z, t), t): a rejected step's retry starts there again
+    std::vector<double> z_start_, f_start_;
+    double t_start_ = 0.0;
+    bool have_start_ = false;
     Eigen::VectorXd pv_, pw_;  // power iteration (spectral_radius)
     boost::numeric::odeint::default_rosenbrock_coefficients<double> coef_;
     static constexpr double kD4 = -0.3620000000000023e-01;  // see the header comment

@@ -447,10 +447,12 @@ using DopriCtrl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odein
                                                  odeint::initially_resizer, odeint::explicit_error_stepper_fsal_tag>;
 using DopriDense = odeint::dense_output_runge_kutta<DopriCtrl, odeint::explicit_controlled_stepper_fsal_tag>;
 
-RosenbrockDense make_rosenbrock(const Model& model, int m, const SolverOptions& o, double* rho = nullptr) {
+RosenbrockDense make_rosenbrock(const Model& model, int m, const SolverOptions& o, long* attempts,
+                                double* rho = nullptr) {
     const auto pattern = model.jacobian_pattern();
     detail::BlockRosenbrock4 st(model.n_states(), m, o.sensitivity_error_control, o.atol / o.rtol, &pattern);
     st.estimate_spectral_radius(rho);
+    st.count_attempts(attempts);
     return RosenbrockDense(RosenbrockCtrl(o.atol, o.rtol, o.max_step, st));
 }
 
@@ -472,7 +474,8 @@ void Driver::run_auto(std::vector<double>& z, long& attempts) {
     StageLog log;
     const VDerivLogged dderiv{&sys_, &log};
     double rho = -1.0;
-    RosenbrockDense ros = make_rosenbrock(model_, m_, opt_, &rho);
+    long ros_attempts = 0;
+    RosenbrockDense ros = make_rosenbrock(model_, m_, opt_, &ros_attempts, &rho);
     const auto rderiv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
     UVec zr(N);
 
@@ -520,7 +523,7 @@ void Driver::run_auto(std::vector<double>& z, long& attempts) {
             }
         },
         z);
-    attempts = dopri_attempts + out_.stats.jacobian_evaluations;
+    attempts = dopri_attempts + ros_attempts;
 }
 
 Trajectory Driver::run() {
@@ -587,7 +590,7 @@ Trajectory Driver::run() {
     long attempts = 0;  // step attempts (accepted or rejected)
     bool handed_over = false;
     if (opt_.method == Method::Rosenbrock4) {
-        auto stepper = make_rosenbrock(model_, m_, opt_);
+        auto stepper = make_rosenbrock(model_, m_, opt_, &attempts);
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         UVec zr(N);
         integrate_all(
@@ -598,7 +601,6 @@ Trajectory Driver::run() {
                 return t;
             },
             z);
-        attempts = out_.stats.jacobian_evaluations;  // one Jacobian per attempt
         out_.stats.rosenbrock4_steps = out_.stats.steps;
     } else if (opt_.method == Method::Dopri5) {
         auto stepper = make_dopri5(n_, N, opt_, &attempts);
