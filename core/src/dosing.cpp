@@ -14,8 +14,10 @@ void require(bool ok, const std::string& field, double value, const std::string&
 }  // namespace
 
 std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
-                                    double weight_kg, double t_start) {
+                                    double weight_kg, double t_start, double horizon, long already,
+                                    long max_administrations) {
     std::vector<DoseEvent> events;
+    long total = already;
     for (std::size_t d = 0; d < doses.size(); ++d) {
         const Dose& dose = doses[d];
         const std::string f = "doses[" + std::to_string(d) + "].";
@@ -58,10 +60,29 @@ std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>&
         }
         amount = std::min(amount, dose.cap) * dose.bioavailability;
 
+        // Administrations up to the horizon, counted before anything is allocated.
+        const double first = dose.time + dose.lag;
+        double count = 0.0;
+        if (first <= horizon)
+            count = 1.0 + (dose.additional > 0
+                               ? std::min(static_cast<double>(dose.additional),
+                                          std::floor((horizon - first) / dose.interval))
+                               : 0.0);
+        if (static_cast<double>(total) + count > static_cast<double>(max_administrations))
+            throw InputError(f + "additional", std::to_string(dose.additional),
+                             "at most " + std::to_string(max_administrations) +
+                                 " administrations per run up to the end of the simulated time (" +
+                                 fmt(horizon) + " h); this dose gives " + fmt(count) +
+                                 (total > 0 ? " after " + std::to_string(total) + " others" : "") +
+                                 " (check additional and interval = " + fmt(dose.interval) + " h)");
+        total += static_cast<long>(count);
+        events.reserve(events.size() + static_cast<std::size_t>(count));
+
         for (int k = 0; k <= dose.additional; ++k) {
             DoseEvent e;
             e.state = state;
-            e.time = dose.time + dose.lag + k * dose.interval;
+            e.time = first + k * dose.interval;
+            if (e.time > horizon) break;
             e.amount = amount;
             if (dose.rate > 0.0) {
                 e.rate = dose.rate;

@@ -164,6 +164,23 @@ public:
     std::vector<Dose> fire(std::size_t i, double t, const double* z, std::vector<PolicyFiring>& log) {
         Watch& w = watch_[i];
         const Policy& pol = policies_[i];
+        const std::string field = "policies[" + std::to_string(i) + "].max_firings";
+        const std::string limit =
+            pol.max_firings == std::numeric_limits<int>::max() ? "unlimited" : std::to_string(pol.max_firings);
+        w.same_instant = !w.firings.empty() && w.firings.back() == t ? w.same_instant + 1 : 1;
+        if (w.same_instant > kMaxFiringsPerInstant)
+            throw InputError(field, limit,
+                             "policy '" + pol.name + "' fired " + std::to_string(kMaxFiringsPerInstant) +
+                                 " times at t = " + fmt(t) + " h and its condition on " +
+                                 pol.condition.variable + " still holds after its doses; a policy fires at most " +
+                                 std::to_string(kMaxFiringsPerInstant) +
+                                 " times at one instant (give min_interval > 0, a max_firings limit, or "
+                                 "check the condition)");
+        if (w.firings.size() >= static_cast<std::size_t>(kMaxFiringsPerRun))
+            throw InputError(field, limit,
+                             "policy '" + pol.name + "' reached " + std::to_string(kMaxFiringsPerRun) +
+                                 " firings at t = " + fmt(t) + " h, the most one policy may fire in a run "
+                                 "(give a larger min_interval or a max_firings limit)");
         w.firings.push_back(t);
         PolicyFiring f;
         f.policy = pol.name;
@@ -203,6 +220,7 @@ private:
         bool active = false;
         double true_since = 0.0;
         std::vector<double> firings;
+        int same_instant = 0;  // consecutive firings at the time of the last one
     };
 
     // First time in (lo, hi] at which the condition of policy i differs from its value at lo.

@@ -8,11 +8,13 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <queue>
 
 #include <boost/numeric/odeint.hpp>
 
 #include "block_rosenbrock.hpp"
 #include "crsim/errors.hpp"
+#include "crsim/interrupt.hpp"
 #include "policy_monitor.hpp"
 #include "stiffness.hpp"
 
@@ -200,8 +202,8 @@ void check_times(const std::vector<double>& times, double t_start) {
 // Everything the driver carries from segment to segment.
 class Driver {
 public:
-    Driver(const Model& model, const Problem& pr)
-        : model_(model), pr_(pr), n_(model.n_states()), opt_(pr.options) {}
+    Driver(const Model& model, const Problem& pr, const InterruptToken& interrupt)
+        : model_(model), pr_(pr), n_(model.n_states()), opt_(pr.options), interrupt_(interrupt) {}
 
     Trajectory run();
 
@@ -209,8 +211,16 @@ private:
     void setup_sensitivities();
     void apply_events_at(double t, std::vector<double>& z);
     void add_events(const std::vector<DoseEvent>& events);
-    void set_rates(double t);
+    void change_rate(const DoseEvent& e, int sign);
+    void fire_policy(std::size_t policy, double t, const double* z);
     void record(double t, const double* z);
+    // The smallest meaningful time difference near t: `rel` times the time since the start (at
+    // least 1 h), and never less than 4 ulps of t (a run at t_start = 1e9 h resolves 5e-7 h).
+    double time_resolution(double t, double rel) const {
+        const double a = std::abs(t);
+        return std::max(rel * std::max(1.0, std::abs(t - pr_.t_start)),
+                        4.0 * (std::nextafter(a, std::numeric_limits<double>::infinity()) - a));
+    }
     template <class Stepper, class State, class Deriv, class HandOver>
     double integrate(Stepper& stepper, const Deriv& deriv, State& z, double a, double b, double h0,
                      HandOver&& hand_over, bool& handed_over);
@@ -223,13 +233,24 @@ private:
     int n_;
     int m_ = 0;
     SolverOptions opt_;
+    const InterruptToken& interrupt_;
     std::vector<double> p_;
     std::vector<double> q_;  // model_.prepare(p_): parameters do not change within a run
     std::vector<int> pidx_;
     std::vector<int> init_state_;  // per sensitivity column: state index for "init:" or -1
-    std::vector<DoseEvent> events_;
-    std::vector<bool> applied_;      // per event: bolus already added
-    std::vector<double> bounds_;     // sorted discontinuities within [t_start, t_end]
+    std::vector<DoseEvent> events_;  // administrations up to t_end, in the order they were added
+    // The timeline: boluses, infusion starts and infusion ends still to come within [t_start,
+    // t_end], earliest first (ties in the order added), so that each event costs O(log n) once.
+    struct Pending {
+        double time;
+        std::size_t seq;
+        std::size_t event;
+        int kind;  // 0 bolus, 1 infusion start, 2 infusion end
+        bool operator>(const Pending& o) const { return time > o.time || (time == o.time && seq > o.seq); }
+    };
+    std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> pending_;
+    std::size_t seq_ = 0;
+    std::vector<int> infusing_;      // per state: infusions running
     std::unique_ptr<detail::PolicyMonitor> policies_;
     std::size_t next_out_ = 0;
     double last_dt_ = 0.0;
@@ -257,11 +278,16 @@ void Driver::setup_sensitivities() {
     out_.sensitivity_names = pr_.sensitivities;
 }
 
+// Boluses due at t and the infusion rates from t on (infusions with start <= t < end).
 void Driver::apply_events_at(double t, std::vector<double>& z) {
-    for (std::size_t j = 0; j < events_.size(); ++j) {
-        const DoseEvent& e = events_[j];
-        if (e.time != t || e.is_infusion() || applied_[j]) continue;
-        applied_[j] = true;
+    while (!pending_.empty() && pending_.top().time <= t) {
+        const Pending q = pending_.top();
+        pending_.pop();
+        const DoseEvent& e = events_[q.event];
+        if (q.kind != 0) {
+            change_rate(e, q.kind == 1 ? 1 : -1);
+            continue;
+        }
         const double fac = model_.dose_factor(e.state, p_.data());
         z[static_cast<std::size_t>(e.state)] += e.amount * fac;
         const int sp = model_.info().states[static_cast<std::size_t>(e.state)].dose_scale_param;
@@ -272,28 +298,42 @@ void Driver::apply_events_at(double t, std::vector<double>& z) {
     }
 }
 
+// Schedules administrations (expanded up to t_end, so every time here is <= t_end).
 void Driver::add_events(const std::vector<DoseEvent>& events) {
     const double t_end = pr_.times.back();
     for (const DoseEvent& e : events) {
+        const std::size_t j = events_.size();
         events_.push_back(e);
-        applied_.push_back(false);
-        for (double b : {e.time, e.end})
-            if (b <= t_end) bounds_.insert(std::upper_bound(bounds_.begin(), bounds_.end(), b), b);
+        pending_.push({e.time, seq_++, j, e.is_infusion() ? 1 : 0});
+        if (e.is_infusion() && e.end <= t_end) pending_.push({e.end, seq_++, j, 2});
     }
-    bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
 }
 
-void Driver::set_rates(double t) {
-    std::fill(sys_.rate.begin(), sys_.rate.end(), 0.0);
-    std::fill(sys_.rate_sens.begin(), sys_.rate_sens.end(), 0.0);
-    for (const DoseEvent& e : events_) {
-        if (!e.is_infusion() || !(e.time <= t && t < e.end)) continue;
-        sys_.rate[static_cast<std::size_t>(e.state)] += e.rate * model_.dose_factor(e.state, p_.data());
-        const int sp = model_.info().states[static_cast<std::size_t>(e.state)].dose_scale_param;
-        for (int k = 0; k < m_; ++k)
-            if (sp >= 0 && pidx_[static_cast<std::size_t>(k)] == sp)
-                sys_.rate_sens[static_cast<std::size_t>(e.state * m_ + k)] +=
-                    e.rate * model_.dose_factor_derivative(e.state, p_.data());
+// An infusion starts (sign 1) or ends (-1). The rate of a state with no infusion left is exactly 0.
+void Driver::change_rate(const DoseEvent& e, int sign) {
+    const std::size_t s = static_cast<std::size_t>(e.state);
+    infusing_[s] += sign;
+    const int sp = model_.info().states[s].dose_scale_param;
+    if (infusing_[s] == 0) {
+        sys_.rate[s] = 0.0;
+        for (int k = 0; k < m_; ++k) sys_.rate_sens[s * static_cast<std::size_t>(m_) + static_cast<std::size_t>(k)] = 0.0;
+        return;
+    }
+    sys_.rate[s] += sign * e.rate * model_.dose_factor(e.state, p_.data());
+    for (int k = 0; k < m_; ++k)
+        if (sp >= 0 && pidx_[static_cast<std::size_t>(k)] == sp)
+            sys_.rate_sens[s * static_cast<std::size_t>(m_) + static_cast<std::size_t>(k)] +=
+                sign * e.rate * model_.dose_factor_derivative(e.state, p_.data());
+}
+
+// Policy `policy` fires at t (state z): its doses join the timeline.
+void Driver::fire_policy(std::size_t policy, double t, const double* z) {
+    const auto doses = policies_->fire(policy, t, z, out_.firings);
+    try {
+        add_events(expand_doses(model_, doses, pr_.weight_kg, pr_.t_start, pr_.times.back(),
+                                static_cast<long>(events_.size())));
+    } catch (const InputError& e) {
+        throw InputError::nested("policies[" + std::to_string(policy) + "].action.", e);
     }
 }
 
@@ -337,8 +377,9 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
     if (opt_.max_step > 0.0) h = std::min(h, opt_.max_step);
     h = std::min(h, b - a);
     stepper.initialize(z, a, h);
-    const double eps = 1e-13 * std::max(1.0, std::abs(b));
+    const double eps = time_resolution(b, 1e-13);
     State tmp = z;
+    bool stepped = false;
     const detail::PolicyMonitor::Evaluator z_at = [&](double t, double* out) {
         stepper.calc_state(t, tmp);
         std::copy(raw(tmp), raw(tmp) + z.size(), out);
@@ -357,6 +398,8 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
                                   "right-hand side may be discontinuous");
         }
         last_dt_ = stepper.current_time() - stepper.previous_time();
+        stepped = true;
+        if (interrupt_.requested()) throw Interrupted("at t = " + fmt(stepper.current_time()) + " h");
         if (++out_.stats.steps > opt_.max_steps)
             throw SolverError(stepper.current_time(), last_dt_,
                               "too much work: more than options.max_steps = " +
@@ -372,7 +415,7 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
                                       "' became non-finite; the right-hand side produced NaN or Inf "
                                       "(check parameter values)");
             }
-        if (last_dt_ < 1e-14 * std::max(1.0, std::abs(stepper.current_time())))
+        if (last_dt_ < time_resolution(stepper.current_time(), 1e-14))
             throw SolverError(stepper.current_time(), last_dt_,
                               "step size underflow; the problem is too stiff for this method or "
                               "the right-hand side is discontinuous");
@@ -383,9 +426,7 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
                                                    raw(const_cast<State&>(x)), z_at, fired);
             if (!std::isnan(tf)) {
                 z_at(tf, raw(tmp));
-                add_events(expand_doses(model_, policies_->fire(static_cast<std::size_t>(fired), tf,
-                                                                raw(tmp), out_.firings),
-                                        pr_.weight_kg, pr_.t_start));
+                fire_policy(static_cast<std::size_t>(fired), tf, raw(tmp));
                 stop = tf;
             }
         }
@@ -406,6 +447,12 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
             return stepper.current_time();
         }
     }
+    // Output times within eps before b (closer to b than a step can be): the state there is the
+    // state reached, never dropped.
+    for (; next_out_ < times.size() && times[next_out_] < b; ++next_out_) {
+        if (stepped) stepper.calc_state(times[next_out_], tmp);
+        record(times[next_out_], stepped ? raw(tmp) : raw(z));
+    }
     z = stepper.current_state();
     return b;
 }
@@ -417,24 +464,22 @@ void Driver::integrate_all(Segment&& segment, std::vector<double>& zv) {
     const double t_end = pr_.times.back();
     double t = pr_.t_start;
     for (;;) {
+        if (interrupt_.requested()) throw Interrupted("at t = " + fmt(t) + " h");
         // At a discontinuity (or where a policy fired): doses, then policies that are due here
         // (their doses may fall here too), then outputs (post-dose).
         apply_events_at(t, zv);
         policies_->observe_point(t, zv.data());
         for (int f = policies_->due(t); f >= 0; f = policies_->due(t)) {
-            add_events(expand_doses(model_,
-                                    policies_->fire(static_cast<std::size_t>(f), t, zv.data(), out_.firings),
-                                    pr_.weight_kg, pr_.t_start));
+            fire_policy(static_cast<std::size_t>(f), t, zv.data());
             apply_events_at(t, zv);
             policies_->observe_point(t, zv.data());
         }
-        set_rates(t);
         while (next_out_ < pr_.times.size() && pr_.times[next_out_] == t) {
             record(t, zv.data());
             ++next_out_;
         }
         if (t >= t_end) break;
-        const double next = *std::upper_bound(bounds_.begin(), bounds_.end(), t);
+        const double next = pending_.empty() ? t_end : std::min(pending_.top().time, t_end);
         ++out_.stats.restarts;
         t = segment(zv, t, next);
     }
@@ -502,7 +547,7 @@ void Driver::run_auto(std::vector<double>& z, long& attempts) {
     integrate_all(
         [&](std::vector<double>& zv, double a, double b) {
             double t = a, h0 = 0.0;
-            const double eps = 1e-13 * std::max(1.0, std::abs(b));
+            const double eps = time_resolution(b, 1e-13);
             for (;;) {
                 bool handed = false;
                 const long before = out_.stats.steps;
@@ -532,12 +577,12 @@ Trajectory Driver::run() {
     p_ = pr_.parameters.empty() ? model_.default_parameters() : pr_.parameters;
     model_.check_parameters(p_);
     setup_sensitivities();
-    events_ = expand_doses(model_, pr_.doses, pr_.weight_kg, pr_.t_start);
-    applied_.assign(events_.size(), false);
+    const double t_end = pr_.times.back();
+    add_events(expand_doses(model_, pr_.doses, pr_.weight_kg, pr_.t_start, t_end));
     policies_ = std::make_unique<detail::PolicyMonitor>(model_, pr_.policies, p_.data());
     for (std::size_t i = 0; i < pr_.policies.size(); ++i) {  // check each action's doses up front
         try {
-            expand_doses(model_, pr_.policies[i].action, pr_.weight_kg, 0.0);
+            expand_doses(model_, pr_.policies[i].action, pr_.weight_kg, 0.0, t_end - pr_.t_start);
         } catch (const InputError& e) {
             throw InputError::nested("policies[" + std::to_string(i) + "].action.", e);
         }
@@ -564,15 +609,6 @@ Trajectory Driver::run() {
                              fmt(z[static_cast<std::size_t>(i)]),
                              "a finite initial value (check the parameters it is computed from)");
 
-    // Discontinuities within [t_start, t_end].
-    const double t_end = pr_.times.back();
-    bounds_ = {pr_.t_start, t_end};
-    for (const DoseEvent& e : events_) {
-        if (e.time <= t_end) bounds_.push_back(e.time);
-        if (e.is_infusion() && e.end <= t_end) bounds_.push_back(e.end);
-    }
-    std::sort(bounds_.begin(), bounds_.end());
-    bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
     policies_->set_state_size(static_cast<int>(N));
 
     sys_.p = p_.data();
@@ -584,6 +620,7 @@ Trajectory Driver::run() {
     sys_.pidx = pidx_.data();
     sys_.rate.assign(static_cast<std::size_t>(n_), 0.0);
     sys_.rate_sens.assign(static_cast<std::size_t>(n_ * m_), 0.0);
+    infusing_.assign(static_cast<std::size_t>(n_), 0);
     sys_.stats = &out_.stats;
     out_.times.reserve(pr_.times.size());
 
@@ -623,9 +660,13 @@ Trajectory Driver::run() {
 
 }  // namespace
 
-Trajectory simulate(const Model& model, const Problem& problem) {
-    Driver driver(model, problem);
+Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt) {
+    Driver driver(model, problem, interrupt);
     return driver.run();
+}
+
+Trajectory simulate(const Model& model, const Problem& problem) {
+    return simulate(model, problem, InterruptToken());
 }
 
 }  // namespace crsim

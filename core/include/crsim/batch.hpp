@@ -19,7 +19,8 @@ struct BatchOutcome {
     bool ok() const noexcept { return status == Status::Ok; }
 };
 
-// threads <= 0: one per hardware thread.
+// threads <= 0: one per hardware thread. A request_interrupt() during the batch stops the runs in
+// progress and starts no more: the batch then throws crsim::Interrupted (interrupt.hpp).
 std::vector<BatchOutcome> simulate_batch(const Model& model, const std::vector<Problem>& problems,
                                          int threads = 0);
 

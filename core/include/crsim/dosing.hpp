@@ -37,9 +37,20 @@ struct DoseEvent {
     bool is_infusion() const noexcept { return rate > 0.0; }
 };
 
+// The most administrations (boluses and infusion starts, repeats expanded) one run may hold within
+// its simulated time, triggered doses included. A modelling choice: 100 years of hourly doses,
+// 40 MB of events; beyond it a regimen is almost certainly a typo (q1h x 1000000000) and would
+// only exhaust memory and time. Exceeding it is an InputError naming the dose.
+constexpr long kMaxAdministrations = 1000000;
+
 // Validates every dose (each error names doses[i].field, the value and what is allowed) and
-// expands repeats. weight_kg may be NaN when no dose is per kg.
+// expands repeats, in time order. weight_kg may be NaN when no dose is per kg. Administrations
+// after `horizon` (h; the end of the simulated time) are not expanded: a repeat past it is never
+// given, so `additional` may be large when the run is short. More than `max_administrations`
+// administrations up to the horizon (plus `already` given before) is an InputError.
 std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
-                                    double weight_kg, double t_start);
+                                    double weight_kg, double t_start,
+                                    double horizon = std::numeric_limits<double>::infinity(),
+                                    long already = 0, long max_administrations = kMaxAdministrations);
 
 }  // namespace crsim

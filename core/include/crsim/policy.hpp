@@ -41,6 +41,14 @@ struct Policy {
     double time_tolerance = 1e-6;  // h: accuracy of the located crossing time
 };
 
+// Engine limits on firings, whatever the policy's own limits (max_firings may be unlimited and
+// min_interval 0, both valid). Modelling choices: a policy that fires this often is a loop (its
+// condition still holds after its own doses), not a regimen; a clinical course has at most a few
+// dozen rescue doses, and 10,000 leaves room for hourly titration over a year. Exceeding either is
+// an InputError naming the policy (policies[i], its name, the time).
+constexpr int kMaxFiringsPerInstant = 100;  // firings of one policy at one time
+constexpr int kMaxFiringsPerRun = 10000;    // firings of one policy in one run
+
 // One firing, as recorded in the trajectory.
 struct PolicyFiring {
     std::string policy;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crsim/dosing.hpp"
+#include "crsim/interrupt.hpp"
 #include "crsim/model.hpp"
 #include "crsim/policy.hpp"
 
@@ -82,11 +83,14 @@ struct Trajectory {
     std::vector<std::string> sensitivity_names;  // m
     std::vector<double> state_sensitivities;       // T x n x m
     std::vector<double> observable_sensitivities;  // T x n_obs x m
-    std::vector<DoseEvent> doses;     // the administrations that were applied (incl. triggered)
+    std::vector<DoseEvent> doses;     // the administrations up to the last output time (incl. triggered)
     std::vector<PolicyFiring> firings;  // triggered policies, in time order
     SolverStats stats;
 };
 
+// Throws InputError (bad problem), SolverError (integration failed) or Interrupted (a
+// request_interrupt() after the run started, or after `interrupt` was made).
 Trajectory simulate(const Model& model, const Problem& problem);
+Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt);
 
 }  // namespace crsim
