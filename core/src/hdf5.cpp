@@ -2,10 +2,16 @@
 #include "crsim/hdf5.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <random>
@@ -13,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "crsim/errors.hpp"
 #include "hdf5_io.hpp"
@@ -290,11 +297,13 @@ void write_scenario(const h5::File& f, hid_t scenarios, const ResultRecord& r) {
     }
 }
 
-// Removes the temporary file unless released.
+// The temporary file: created exclusively, removed unless released.
 struct TempFile {
     std::string path;
+    int fd = -1;
     bool keep = false;
     ~TempFile() {
+        if (fd >= 0) ::close(fd);
         if (!keep) std::remove(path.c_str());
     }
 };
@@ -306,7 +315,7 @@ std::string temp_name(const std::string& path) {
     return os.str();
 }
 
-// Flushes a file (or directory) to stable storage; returns false on failure.
+// Flushes a directory to stable storage; returns false on failure.
 bool sync_path(const std::string& path, bool directory) {
     const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
     if (fd < 0) return false;
@@ -330,6 +339,65 @@ void check_output_path(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Writes all of `data` to fd (partial writes and EINTR retried); false with errno set on failure.
+bool write_all(int fd, const unsigned char* data, std::size_t size) {
+    while (size > 0) {
+        const ssize_t w = ::write(fd, data, size);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data += w;
+        size -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+// Removes "<path>.tmp-<pid>-<hex>" files left by writers that were killed: the pid is not a live
+// process and the file is older than 10 minutes (so that a writer on another host sharing the
+// directory is not disturbed while it works). Best effort: failures are ignored.
+void remove_stale_temporaries(const std::string& path) {
+    const fs::path p(path);
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    const std::string prefix = p.filename().string() + ".tmp-";
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string rest = name.substr(prefix.size());
+        const std::size_t dash = rest.find('-');
+        if (dash == 0 || dash == std::string::npos ||
+            rest.find_first_not_of("0123456789") != dash ||
+            rest.find_first_not_of("0123456789abcdef", dash + 1) != std::string::npos)
+            continue;
+        const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+        if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+        std::error_code e2;
+        const auto mtime = fs::last_write_time(it->path(), e2);
+        if (e2 || now - mtime < std::chrono::minutes(10)) continue;
+        fs::remove(it->path(), e2);
+    }
+}
+
+}  // namespace
+
+void h5::stamp_user_block(std::vector<unsigned char>& image) {
+    const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), image.data() + kUserBlockSize,
+                                   static_cast<uInt>(image.size() - kUserBlockSize));
+    char head[kUserBlockSize] = {};
+    std::snprintf(head, sizeof head, "%s\ncrc32 %08lx size %llu\n", kUserBlockMagic,
+                  static_cast<unsigned long>(crc), static_cast<unsigned long long>(image.size()));
+    std::copy(head, head + kUserBlockSize, image.begin());
+}
+
+// The file is built in memory (HDF5 core driver, no backing store) and written to the temporary
+// file with plain write(2) calls: a full disk or a file-size limit fails in crsim's own code, never
+// inside libhdf5, whose state (open ids, cached metadata) therefore never refers to a file that
+// is gone (it used to crash at exit after a failed close). The first 512 bytes, HDF5's user block,
+// hold a CRC-32 of the rest (docs/hdf5-schema.md), which the reader checks before libhdf5 sees it.
 void write_results(const std::string& path, const std::vector<ResultRecord>& scenarios,
                    const FileMetadata& meta) {
     check_output_path(path);
@@ -338,19 +406,32 @@ void write_results(const std::string& path, const std::vector<ResultRecord>& sce
     h5::ErrorSilencer silence;
     const auto& hook = testing::hook();
 
+    remove_stale_temporaries(path);
     TempFile tmp{temp_name(path)};
+    tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (tmp.fd < 0)
+        throw IoError(path, path + ": cannot create the temporary file " + squote(tmp.path) + ": " +
+                                std::strerror(errno));
+    if (hook) hook("created", tmp.path);
+    std::vector<unsigned char> image;
     {
         h5::File f{path, {}};
         h5::Handle fapl(f.check(H5Pcreate(H5P_FILE_ACCESS), "cannot create a property list"), H5Pclose);
         // SEMI: closing fails if an object is still open, so a successful close means all written.
         f.check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_SEMI), "cannot set close degree of", path);
-        // HDF5 1.8 file format: dense attribute storage, so attributes (e.g. the names of
-        // thousands of states) may exceed the 64 KiB object-header limit; readable by HDF5 >= 1.8.
-        f.check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18),
+        // HDF5 1.8 object format (objects track their attributes' creation order, hdf5_io.cpp):
+        // dense attribute storage, so attributes (e.g. the names of thousands of states) may
+        // exceed the 64 KiB object-header limit; readable by HDF5 >= 1.8. The superblock stays
+        // version 0: libhdf5 1.10 clears a status flag of the in-memory image without updating
+        // the checksum of a version 2 superblock, which then no longer opens.
+        f.check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
                 "cannot set the file format version of", path);
-        f.handle = h5::Handle(H5Fcreate(tmp.path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), H5Fclose);
-        if (f.id() < 0) f.fail("cannot create the temporary file " + squote(tmp.path));
-        if (hook) hook("created", tmp.path);
+        f.check(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), "cannot set the in-memory driver for", path);
+        h5::Handle fcpl(f.check(H5Pcreate(H5P_FILE_CREATE), "cannot create a property list"), H5Pclose);
+        f.check(H5Pset_userblock(fcpl.get(), h5::kUserBlockSize), "cannot set the user block of", path);
+        f.check(H5Pset_attr_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED), "cannot set attribute order of", path);
+        f.handle = h5::Handle(H5Fcreate(tmp.path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose);
+        if (f.id() < 0) f.fail("cannot create the file in memory");
         const hid_t root = f.id();
         f.attr(root, "format", std::string(kResultsFormat));
         f.attr_i64(root, "schema_version", kResultsSchemaVersion);
@@ -364,11 +445,29 @@ void write_results(const std::string& path, const std::vector<ResultRecord>& sce
                 if (hook) hook("scenario:" + r.name, tmp.path);
             }
         }
-        if (f.handle.close() < 0) f.fail("cannot close the temporary file " + squote(tmp.path));
+        f.check(H5Fflush(root, H5F_SCOPE_LOCAL), "cannot flush", path);
+        // The image starts at the superblock (which records the user block's size as its base
+        // address); the user block goes in front of it.
+        const ssize_t size = H5Fget_file_image(root, nullptr, 0);
+        if (size <= 0) f.fail("cannot get the file image");
+        image.resize(h5::kUserBlockSize + static_cast<std::size_t>(size));
+        if (H5Fget_file_image(root, image.data() + h5::kUserBlockSize, static_cast<std::size_t>(size)) != size)
+            f.fail("cannot get the file image");
+        if (f.handle.close() < 0) f.fail("cannot close the file in memory");
     }
+    h5::stamp_user_block(image);
+    if (!write_all(tmp.fd, image.data(), image.size()))
+        throw IoError(path, path + ": cannot write the temporary file " + squote(tmp.path) + ": " +
+                                std::strerror(errno));
+    if (::fsync(tmp.fd) != 0)
+        throw IoError(path, path + ": cannot flush the temporary file " + squote(tmp.path) +
+                                " to disk: " + std::strerror(errno));
+    const int fd = tmp.fd;
+    tmp.fd = -1;
+    if (::close(fd) != 0)
+        throw IoError(path, path + ": cannot close the temporary file " + squote(tmp.path) + ": " +
+                                std::strerror(errno));
     if (hook) hook("closed", tmp.path);
-    if (!sync_path(tmp.path, false))
-        throw IoError(path, path + ": cannot flush the temporary file " + squote(tmp.path) + " to disk");
     std::error_code ec;
     fs::rename(tmp.path, path, ec);
     if (ec)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "crsim/errors.hpp"
@@ -31,6 +32,8 @@ std::string hdf5_details() {
     for (const auto& m : msgs) s += (s.empty() ? "" : "; ") + m;
     return s.empty() ? "no details" : s;
 }
+
+std::string squote_(const std::string& s) { return "'" + s + "'"; }
 
 herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* data) {
     static_cast<std::vector<std::string>*>(data)->emplace_back(name);
@@ -63,11 +66,18 @@ void File::fail(const std::string& what) const {
 }
 void File::bad(const std::string& what) const { throw IoError(path, path + ": " + what); }
 
+void File::check_elements(hsize_t n, const std::string& obj_path) const {
+    if (n > max_elements)
+        bad(squote_(obj_path) + " declares " + std::to_string(n) + " elements, more than a file of this size can "
+            "hold (at most " + std::to_string(max_elements) + "): the file is damaged or crafted");
+}
+
 // --- writing ---------------------------------------------------------------------------------------
 
 Handle File::create_group(hid_t loc, const std::string& name, const std::string& obj_path,
                           bool track_order) const {
     Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "cannot create a property list"), H5Pclose);
+    check(H5Pset_attr_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED), "cannot set attribute order of", obj_path);
     if (track_order)
         check(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
               "cannot set link creation order on", obj_path);
@@ -135,6 +145,9 @@ namespace {
 // when the dataset holds at least kChunkThreshold elements.
 Handle creation_plist(const File& f, const std::vector<hsize_t>& dims, const std::string& obj_path) {
     Handle dcpl(f.check(H5Pcreate(H5P_DATASET_CREATE), "cannot create a property list"), H5Pclose);
+    // Tracked attribute order gives the object the 1.8 header, whose attributes may be large.
+    f.check(H5Pset_attr_creation_order(dcpl.get(), H5P_CRT_ORDER_TRACKED), "cannot set attribute order of",
+            obj_path);
     hsize_t total = 1;
     for (hsize_t d : dims) total *= d;
     if (dims.empty() || total < kChunkThreshold) return dcpl;
@@ -198,17 +211,35 @@ bool File::has_attr(hid_t obj, const std::string& name) const {
     return r > 0;
 }
 
+namespace {
+void require_hard_link(const File& f, hid_t loc, const std::string& name, const std::string& obj_path) {
+    H5L_info_t info;
+    if (H5Lget_info(loc, name.c_str(), &info, H5P_DEFAULT) < 0) f.fail("cannot look up '" + obj_path + "'");
+    if (info.type != H5L_TYPE_HARD)
+        f.bad("'" + obj_path + "' is a " + (info.type == H5L_TYPE_SOFT ? "soft" : "external") +
+              " link; crsim results files hold no links (refused: it could lead to another file)");
+}
+}  // namespace
+
 Handle File::open_group(hid_t loc, const std::string& name, const std::string& obj_path) const {
     if (!has_link(loc, name)) bad("missing group '" + obj_path + "'");
+    require_hard_link(*this, loc, name, obj_path);
     return Handle(check(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), "cannot open group '" + obj_path + "'"),
                   H5Gclose);
 }
 
 Handle File::open_dataset(hid_t loc, const std::string& name, const std::string& obj_path) const {
     if (!has_link(loc, name)) bad("missing dataset '" + obj_path + "'");
-    return Handle(
-        check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "cannot open dataset '" + obj_path + "'"),
-        H5Dclose);
+    require_hard_link(*this, loc, name, obj_path);
+    Handle d(check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "cannot open dataset '" + obj_path + "'"),
+             H5Dclose);
+    Handle dcpl(check(H5Dget_create_plist(d.get()), "cannot query dataset '" + obj_path + "'"), H5Pclose);
+    const int external = H5Pget_external_count(dcpl.get());
+    if (external != 0)
+        bad("dataset '" + obj_path + "' keeps its data in external files; refused (crsim writes none)");
+    if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL)
+        bad("dataset '" + obj_path + "' is a virtual dataset; refused (crsim writes none)");
+    return d;
 }
 
 std::vector<std::string> File::link_names(hid_t group, const std::string& obj_path) const {
@@ -265,6 +296,7 @@ std::vector<std::string> File::read_strings(hid_t obj, const std::string& name,
     Handle s(check(H5Aget_space(a.get()), "cannot query " + what), H5Sclose);
     const hssize_t n = H5Sget_simple_extent_npoints(s.get());
     if (n < 0) fail("cannot query " + what);
+    check_elements(static_cast<hsize_t>(n), obj_path + "@" + name);
     std::vector<std::string> out;
     if (n == 0) return out;
     const htri_t variable = H5Tis_variable_str(t.get());
@@ -278,6 +310,7 @@ std::vector<std::string> File::read_strings(hid_t obj, const std::string& name,
         }
     } else {
         const std::size_t size = H5Tget_size(t.get());
+        check_elements(static_cast<hsize_t>(size) * static_cast<hsize_t>(n) / 8, obj_path + "@" + name);
         std::vector<char> buf(size * static_cast<std::size_t>(n) + 1, '\0');
         check(H5Aread(a.get(), t.get(), buf.data()), "cannot read", what);
         for (hssize_t i = 0; i < n; ++i) {
@@ -326,6 +359,7 @@ std::vector<double> File::read_doubles_attr(hid_t obj, const std::string& name,
     if (H5Sget_simple_extent_ndims(s.get()) > 1) bad(what + " is not one-dimensional");
     const hssize_t n = H5Sget_simple_extent_npoints(s.get());
     if (n < 0) fail("cannot query " + what);
+    check_elements(static_cast<hsize_t>(n), obj_path + "@" + name);
     std::vector<double> v(static_cast<std::size_t>(n));
     if (n > 0) check(H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()), "cannot read", what);
     return v;
@@ -355,7 +389,12 @@ std::vector<double> File::read_doubles(hid_t dset, const std::string& obj_path) 
     const H5T_class_t cls = H5Tget_class(t.get());
     if (cls != H5T_FLOAT && cls != H5T_INTEGER) bad("dataset '" + obj_path + "' is not numeric");
     hsize_t total = 1;
-    for (hsize_t d : dims(dset, obj_path)) total *= d;
+    for (hsize_t d : dims(dset, obj_path)) {
+        if (d != 0 && total > std::numeric_limits<hsize_t>::max() / d)  // overflows 64 bits
+            bad(squote_(obj_path) + " declares more than 2^64 elements: the file is damaged or crafted");
+        total *= d;
+    }
+    check_elements(total, obj_path);
     std::vector<double> v(static_cast<std::size_t>(total));
     if (total > 0)
         check(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),

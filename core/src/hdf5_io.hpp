@@ -63,16 +63,22 @@ private:
     Closer closer_ = nullptr;
 };
 
+// The most elements (numbers, strings, dose rows x 5) one read allocates: 2^31, 16 GiB of doubles.
+constexpr hsize_t kMaxReadElements = hsize_t(1) << 31;
+
 // The context of one file operation: the path named in messages.
 struct File {
     std::string path;  // shown in messages (the final path for writes)
     Handle handle;
+    hsize_t max_elements = kMaxReadElements;  // reading: the most elements a dataset may declare
     hid_t id() const noexcept { return handle.get(); }
 
     // Throws IoError "<path>: <what> (HDF5: <innermost messages>)" and clears the error stack.
     [[noreturn]] void fail(const std::string& what) const;
     // Throws IoError "<path>: <what>" (no HDF5 details; for content problems).
     [[noreturn]] void bad(const std::string& what) const;
+    // Refuses a dataset or attribute declaring more than max_elements elements (before allocating).
+    void check_elements(hsize_t n, const std::string& obj_path) const;
     hid_t check(hid_t id, const std::string& what) const {
         if (id < 0) fail(what);
         return id;
@@ -102,6 +108,8 @@ struct File {
     // --- reading -------------------------------------------------------------------------------
     bool has_link(hid_t loc, const std::string& name) const;
     bool has_attr(hid_t obj, const std::string& name) const;
+    // Hard links only (a soft or external link, which could lead to another file, is refused);
+    // datasets with external raw-data files or virtual layout are refused too.
     Handle open_group(hid_t loc, const std::string& name, const std::string& obj_path) const;
     Handle open_dataset(hid_t loc, const std::string& name, const std::string& obj_path) const;
     // Link names of a group, in creation order when it is tracked, else in name order.

@@ -1,8 +1,18 @@
 // crsim results files: reading and checking (schema in docs/hdf5-schema.md).
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "crsim/errors.hpp"
 #include "crsim/hdf5.hpp"
@@ -87,6 +97,24 @@ void read_columns(const h5::File& f, hid_t loc, const std::string& name, const s
     }
 }
 
+// The doses table must be crsim's compound: state (integer), time, amount, rate, end (floats).
+// A compound of other fields would otherwise read as zeros (HDF5 converts members by name).
+void check_dose_type(const h5::File& f, hid_t dset, const std::string& dp) {
+    h5::Handle t(f.check(H5Dget_type(dset), "cannot query dataset '" + dp + "'"), H5Tclose);
+    const std::string want = "a compound of state (integer), time, amount, rate, end (floats)";
+    if (H5Tget_class(t.get()) != H5T_COMPOUND) f.bad("dataset " + squote(dp) + " is not " + want);
+    const char* names[] = {"state", "time", "amount", "rate", "end"};
+    if (H5Tget_nmembers(t.get()) != 5) f.bad("dataset " + squote(dp) + " is not " + want);
+    for (unsigned i = 0; i < 5; ++i) {
+        char* name = H5Tget_member_name(t.get(), i);
+        const bool same = name && std::strcmp(name, names[i]) == 0;
+        if (name) H5free_memory(name);
+        const H5T_class_t cls = H5Tget_member_class(t.get(), i);
+        if (!same || cls != (i == 0 ? H5T_INTEGER : H5T_FLOAT))
+            f.bad("dataset " + squote(dp) + " is not " + want + " (member " + std::to_string(i) + " differs)");
+    }
+}
+
 ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string& name) {
     const std::string gp = "/scenarios/" + name;
     h5::Handle g = f.open_group(scenarios, name, gp);
@@ -106,6 +134,10 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
     const hsize_t T = length(f, gid, "time", gp + "/time");
     const hsize_t n = r.state_names.size(), n_obs = r.observable_names.size();
     tr.times = read_array(f, gid, "time", gp + "/time", {T});
+    for (std::size_t i = 0; i < tr.times.size(); ++i)
+        if (!std::isfinite(tr.times[i]) || (i > 0 && tr.times[i] < tr.times[i - 1]))
+            f.bad("dataset " + squote(gp + "/time") + " row " + std::to_string(i) + " is " + fmt(tr.times[i]) +
+                  ": output times are finite and non-decreasing (h)");
     tr.states = read_array(f, gid, "states", gp + "/states", {T, n});
     tr.observables = read_array(f, gid, "observables", gp + "/observables", {T, n_obs});
     r.parameter_values = read_array(f, gid, "parameters", gp + "/parameters", {r.parameter_names.size()});
@@ -172,6 +204,8 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
         h5::Handle d = f.open_dataset(gid, "doses", dp);
         const auto dims = f.dims(d.get(), dp);
         if (dims.size() != 1) f.bad("dataset " + squote(dp) + " is not one-dimensional");
+        check_dose_type(f, d.get(), dp);
+        f.check_elements(dims[0] * 5, dp);
         std::vector<h5::DoseRow> rows(static_cast<std::size_t>(dims[0]));
         auto types = h5::dose_types();
         if (!rows.empty()) f.read_compound(d.get(), types.second.get(), rows.data(), dp);
@@ -180,6 +214,10 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
             if (row.state < 0 || static_cast<hsize_t>(row.state) >= n)
                 f.bad(squote(dp) + " row " + std::to_string(i) + " names state " +
                       std::to_string(row.state) + ", outside [0, " + std::to_string(n) + ")");
+            if (!std::isfinite(row.time) || !std::isfinite(row.amount) || !std::isfinite(row.rate) ||
+                !std::isfinite(row.end))
+                f.bad(squote(dp) + " row " + std::to_string(i) +
+                      " has a non-finite time, amount, rate or end (all are finite numbers)");
             DoseEvent e;
             e.state = row.state;
             e.time = row.time;
@@ -220,20 +258,56 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
     return r;
 }
 
-}  // namespace
 
-ResultsFile read_results(const std::string& path) {
-    if (path.empty()) throw InputError("path", "''", "the path of a crsim results file");
-    std::error_code ec;
-    if (!fs::exists(path, ec))
-        throw InputError("path", squote(path), "an existing crsim results file (no such file)");
-    if (fs::is_directory(path, ec))
-        throw InputError("path", squote(path), "a crsim results file (this is a directory)");
+// What the user block says about the file: written by crsim and unchanged since (checksum
+// verified), or not known to be (no user block: a file written before the check existed; a
+// mismatch: changed or damaged after writing).
+struct Integrity {
+    bool verified = false;
+    std::string why;  // when not verified
+};
 
-    std::lock_guard<std::mutex> lock(h5::mutex());
-    h5::ErrorSilencer silence;
+Integrity check_integrity(const std::string& path, std::uintmax_t size) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> head(h5::kUserBlockSize + 1, '\0');
+    if (!in.read(head.data(), static_cast<std::streamsize>(h5::kUserBlockSize)))
+        return {false, "it has no crsim checksum"};
+    const std::string magic = std::string(h5::kUserBlockMagic) + "\n";
+    if (std::strncmp(head.data(), magic.c_str(), magic.size()) != 0) return {false, "it has no crsim checksum"};
+    const std::size_t used = std::strlen(head.data());  // the rest of the user block is NUL
+    for (std::size_t i = used; i < h5::kUserBlockSize; ++i)
+        if (head[i] != '\0') return {false, "its user block was changed"};
+    unsigned long crc_stored = 0;
+    unsigned long long size_stored = 0;
+    if (std::sscanf(head.data() + magic.size(), "crc32 %8lx size %llu", &crc_stored, &size_stored) != 2)
+        return {false, "its crsim checksum is unreadable"};
+    if (size_stored != size)
+        return {false, "its size (" + std::to_string(size) + " bytes) differs from the size written (" +
+                           std::to_string(size_stored) + ")"};
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    std::vector<char> buf(1 << 16);
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(in.gcount()));
+    }
+    if (crc != crc_stored) {
+        char msg[96];
+        std::snprintf(msg, sizeof msg, "its CRC-32 is %08lx, not %08lx as written", static_cast<unsigned long>(crc),
+                      crc_stored);
+        return {false, msg};
+    }
+    return {true, ""};
+}
+
+ResultsFile read_checked(const std::string& path, std::uintmax_t size) {
     h5::File f{path, {}};
-    f.handle = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    // Never more elements than the file could hold: deflate expands at most 1032-fold (zlib
+    // technical details), so a 42 KB file declaring 2^40 rows is refused before any allocation.
+    f.max_elements = std::min<std::uintmax_t>((size * 1100 + (1u << 20)) / 8, h5::kMaxReadElements);
+    h5::Handle fapl(f.check(H5Pcreate(H5P_FILE_ACCESS), "cannot create a property list"), H5Pclose);
+    // STRONG: closing the file closes whatever a failed read left open inside it.
+    f.check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "cannot set close degree of", path);
+    f.handle = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
     if (f.id() < 0) {
         if (!has_hdf5_signature(path)) {
             H5Eclear2(H5E_DEFAULT);
@@ -262,6 +336,105 @@ ResultsFile read_results(const std::string& path) {
     h5::Handle sc = f.open_group(root, "scenarios", "/scenarios");
     for (const auto& name : f.link_names(sc.get(), "/scenarios"))
         out.scenarios.push_back(read_scenario(f, sc.get(), name));
+    return out;
+}
+
+// A file not known to be intact is read first in a child process: libhdf5 1.10 can crash on a
+// damaged file (variable-length strings live in its unchecksummed global heap) and leaks on its
+// error paths, and neither a crash, nor a hang, nor a leak there may reach the caller. The child
+// reports a clean error's message through a pipe; the parent then throws it without touching the
+// file, and reads the file itself only when the child read it without error. Called with
+// h5::mutex() held (the child inherits it, held).
+void probe_in_child(const std::string& path, std::uintmax_t size, const std::string& why) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;  // cannot probe: read in-process as before
+    const pid_t child = ::fork();
+    if (child < 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return;
+    }
+    if (child == 0) {
+        for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);  // die plainly
+        ::close(fds[0]);
+        int code = 0;
+        std::string msg;
+        try {
+            read_checked(path, size);
+        } catch (const std::exception& e) {
+            code = 1;
+            msg = e.what();
+        } catch (...) {
+            code = 1;
+            msg = path + ": cannot read the file (unknown error)";
+        }
+        for (std::size_t off = 0; off < msg.size();) {
+            const ssize_t w = ::write(fds[1], msg.data() + off, msg.size() - off);
+            if (w <= 0) break;
+            off += static_cast<std::size_t>(w);
+        }
+        ::_exit(code);
+    }
+    ::close(fds[1]);
+    const double limit_s = 30.0 + static_cast<double>(size) / 20e6;  // 20 MB/s at the least
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string msg;
+    char buf[4096];
+    bool timed_out = false;
+    for (;;) {
+        pollfd p{fds[0], POLLIN, 0};
+        const int r = ::poll(&p, 1, 50);
+        if (r > 0) {
+            const ssize_t n = ::read(fds[0], buf, sizeof buf);
+            if (n > 0) {
+                msg.append(buf, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n == 0 || errno != EINTR) break;  // EOF: the child is done
+        } else if (r < 0 && errno != EINTR) {
+            break;
+        }
+        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > limit_s) {
+            ::kill(child, SIGKILL);
+            timed_out = true;
+            break;
+        }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        throw IoError(path, path + " is damaged or not a crsim results file: " + why +
+                                ", and reading it did not finish within " + fmt(limit_s) + " s");
+    if (WIFSIGNALED(status))
+        throw IoError(path, path + " is damaged: " + why + ", and reading it crashed the HDF5 library (signal " +
+                                std::to_string(WTERMSIG(status)) +
+                                " in a separate test process); crsim does not read it");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1) throw IoError(path, msg);
+}
+
+}  // namespace
+
+ResultsFile read_results(const std::string& path) {
+    if (path.empty()) throw InputError("path", "''", "the path of a crsim results file");
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw InputError("path", squote(path), "an existing crsim results file (no such file)");
+    if (fs::is_directory(path, ec))
+        throw InputError("path", squote(path), "a crsim results file (this is a directory)");
+    if (!fs::is_regular_file(path, ec))
+        throw InputError("path", squote(path),
+                         "a crsim results file (this is not a regular file but a device, pipe or socket)");
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (ec) throw IoError(path, path + ": cannot read the file size: " + ec.message());
+
+    std::lock_guard<std::mutex> lock(h5::mutex());
+    h5::ErrorSilencer silence;
+    const Integrity integrity = check_integrity(path, size);
+    if (!integrity.verified) probe_in_child(path, size, integrity.why);
+    ResultsFile out = read_checked(path, size);
+    out.meta.integrity = integrity.verified ? "verified" : "unverified: " + integrity.why;
     return out;
 }
 

@@ -4,9 +4,10 @@
 // with names and units, applied doses, optional sensitivities, clinical readouts). The layout is
 // documented in docs/hdf5-schema.md and readable with plain h5py.
 //
-// Writing is atomic: the file is written to "<path>.tmp-<pid>-<random>" in the same directory and
-// renamed over <path> only after it was closed successfully; on any failure the temporary file is
-// removed and an existing <path> is left untouched.
+// Writing is atomic: the file is built in memory, written to "<path>.tmp-<pid>-<random>" in the
+// same directory and renamed over <path> only after it was written and flushed successfully; on any
+// failure (a full disk, a file-size limit) the temporary file is removed, an existing <path> is left
+// untouched and libhdf5 holds nothing open.
 //
 // Errors: InputError for bad arguments (empty or duplicate scenario names, inconsistent array sizes,
 // a missing directory, ...), IoError for HDF5 / file-system failures and for files that are not
@@ -42,6 +43,10 @@ struct FileMetadata {
     // Extra root string attributes (provenance: command line, user, host, ...). Names must be
     // non-empty and must not be one of format, schema_version, crsim_version, created.
     std::map<std::string, std::string> attributes;
+    // Reading only: "verified" when the file's CRC-32 (docs/hdf5-schema.md) matches, so it is as
+    // crsim wrote it; otherwise "unverified: <why>" (a file written before the checksum existed,
+    // or one changed or damaged since: it was read in a separate process first, see read_results).
+    std::string integrity;
 };
 
 // One simulated scenario as stored under /scenarios/<name>/.
@@ -90,8 +95,13 @@ void validate_results(const std::vector<ResultRecord>& scenarios, const FileMeta
 void write_results(const std::string& path, const std::vector<ResultRecord>& scenarios,
                    const FileMetadata& meta = {});
 
-// Reads a file written by write_results. Fails with IoError for a file that is not HDF5, not a
-// crsim results file, of another schema version or with inconsistent contents.
+// Reads a file written by write_results. Fails with InputError for a missing path, a directory or
+// anything but a regular file (a device such as /dev/zero, a pipe); with IoError for a file that is
+// not HDF5, not a crsim results file, of another schema version or with inconsistent contents
+// (non-finite or decreasing times, a foreign doses table, soft or external links, external or
+// virtual datasets, more elements declared than the file can hold). A file whose checksum does not
+// verify is first read in a child process, so that a crash or hang of libhdf5 on a damaged file
+// becomes an IoError.
 ResultsFile read_results(const std::string& path);
 
 namespace testing {
