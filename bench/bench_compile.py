@@ -64,7 +64,7 @@ import crsim
 text = open(sys.argv[1]).read()
 t0 = time.perf_counter()
 crsim.Model.from_antimony(text)
-import crsim._usermodels as um
+import crsim.model.usermodels as um
 print(time.perf_counter() - t0, um.compiles)
 """
 
@@ -132,7 +132,7 @@ def run_times(name: str, repeats: int):
 
 def opt_table(repeats: int) -> None:
     import crsim
-    import crsim._usermodels as um
+    import crsim.model.usermodels as um
 
     text = model_text(30)
     base = list(um.COMPILE_FLAGS)

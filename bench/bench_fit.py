@@ -64,7 +64,7 @@ def crs_problem(method: str = "dopri5", tol: float = 1e-6):
 
 def engine_cost(problem, repeats: int):
     """ms per plain simulation and per simulation with sensitivities at the start values."""
-    from crsim._fit import make_objective
+    from crsim.fitting.fit import make_objective
 
     obj, theta = make_objective(problem["model"], problem["data"], **problem["kw"])
     params, _ = obj.natural(theta)

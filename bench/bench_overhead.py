@@ -44,7 +44,7 @@ def main() -> None:
     sc = sc.replace(solver=crsim.Solver(method="dopri5"))
     res = crsim.simulate(sc)
     # the engine's arguments as crsim.simulate passes them, prepared once
-    from crsim._scenario import prepare_scenario
+    from crsim.scenario.resolve import resolve_scenario as prepare_scenario
 
     c = prepare_scenario(sc).core
     name = sc.model

@@ -99,8 +99,8 @@ def crs_problem() -> Problem:
 
 def crsim_calls(pb: Problem, method: str, rtol: float, atol: float):
     """(engine call, simulate call) for one method and tolerance."""
-    from crsim._scenario import prepare_scenario
-    from crsim._simulate import prepare
+    from crsim.scenario.resolve import resolve_scenario as prepare_scenario
+    from crsim.scenario.resolve import resolve_call as prepare
 
     if "scenario" in pb.simulate_kw:
         sc = pb.simulate_kw["scenario"]

@@ -64,7 +64,7 @@ def run_crsim(method):
 def engine_call(method):
     """The engine alone: crsim._core.simulate on arguments prepared once."""
     from crsim import _core
-    from crsim._simulate import prepare
+    from crsim.scenario.resolve import resolve_call as prepare
 
     dose = crsim.Dose("central", DOSE_MG, duration=INF_H, additional=N_DOSES - 1, interval=TAU_H)
     p = prepare("pk2_mm", times=TIMES, doses=[dose], method=method, rtol=RTOL, atol=ATOL)

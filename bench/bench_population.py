@@ -12,7 +12,7 @@ import os
 import time
 
 import crsim
-from crsim._parameter_sets import data_dir
+from crsim.model.parameter_sets import data_dir
 
 
 def loop(scenario, params, k):

@@ -10,7 +10,7 @@ import sys
 import time
 
 import crsim
-from crsim._parameter_sets import data_dir
+from crsim.model.parameter_sets import data_dir
 
 GRID = {"policy.trigger_grade": [1, 2, 3], "policy.delay_h": [0, 6, 12, 24]}
 
@@ -41,8 +41,8 @@ def main(repeats: int = 5) -> None:
         times[name] = statistics.median(ts)
         rows.append(name)
     # The engine alone: the batch call without the Python set-up and readouts.
-    from crsim._scan import scan_scenarios
-    from crsim._scenario import prepare_scenario
+    from crsim.run.scan import scan_scenarios
+    from crsim.scenario.resolve import resolve_scenario as prepare_scenario
 
     _, scs = scan_scenarios(sc, GRID, label)
     problems = [prepare_scenario(s).core for s in scs]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim._progress import Progress
+from crsim.base.progress import Progress
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 

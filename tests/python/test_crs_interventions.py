@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import crsim
-from crsim._parameter_sets import data_dir
+from crsim.model.parameter_sets import data_dir
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +117,9 @@ def test_siltuximab_at_grade2_works_like_tocilizumab_on_crp_but_total_il6_accumu
     assert silt["il6_bound_siltuximab"][i] > 0.99 * silt["il6"][i]
     assert silt["sil6r"][i] == pytest.approx(untreated["sil6r"][i], rel=0.01)   # tocilizumab raises it
     assert silt["siltuximab"][i] > 100   # ug/mL after 11 mg/kg
-    ev, _ = crsim._interventions.extra_readouts(silt)
+    ev, _ = crsim.results.readouts.extra_readouts(silt)
     assert ev["siltuximab_doses"] == 1 and ev["tocilizumab_doses"] == 0
     # the text regimen reaches the right state
     d = crsim.parse_regimen("siltuximab 11 mg/kg iv over 1h",
-                            targets=crsim._interventions.targets_for("crs", crsim.Model("crs")._info))
+                            targets=crsim.model.targets.targets_for("crs", crsim.Model("crs")._info))
     assert d[0].target == "siltuximab_central" and d[0].amount == 11 and d[0].duration == 1

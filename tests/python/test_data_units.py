@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim._data import prepare_data
-from crsim._units import conversion_factor, convert_unit, unit_family
+from crsim.fitting.data import prepare_data
+from crsim.base.units import conversion_factor, convert_unit, unit_family
 
 
 @pytest.mark.parametrize("src, dst, factor", [

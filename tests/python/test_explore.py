@@ -3,7 +3,7 @@ bad controls are rejected with the key named, and a run that fails is reported, 
 import pytest
 
 import crsim
-from crsim._demo import default_scenario
+from crsim.run.demo import default_scenario
 
 pytest.importorskip("ipywidgets")
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim import _extension
-from crsim._extension import EMPTY, ModelExtension, extension
+from crsim.model import extension as _extension
+from crsim.model.extension import EMPTY, ModelExtension, extension
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "bindings" / "python" / "crsim"
@@ -145,7 +145,7 @@ def test_a_model_without_extension_works_everywhere(tmp_path):
                        "pk2_mm has none"):
         crsim.scan(sc.replace(policies=[crsim.Policy("p", when="C >= 100", give="1 mg iv")]),
                    {"policy.trigger_grade": [1, 2]})
-    from crsim._demo import report
+    from crsim.run.demo import report
 
     assert any("readouts:" in line for line in report(res))
     assert not any("clinical summary" in line for line in report(res))
@@ -171,7 +171,7 @@ def test_a_registered_extension_is_used_by_generic_code():
         assert res.readouts["policy_firings"] == 1
         assert res.default_plot_variables == ["C"]
         assert list(crsim.strategies("pk2_mm")["name"]) == ["rescue_at_1"]
-        from crsim._demo import report
+        from crsim.run.demo import report
 
         assert "    a one-line summary" in report(res)
     finally:
@@ -204,7 +204,7 @@ def test_crs_readouts_and_summary_come_from_the_extension():
     assert res.default_plot_variables[:2] == ["car_t_blood", "tumor_cells"]
     grade = crsim.crs_grade(res)
     assert isinstance(grade, pd.Series) and grade.max() == res.readouts["max_grade"]
-    from crsim._demo import report
+    from crsim.run.demo import report
 
     text = "\n".join(report(res))
     assert "clinical summary:" in text and "CRS onset day" in text

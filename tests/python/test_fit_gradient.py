@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim._fit import make_objective
+from crsim.fitting.fit import make_objective
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 T = np.linspace(0.5, 24 * 14, 20)
@@ -81,7 +81,7 @@ def test_gauss_newton_decrement_predicts_the_remaining_gain():
     """The acceptance test of a line-search stop uses g' (2 I)^-1 g from the expected Fisher
     information: near the optimum it predicts twice the decrease of -2LL that is left (quadratic
     model, Gauss-Newton Hessian 2 I), and it is ~0 at the optimum."""
-    from crsim._optimize import gauss_newton_decrement
+    from crsim.fitting.optimize import gauss_newton_decrement
 
     data = _data(False)
     fit = crsim.fit("pk2_mm", data, NAMES, doses=DOSE, error_model="proportional", solver=TIGHT)

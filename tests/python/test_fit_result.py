@@ -144,7 +144,7 @@ def test_profile_likelihood_interval(additive_fit):
         j = fit.names.index("CL")
         lower, upper = fit._lower.copy(), fit._upper.copy()
         lower[j] = upper[j] = math.log(v)
-        from crsim._optimize import minimize
+        from crsim.fitting.optimize import minimize
         x0 = fit.theta.copy()
         x0[j] = math.log(v)
         r = minimize(obj, x0, lower, upper)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import crsim
-from crsim import _core, _parameter_sets
+from crsim import _core
+from crsim.model import parameter_sets as _parameter_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 SET = "crs_tisagenlecleucel_ball"

@@ -10,7 +10,7 @@ import pytest
 
 import crsim
 from crsim import _core
-from crsim._parameter_sets import data_dir
+from crsim.model.parameter_sets import data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = json.loads((ROOT / "tests" / "reference" / "parameter_sets_v1.json").read_text())["sets"]

@@ -99,7 +99,7 @@ def test_limits_hold_while_the_condition_stays_true_for_days(max_doses, min_inte
 
 
 def test_give_text_resolves_targets_per_model_and_scales_per_kg():
-    sc = crsim.Scenario.from_file(crsim._parameter_sets.data_dir() / "scenarios" / "default.yaml")
+    sc = crsim.Scenario.from_file(crsim.model.parameter_sets.data_dir() / "scenarios" / "default.yaml")
     pol = crsim.Policy("both", when="grade >= 2", give=["tocilizumab 8 mg/kg iv over 1h max 800mg",
                                                          "dexamethasone 10 mg po", "dexamethasone 10 mg iv"])
     res = crsim.simulate(sc.replace(policies=[pol], horizon_days=7))
@@ -144,7 +144,7 @@ def test_policy_fields_and_errors():
 
 
 def test_model_level_errors_name_the_policy():
-    sc = crsim.Scenario.from_file(crsim._parameter_sets.data_dir() / "scenarios" / "default.yaml")
+    sc = crsim.Scenario.from_file(crsim.model.parameter_sets.data_dir() / "scenarios" / "default.yaml")
     bad = [
         (crsim.Policy("a", when="temperatur >= 38", give="tocilizumab 8 mg/kg iv"), "policies[0].when",
          "did you mean 'temperature'"),
@@ -218,7 +218,7 @@ def test_standard_strategies_are_cited_and_run():
     assert {"none", "tocilizumab_grade2", "tocilizumab_grade1", "dexamethasone_prophylaxis",
             "astct_escalation"} <= set(table.name)
     assert table.source.str.len().min() > 20
-    label = crsim.Policy.standard("tocilizumab_grade2")[0]
+    label = crsim.strategy("tocilizumab_grade2").policies[0]
     assert (label.max_doses, label.min_interval_h, label.max_per_24h) == (4, 8.0, 3)
     assert label.give == ("tocilizumab 8 mg/kg iv over 1h max 800mg",)
     assert crsim.strategy("dexamethasone_prophylaxis").regimen == ("dexamethasone 10 mg po F 0.78 q24h x3",)
@@ -255,7 +255,7 @@ def _pk1_trend(when, doses, t_end=300.0):
 
 
 def test_trend_condition_parses_and_prints():
-    from crsim._policy import parse_condition
+    from crsim.spec.policy import parse_condition
 
     c = parse_condition("ferritin rises 2x in 48 h")
     assert (c.variable, c.comparison, c.threshold, c.window_h, c.sustained_h) == ("ferritin", ">=", 2.0, 48.0, 0.0)
@@ -294,7 +294,7 @@ def test_trend_across_a_dose_looks_back_correctly():
 
 
 def test_trend_on_the_crs_model_fires_when_ferritin_doubles():
-    sc = crsim.Scenario.from_file(crsim._parameter_sets.data_dir() / "scenarios" / "default.yaml")
+    sc = crsim.Scenario.from_file(crsim.model.parameter_sets.data_dir() / "scenarios" / "default.yaml")
     pol = crsim.Policy("IEC-HS watch", when="ferritin rises 2x in 48 h",
                        give="dexamethasone 10 mg iv", max_doses=1)
     r = crsim.simulate(sc.replace(policies=[pol]))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import crsim
-from crsim._parameter_sets import data_dir
+from crsim.model.parameter_sets import data_dir
 
 TOCI = crsim.Scenario("pk2_mm", name="toci", patient={"weight_kg": 70},
                       regimen=["8 mg/kg iv over 1h max 800mg"], horizon_days=28)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import crsim
-from crsim._regimen import parse_regimen
+from crsim.spec.regimen import parse_regimen
 
 
 def one(text, **kw):

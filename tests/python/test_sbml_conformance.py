@@ -28,7 +28,8 @@ import pytest
 import roadrunner
 
 import crsim
-from crsim import _usermodels, cli, modelgen
+from crsim import cli, modelgen
+from crsim.model import usermodels as _usermodels
 from crsim.modelgen import cpp, sbml
 
 from sbml_eval import Evaluator, initial_state

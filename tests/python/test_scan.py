@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim._parameter_sets import data_dir
-from crsim._extension import extension
+from crsim.model.parameter_sets import data_dir
+from crsim.model.extension import extension
 
 GRID = {"policy.trigger_grade": [1, 2, 3], "policy.delay_h": [0, 6, 12, 24]}
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import crsim
-from crsim._scenario import output_grid
+from crsim.scenario.resolve import output_grid
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -142,15 +142,15 @@ def test_simulate_a_scenario_matches_the_equivalent_call():
 def test_output_grids():
     sc = toci(outputs={"step_h": 6}, regimen=["100 mg iv over 1.5h"])
     m = crsim.Model("pk2_mm")
-    from crsim._dosing import to_core_doses
+    from crsim.scenario.resolve import to_core_doses
 
     grid = output_grid(sc, m, to_core_doses(sc.doses, m, 70.0), 70.0)
     expected = np.unique(np.concatenate([np.arange(0, 169, 6.0), [1.5, 168.0]]))
     np.testing.assert_array_equal(grid, expected)
     explicit = toci(outputs={"times_h": [0, 1, 24]})
-    np.testing.assert_array_equal(explicit.run().times, [0, 1, 24])
+    np.testing.assert_array_equal(crsim.simulate(explicit).times, [0, 1, 24])
     # no outputs: crsim.simulate's default grid over the horizon
-    t = toci().run().times
+    t = crsim.simulate(toci()).times
     assert t[0] == 0 and t[-1] == 168.0
 
 
@@ -203,7 +203,7 @@ def test_the_documented_example_runs(tmp_path):
     example = re.search(r"## Example\n\n```yaml\n(.*?)```", doc, re.S).group(1)
     (tmp_path / "example.yaml").write_text(example)
     sc = crsim.Scenario.from_file(tmp_path / "example.yaml")
-    res = sc.run()
+    res = crsim.simulate(sc)
     assert res.doses["amount"].tolist() == [560.0, 280.0]  # 8 mg/kg x 70 kg; 4 mg/kg x 70 kg
     assert res.sensitivities().parameters == ["CL", "Vmax"]
 
@@ -213,9 +213,9 @@ def test_per_kg_doses_use_the_models_body_weight_parameter():
     patient's is not given, as crsim.simulate does; pk models need patient.weight_kg."""
     m = crsim.Model("crs")
     sc = crsim.Scenario("crs", regimen=["3e6 cells/kg iv"], horizon_days=1)
-    res = sc.run()
+    res = crsim.simulate(sc)
     assert res.doses["amount"].iloc[0] == pytest.approx(3e6 * m.parameter_values["body_weight"])
     sc = crsim.Scenario("crs", regimen=["3e6 cells/kg iv"], horizon_days=1, parameters={"body_weight": 50})
-    assert sc.run().doses["amount"].iloc[0] == pytest.approx(1.5e8)
+    assert crsim.simulate(sc).doses["amount"].iloc[0] == pytest.approx(1.5e8)
     with pytest.raises(crsim.InputError, match="patient.weight_kg is missing"):
         crsim.Scenario("pk2_mm", regimen=["8 mg/kg iv"])

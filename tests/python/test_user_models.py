@@ -21,7 +21,7 @@ import pytest
 
 import crsim
 from crsim import _core
-from crsim import _usermodels as um
+from crsim.model import usermodels as um
 
 # A two-compartment PK with an effect compartment (Emax effect), units and metadata.
 PKPD = """\
@@ -250,10 +250,10 @@ def test_sbml_reactions_match_solve_ivp(cache):
 # --- doses, text regimens, policies, sensitivities ----------------------------------------------------
 
 def test_text_regimens_name_its_states_and_routes(cache):
-    by_route = crsim.Scenario("pkpd_effect", regimen=["100 mg iv over 2h"], horizon_h=24,
-                              outputs={"step_h": 1}).run()
-    by_state = crsim.Scenario("pkpd_effect", regimen=["central 100 mg over 2 h"], horizon_h=24,
-                              outputs={"step_h": 1}).run()
+    by_route = crsim.simulate(crsim.Scenario("pkpd_effect", regimen=["100 mg iv over 2h"],
+                                             horizon_h=24, outputs={"step_h": 1}))
+    by_state = crsim.simulate(crsim.Scenario("pkpd_effect", regimen=["central 100 mg over 2 h"],
+                                             horizon_h=24, outputs={"step_h": 1}))
     explicit = crsim.simulate("pkpd_effect", times=by_route.times,
                               doses=[crsim.Dose("central", 100, duration=2)])
     np.testing.assert_allclose(by_route["C"], explicit["C"], rtol=1e-12)
@@ -369,7 +369,7 @@ def test_scenario_file_names_the_model_file_and_the_cli_runs_it(cache, tmp_path)
     sc = crsim.Scenario.from_file(tmp_path / "scen.yaml")
     assert sc.model == "pkpd_effect"
     assert um.compiles == n0  # same model text: the cache entry of the string serves the file
-    res = sc.run()
+    res = crsim.simulate(sc)
     # the CLI in another process (another working directory): loads from the cache, no compile
     out = _run(["-m", "crsim", "run", str(tmp_path / "scen.yaml"), "-o", str(tmp_path / "out.h5")],
                cache, "/")
@@ -430,7 +430,7 @@ def test_two_processes_compiling_the_same_model_compile_once(cache, tmp_path):
     fake.write_text(FAKE_CXX)
     fake.chmod(0o755)
     shared = tmp_path / "shared-cache"
-    code = ("import sys, crsim, crsim._usermodels as um; "
+    code = ("import sys, crsim, crsim.model.usermodels as um; "
             "m = crsim.Model.from_antimony(sys.argv[1]); "
             "r = crsim.simulate(m, times=[0, 1]); print(um.compiles, r['x'][-1])")
     env = dict(os.environ, CRSIM_CACHE_DIR=str(shared), CXX=str(fake),

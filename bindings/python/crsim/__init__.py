@@ -23,33 +23,38 @@ Models export to SBML (Level 3 with units) for other tools (libRoadRunner, COPAS
 
     crsim.to_sbml("crs", parameter_set="crs_tisagenlecleucel_ball", path="crs.xml")
 """
-from ._core import __version__
-from ._dosing import Dose
-from ._errors import InputError, SolverError
-from ._data import check_data, read_data
-from ._examples import example, examples
-from ._errormodels import ErrorModel
-from ._explore import Explorer, explore
-from ._fit import fit
-from ._fitresult import FitResult, IdentifiabilityWarning
-from ._fitset import FitSet
-from ._profile import Profile
-from ._io import IoError, load, save
-from ._citations import citations
-from ._model import Model, models
-from ._parameter_sets import parameter_sets
-from ._policy import Policy
-from ._population import load_population, population, sample_parameters, save_population
-from ._nonmem import doses_from_nonmem
-from ._regimen import parse_regimen
-from ._result import Result
-from ._scan import plot_scan, scan
-from ._scenario import Outputs, Patient, Scenario, Solver
-from ._sbml import to_sbml
-from ._sensitivities import Sensitivities
-from ._simulate import simulate
-from ._strategies import Strategy, strategies, strategy
-from .extensions.crs import crs_grade  # the CRS model's ASTCT grade over time
+# The package is a stack of layers; each imports only from the layers above it in this list
+# (tests/python/test_import_layers.py checks it):
+#   base -> spec -> model -> scenario -> results -> run -> fitting | viz -> cli; extensions plug in.
+from crsim._core import __version__
+from crsim.base.errors import InputError, SolverError
+from crsim.spec.dosing import Dose
+from crsim.spec.policy import Policy
+from crsim.spec.regimen import parse_regimen
+from crsim.spec.strategy import Strategy
+from crsim.model.citations import citations
+from crsim.model.examples import example, examples
+from crsim.model.model import Model, models
+from crsim.model.parameter_sets import parameter_sets
+from crsim.model.sbml import to_sbml
+from crsim.model.strategies import strategies, strategy
+from crsim.scenario.nonmem import doses_from_nonmem
+from crsim.scenario.scenario import Outputs, Patient, Scenario, Solver
+from crsim.results.files import IoError, load, save
+from crsim.results.result import Result
+from crsim.results.sensitivities import Sensitivities
+from crsim.run.population import load_population, population, sample_parameters, save_population
+from crsim.run.scan import plot_scan, scan
+from crsim.run.simulate import simulate
+from crsim.fitting.data import check_data, read_data
+from crsim.fitting.diagnostics import IdentifiabilityWarning
+from crsim.fitting.errormodels import ErrorModel
+from crsim.fitting.fit import fit
+from crsim.fitting.fitset import FitSet
+from crsim.fitting.profile import Profile
+from crsim.fitting.result import FitResult
+from crsim.viz.explore import Explorer, explore
+from crsim.extensions.crs import crs_grade  # the CRS model's ASTCT grade over time
 
 __all__ = [
     "__version__",

@@ -21,11 +21,21 @@ import shlex
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ._errors import InputError, SolverError
-from ._extension import extension
-from ._model import Model, models
+from crsim import _core
+from crsim.base.errors import InputError, SolverError
+from crsim.base.progress import Progress
+from crsim.model.extension import extension
+from crsim.model.model import Model, models
+from crsim.model.sbml import to_sbml
+from crsim.results.files import save
+from crsim.results.store import IoError, read_file
+from crsim.run import demo as _demo
+from crsim.run.demo import report
+from crsim.run.population import population, save_population
+from crsim.run.simulate import run_scenario
+from crsim.scenario.scenario import Scenario
 
 EXIT_USER_ERROR = 2
 EXIT_SOLVER_ERROR = 1
@@ -33,8 +43,6 @@ MAX_PLOTTED = 9  # panels drawn by default (the model's key variables, else its 
 
 
 def _io_error_type():
-    from ._io import IoError
-
     return IoError
 
 
@@ -70,9 +78,6 @@ def _progress_enabled(args: argparse.Namespace) -> bool:
 
 
 def _run_all(scenarios, progress: bool):
-    from ._progress import Progress
-    from ._scenario import run_scenario
-
     results = {}
     for sc in scenarios:
         with Progress(f"simulating '{sc.name}' ({sc.model})", enabled=progress):
@@ -81,9 +86,6 @@ def _run_all(scenarios, progress: bool):
 
 
 def _save(results, path: str, progress: bool, argv: Optional[Sequence[str]]) -> None:
-    from ._io import save
-    from ._progress import Progress
-
     command = "crsim " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     with Progress(f"writing {path}", enabled=progress):
         save(results, path, attributes={"command": command})
@@ -175,8 +177,6 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ._sbml import to_sbml
-
     _check_output(args.output, "-o", ("xml", "sbml"))
     m = Model(args.model, args.parameter_set)
     to_sbml(m, path=args.output)  # written to a temporary name and renamed
@@ -194,8 +194,6 @@ def _check_run_outputs(args: argparse.Namespace) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ._scenario import Scenario
-
     _check_run_outputs(args)
     scenarios, errors = [], []
     for f in args.scenario:
@@ -218,8 +216,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _plot(results, args.plot)
     if args.csv:
         _csv(results, args.csv)
-    from ._demo import report
-
     for name, r in results.items():
         for line in report(r, name):
             print(line)
@@ -229,8 +225,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import _demo
-
     if args.weight is not None and not (math.isfinite(args.weight) and args.weight > 0):
         raise InputError(f"--weight = {args.weight:g} is not allowed: a body weight > 0 kg")
     if args.days is not None and not (math.isfinite(args.days) and args.days > 0):
@@ -285,9 +279,6 @@ def _parse_corr(items: Sequence[str]) -> Dict[Any, float]:
 def _cmd_population(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ._population import population
-    from ._scenario import Scenario
-
     _check_output(args.output, "-o", ("csv", "h5", "hdf5"))
     if not args.vary:
         raise InputError("--vary is required: at least one NAME=OMEGA (e.g. --vary rho=0.3)")
@@ -300,8 +291,6 @@ def _cmd_population(args: argparse.Namespace) -> int:
                        seed=args.seed, threads=args.threads)
     units = table.attrs["units"]
     if args.output.lower().endswith((".h5", ".hdf5")):
-        from ._population import save_population
-
         save_population(table, args.output, sc)  # atomic as well
     else:
         out = table.copy()
@@ -335,8 +324,6 @@ def _cmd_population(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     import json
-
-    from ._io import read_file
 
     content = read_file(args.results)
     meta = content["meta"]
@@ -480,9 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from ._core import __version__
-
-    return f"crsim {__version__}"
+    return f"crsim {_core.__version__}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

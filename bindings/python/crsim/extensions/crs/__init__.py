@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from ..._extension import ModelExtension
+from crsim.model.extension import ModelExtension
+from crsim.viz.explore import current_values
 from .readouts import (PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, crs_grade, crs_readouts,
                        extra_readouts, population_summary)
 from .strategies import standard
@@ -60,8 +61,6 @@ def scan_regimen(model: Any) -> List[Any]:
 def explorer_controls(scenario: Any) -> Dict[str, Any]:
     """The CRS teaching explorer: tumor burden and CAR-T dose (log sliders over ±10-fold around the
     scenario's values), and the intervention strategy (none, tocilizumab or dexamethasone ones)."""
-    from ..._explore import current_values
-
     ex = current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"])
     burden, dose = ex["parameters.tumor_burden"], ex["regimen[0].amount"]
     names = ["none"] + [s.name for s in EXTENSION.standard_strategies().values()

@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from ... import _core
-from ..._errors import input_error
-from ..._readouts import value_at
+from crsim import _core
+from crsim.base.errors import input_error
+from crsim.results.readouts import value_at
 
 __all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
            "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES"]

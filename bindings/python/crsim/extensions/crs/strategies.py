@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import List
 
-from ..._policy import Policy
-from ..._strategies import Strategy
+from crsim.spec.policy import Policy
+from crsim.model.strategies import Strategy
 
 __all__ = ["standard"]
 

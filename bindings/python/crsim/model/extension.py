@@ -1,0 +1,182 @@
+"""Per-model extensions: what a model knows beyond its equations (clinical readouts, standard
+strategies, plot defaults, explorer controls, drug names), registered by model name.
+
+A model's ODEs, units and sources come from its source file (docs/models.md); everything else that
+is specific to one model lives in a :class:`ModelExtension` that a package registers under the
+model's name in the entry-point group ``crsim.models`` (as PyBaMM registers its models)::
+
+    # pyproject.toml of the package providing the extension
+    [project.entry-points."crsim.models"]
+    my_model = "my_package.crsim_ext:EXTENSION"
+
+crsim's own models register theirs the same way (``crsim/extensions/<model>/``; an installation
+without the entry points, e.g. package files copied over an older install, still finds these by
+their subpackage). Generic code asks
+:func:`extension` for the model at hand and never tests a model's name; a model without a
+registered extension (every user model, unless its package registers one) gets :data:`EMPTY`, with
+which everything works: readouts are the per-observable summary, plots show all observables, there
+are no standard strategies and no drug aliases.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+__all__ = ["ModelExtension", "EMPTY", "ENTRY_POINT_GROUP", "extension", "extensions", "register"]
+
+ENTRY_POINT_GROUP = "crsim.models"
+
+Readouts = Tuple[Dict[str, Any], Dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ModelExtension:
+    """Model-specific knowledge beyond the equations; every field is optional.
+
+    Attributes:
+        drug_targets: ``"drug route"`` or ``"drug"`` -> the state a text regimen doses (on top of
+            the generic rules: ``<drug>_central`` for iv, ``<drug>_depot`` for po/sc/im), e.g.
+            ``{"car-t": "car_t_effector"}``.
+        variable_aliases: clinical words a policy condition may use -> observable or state
+            (lower case), e.g. ``{"il-6": "il6"}``.
+        grade_observable: the observable holding an instantaneous grade (enables the scan key
+            ``policy.trigger_grade``), or None.
+        drug_states: drug -> the states whose administrations count as its doses (scan readouts
+            ``<drug>_doses``).
+        readouts: function(result) -> (name -> value, name -> unit): the clinical readouts of a run
+            (``Result.readouts``); None: the per-observable summary (max, t_max, auc, last).
+        extra_readouts: function(result) -> (values, units): readouts a scan reports beyond
+            ``Result.readouts`` (besides the dose counts and ``policy_firings``), or None.
+        scan_readouts: the readouts a scan tabulates when none are asked for (empty: all).
+        plot_variables: what ``Result.plot()`` draws by default (empty: all observables).
+        summary: function(result) -> lines of a clinical summary in words (``crsim demo``,
+            ``crsim run``, the explorer), or None.
+        population_summary: function(table) -> lines the command line prints about a population
+            table before the readout percentiles, or None.
+        strategies: function() -> the model's standard strategies (:class:`crsim.Strategy`), in
+            the order they are listed; called once.
+        scan_regimen: function(model) -> the regimen of the base scenario of a scan (or an
+            explorer) given by model name, e.g. the parameter set's product dose; None: no doses.
+        explorer_controls: function(scenario) -> the explorer's default controls
+            (:func:`crsim.explore`), or None (a ±10-fold slider per parameter the scenario sets).
+        control_labels: scan key -> label of its explorer control, e.g. ``{"regimen[0].amount":
+            "CAR-T dose"}``.
+    """
+
+    drug_targets: Mapping[str, str] = field(default_factory=dict)
+    variable_aliases: Mapping[str, str] = field(default_factory=dict)
+    grade_observable: Optional[str] = None
+    drug_states: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
+    readouts: Optional[Callable[[Any], Readouts]] = None
+    extra_readouts: Optional[Callable[[Any], Readouts]] = None
+    scan_readouts: Sequence[str] = ()
+    plot_variables: Sequence[str] = ()
+    summary: Optional[Callable[[Any], List[str]]] = None
+    population_summary: Optional[Callable[[Any], List[str]]] = None
+    strategies: Optional[Callable[[], Sequence[Any]]] = None
+    scan_regimen: Optional[Callable[[Any], List[Any]]] = None
+    explorer_controls: Optional[Callable[[Any], Dict[str, Any]]] = None
+    control_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def standard_strategies(self) -> Dict[str, Any]:
+        """The model's standard strategies by name (built on first use, then kept)."""
+        cache = self.__dict__.get("_strategies")
+        if cache is None:
+            cache = {s.name: s for s in (self.strategies() if self.strategies else ())}
+            object.__setattr__(self, "_strategies", cache)
+        return cache
+
+
+#: The extension of a model nobody registered one for.
+EMPTY = ModelExtension()
+
+_lock = threading.RLock()
+_points: Optional[Dict[str, Any]] = None        # model name -> entry point (not loaded yet)
+_loaded: Dict[str, ModelExtension] = {}         # model name -> extension
+
+
+def _entry_points() -> Dict[str, Any]:
+    global _points
+    if _points is None:
+        from importlib import metadata
+
+        eps = metadata.entry_points()
+        found = eps.select(group=ENTRY_POINT_GROUP) if hasattr(eps, "select") else \
+            eps.get(ENTRY_POINT_GROUP, [])  # Python < 3.10
+        points: Dict[str, Any] = {}
+        for ep in found:
+            points.setdefault(ep.name, ep)  # the first one found wins (sys.path order)
+        _points = points
+    return _points
+
+
+def extension(model: str) -> ModelExtension:
+    """The extension registered for a model name (:data:`EMPTY` when there is none)."""
+    ext = _loaded.get(model)
+    if ext is not None:
+        return ext
+    with _lock:
+        ext = _loaded.get(model)
+        if ext is None:
+            ep = _entry_points().get(model) or _bundled(model)
+            ext = EMPTY if ep is None else _load(model, ep)
+            _loaded[model] = ext
+    return ext
+
+
+class _Bundled:
+    """An extension shipped with crsim (``crsim.extensions.<model>``), found without its entry point."""
+
+    def __init__(self, model: str):
+        self.name, self.value = model, f"crsim.extensions.{model}:EXTENSION"
+
+    def load(self) -> Any:
+        return importlib.import_module(f"crsim.extensions.{self.name}").EXTENSION
+
+
+def _bundled(model: str) -> Optional[_Bundled]:
+    if not model.isidentifier():
+        return None
+    try:
+        found = importlib.util.find_spec(f"crsim.extensions.{model}") is not None
+    except (ImportError, ValueError):
+        found = False
+    return _Bundled(model) if found else None
+
+
+def _load(model: str, ep: Any) -> ModelExtension:
+    where = (f"entry point {ep.name} = {ep.value} (group {ENTRY_POINT_GROUP})"
+             if not isinstance(ep, _Bundled) else ep.value)
+    try:
+        obj = ep.load()
+    except Exception as ex:  # a broken plug-in: say which and why
+        raise RuntimeError(f"the extension of model {model} could not be loaded from {where}: "
+                           f"{type(ex).__name__}: {ex}") from ex
+    if not isinstance(obj, ModelExtension):
+        raise RuntimeError(f"the extension of model {model} ({where}) is a {type(obj).__name__}, "
+                           "not a crsim ModelExtension")
+    return obj
+
+
+def extensions() -> Dict[str, ModelExtension]:
+    """Every registered extension by model name (loaded)."""
+    pkg = importlib.import_module(f"crsim.extensions")
+    bundled = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg]
+    with _lock:
+        names = list(dict.fromkeys([*_entry_points(), *bundled, *_loaded]))
+    return {n: extension(n) for n in names if extension(n) is not EMPTY}
+
+
+def register(model: str, ext: Optional[ModelExtension]) -> None:
+    """Registers ``ext`` for ``model`` in this process (instead of an entry point's; None: back to
+    the entry point's or none). For tests and for trying an extension out before packaging it."""
+    if ext is not None and not isinstance(ext, ModelExtension):
+        raise TypeError(f"ext: a crsim ModelExtension, not {type(ext).__name__}")
+    with _lock:
+        _loaded.pop(model, None)
+        if ext is not None:
+            _loaded[model] = ext

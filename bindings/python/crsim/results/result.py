@@ -1,0 +1,314 @@
+"""The result of one simulation: arrays, names and units, tables, plots and readouts."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from crsim.base.convert import as_names
+from crsim.base.errors import input_error
+from crsim.model.extension import extension
+from crsim.model.model import Model
+from crsim.results.plot import plot_result
+from crsim.results.readouts import summarize
+from crsim.results.sensitivities import Sensitivities
+from crsim.results.store import write_records
+from crsim.scenario.scenario import scenario_from_call
+
+__all__ = ["Result", "summary_readouts"]
+
+Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
+
+
+def summary_readouts(result: "Result") -> Readouts:
+    """Readouts from :meth:`Result.summary`: for every observable X, ``X.max`` (its unit),
+    ``X.t_max`` (h), ``X.auc`` (h*unit) and ``X.last`` (its unit), from the output grid. The
+    readouts of models whose extension (:mod:`crsim._extension`) defines none."""
+    values: Dict[str, Union[float, str]] = {}
+    units: Dict[str, str] = {}
+    for name, s in result.summary().items():
+        for key, value, unit in (("max", s["max"], s["unit"]), ("t_max", s["t_max_h"], "h"),
+                                 ("auc", s["auc"], s["auc_unit"]), ("last", s["last"], s["unit"])):
+            values[f"{name}.{key}"] = float(value)
+            units[f"{name}.{key}"] = str(unit)
+    return values, units
+
+
+class Result:
+    """Trajectory of one simulation (all times in h).
+
+    Attributes:
+        model: the :class:`Model` simulated.
+        times: output times, array (T,), h.
+        states: array (T, n_states), in ``state_units``.
+        observables: array (T, n_observables), in ``observable_units``.
+        state_names, state_units, observable_names, observable_units: lists of str.
+        parameters: dict name -> value used (model units).
+        weight: body weight in kg, or None.
+        stats: solver statistics (steps, rhs_evaluations, jacobian_evaluations, restarts,
+            rejected_steps, method).
+        solver: solver settings used (method, rtol, atol, max_steps, max_step, initial_step).
+        scenario: the :class:`crsim.Scenario` simulated (for a plain ``simulate`` call, the
+            equivalent scenario with explicit output times); None only for a loaded file whose
+            scenario this crsim cannot read (its JSON is in ``scenario_json``).
+        readouts, readout_units: clinical readouts (name -> number or text) and their units.
+        firings: the triggered policies that fired (DataFrame; empty when none).
+
+    ``result["C"]`` is the (T,) array of any state or observable (states first if a name is both).
+    """
+
+    def __init__(self, model: Model, raw: Dict[str, Any], weight: Optional[float] = None,
+                 t_start: float = 0.0, solver: Optional[Dict[str, Any]] = None):
+        self.model = model
+        self.times: np.ndarray = raw["times"]
+        self.states: np.ndarray = raw["states"]
+        self.observables: np.ndarray = raw["observables"]
+        self.state_names: List[str] = model.state_names
+        self.state_units: List[str] = model.state_units
+        self.state_dose_units: List[str] = model.state_dose_units
+        self.observable_names: List[str] = model.observable_names
+        self.observable_units: List[str] = model.observable_units
+        self.parameters: Dict[str, float] = dict(zip(model.parameter_names, raw["parameters"]))
+        self.parameter_units: Dict[str, str] = model.parameter_units
+        self.weight = weight
+        self.t_start = t_start
+        self.stats: Dict[str, Any] = dict(raw["stats"])
+        self._sens_names: List[str] = list(raw["sensitivity_names"])
+        self._state_sens: np.ndarray = raw["state_sensitivities"]
+        self._obs_sens: np.ndarray = raw["observable_sensitivities"]
+        self._doses: Dict[str, Any] = raw["doses"]
+        self.solver: Dict[str, Any] = dict(solver or {"method": self.stats.get("method", "rosenbrock4")})
+        self._scenario: Any = None
+        self._scenario_json: Optional[str] = None
+        self._call: Optional[Dict[str, Any]] = None   # simulate() arguments, for .scenario
+        self._readouts: Optional[Readouts] = None     # set when loaded from a file
+        self._firings: Optional[Dict[str, Any]] = raw.get("firings")  # None when loaded from a file
+        self._policies_used = False  # set by simulate: readouts then record the firings
+
+    # --- scenario -----------------------------------------------------------------------------
+    @property
+    def scenario(self):
+        """The :class:`crsim.Scenario` of this run (built on first use for plain simulate calls)."""
+        if self._scenario is None and self._call is not None:
+            self._scenario = scenario_from_call(**self._call)
+            self._call = None
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value) -> None:
+        self._scenario = value
+        self._call = None
+
+    @property
+    def scenario_json(self) -> str:
+        """The scenario as JSON text (as stored in results files)."""
+        if self.scenario is not None:
+            return self.scenario.to_json()
+        return self._scenario_json or "{}"
+
+    # --- readouts -----------------------------------------------------------------------------
+    def _readout_pair(self) -> Readouts:
+        if self._readouts is None:
+            fn = extension(self.model.name).readouts or summary_readouts
+            values, units = fn(self)
+            if self._policies_used:  # the firings travel with the readouts (and into results files)
+                values, units = dict(values), dict(units)
+                table = self.firings
+                values["policy_firings"] = float(len(table))
+                units["policy_firings"] = ""
+                values["policy_firings_json"] = json.dumps(table.to_dict(orient="records"))
+            self._readouts = (values, units)
+        return self._readouts
+
+    # --- triggered policies -------------------------------------------------------------------
+    _FIRING_COLUMNS = ["policy", "condition_met_h", "detected_h", "administered_h", "value", "reason"]
+
+    @property
+    def firings(self) -> pd.DataFrame:
+        """The firings of triggered policies, in time order: policy (name), condition_met_h (when
+        the condition started to hold, located on the solver's dense output), detected_h (when it
+        counted: after ``sustained_h`` and the limits), administered_h (detected + delay), value (the
+        watched variable at detection) and reason (text)."""
+        if self._firings is not None:
+            f = self._firings
+            df = pd.DataFrame({"policy": list(f["policy"]), "condition_met_h": f["condition_met"],
+                               "detected_h": f["detected"], "administered_h": f["administered"],
+                               "value": f["value"], "reason": list(f["reason"])},
+                              columns=self._FIRING_COLUMNS)
+        else:  # loaded from a file: the readout text policy_firings_json
+            text = (self._readouts or ({}, {}))[0].get("policy_firings_json")
+            df = pd.DataFrame(json.loads(text) if isinstance(text, str) else [], columns=self._FIRING_COLUMNS)
+        return df.astype({**{c: float for c in self._FIRING_COLUMNS[1:5]}, "policy": object, "reason": object})
+
+    @property
+    def readouts(self) -> Dict[str, Union[float, str]]:
+        """Clinical readouts, name -> number (NaN = did not happen) or text. Models without
+        clinical readouts give the :meth:`summary` numbers: ``X.max``, ``X.t_max``, ``X.auc``,
+        ``X.last`` for every observable X."""
+        return dict(self._readout_pair()[0])
+
+    @property
+    def readout_units(self) -> Dict[str, str]:
+        """Unit of each numeric readout."""
+        return dict(self._readout_pair()[1])
+
+    # --- files --------------------------------------------------------------------------------
+    def save(self, path: Any, name: Optional[str] = None) -> None:
+        """Writes this result to a crsim results file (HDF5, docs/hdf5-schema.md), replacing the
+        file atomically. ``name``: the scenario group name (default the scenario's name)."""
+        if name is None:
+            name = self.scenario.name if self.scenario is not None else self.model.name
+        write_records(path, [(name, self)])
+
+    # --- names and units ----------------------------------------------------------------------
+    @property
+    def variables(self) -> List[str]:
+        """State names followed by observable names."""
+        return self.state_names + self.observable_names
+
+    @property
+    def units(self) -> Dict[str, str]:
+        """Unit of every state and observable by name."""
+        u = dict(zip(self.observable_names, self.observable_units))
+        u.update(zip(self.state_names, self.state_units))
+        return u
+
+    def _check_variable(self, name: Any, field: str) -> str:
+        if not isinstance(name, str) or name not in self.variables:
+            raise input_error(field, name, "a state or observable of model " + self.model.name +
+                              ", one of {" + ", ".join(self.variables) + "}")
+        return name
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        self._check_variable(name, "variable")
+        if name in self.state_names:
+            return self.states[:, self.state_names.index(name)]
+        return self.observables[:, self.observable_names.index(name)]
+
+    # --- doses --------------------------------------------------------------------------------
+    @property
+    def doses(self) -> pd.DataFrame:
+        """The administrations applied (repeats expanded, lag and bioavailability applied):
+        state, kind (bolus/infusion), time_h, amount and amount_unit (the state's dose unit),
+        rate (amount_unit/h, 0 for a bolus), end_h (infusion end; = time_h for a bolus)."""
+        d = self._doses
+        dose_units = dict(zip(self.state_names, self.state_dose_units))
+        return pd.DataFrame({
+            "state": list(d["state"]),
+            "kind": ["infusion" if r > 0 else "bolus" for r in d["rate"]],
+            "time_h": d["time"],
+            "amount": d["amount"],
+            "amount_unit": [dose_units[s] for s in d["state"]],
+            "rate": d["rate"],
+            "end_h": d["end"],
+        })
+
+    # --- sensitivities ------------------------------------------------------------------------
+    def sensitivities(self, output_names: Union[None, str, Sequence[str]] = None,
+                      parameters: Union[None, str, Sequence[str]] = None) -> Sensitivities:
+        """Forward sensitivities d output / d parameter, shape (T, n_outputs, n_parameters).
+
+        Args:
+            output_names: states and/or observables (default: all states, then all observables).
+            parameters: among those requested with ``simulate(..., sensitivities=...)`` (default:
+                all of them, in that order).
+        """
+        if not self._sens_names:
+            raise input_error("sensitivities", None, "a result simulated with sensitivities=[...] "
+                              "(parameter names or 'init:<state>'); this one has none")
+        outs = self.variables if output_names is None else [
+            self._check_variable(n, f"output_names[{i}]")
+            for i, n in enumerate(as_names(output_names, "output_names", "state or observable names"))]
+        pars = list(self._sens_names) if parameters is None else as_names(
+            parameters, "parameters", "parameter names")
+        for i, p in enumerate(pars):
+            if p not in self._sens_names:
+                raise input_error(f"parameters[{i}]", p, "one of the sensitivities computed {" +
+                                  ", ".join(self._sens_names) + "}")
+        cols = [self._sens_names.index(p) for p in pars]
+        blocks = []
+        for name in outs:
+            if name in self.state_names:
+                blocks.append(self._state_sens[:, self.state_names.index(name), :][:, cols])
+            else:
+                blocks.append(self._obs_sens[:, self.observable_names.index(name), :][:, cols])
+        values = np.stack(blocks, axis=1) if blocks else np.zeros((len(self.times), 0, len(cols)))
+        model_units = {**self.parameter_units, **dict(zip(self.state_names, self.state_units))}
+        punits = [model_units.get(p[5:] if p.startswith("init:") else p, "") for p in pars]
+        return Sensitivities(values=values, times=self.times, outputs=list(outs), parameters=pars,
+                             output_units=[self.units[o] for o in outs], parameter_units=punits)
+
+    # --- tables -------------------------------------------------------------------------------
+    def to_pandas(self, form: str = "wide") -> pd.DataFrame:
+        """The trajectory as a DataFrame.
+
+        ``form="wide"``: index ``time_h``, one column per state then observable; units in
+        ``df.attrs["units"]`` (and the model name in ``df.attrs["model"]``).
+        ``form="long"``: columns time_h, variable, value, unit, kind (``"state"`` or
+        ``"observable"``), one row per time and variable.
+        """
+        if form == "wide":
+            data = {n: self.states[:, i] for i, n in enumerate(self.state_names)}
+            for i, n in enumerate(self.observable_names):
+                data.setdefault(n, self.observables[:, i])
+            df = pd.DataFrame(data, index=pd.Index(self.times, name="time_h"))
+            df.attrs["units"] = {n: self.units[n] for n in df.columns}
+            df.attrs["model"] = self.model.name
+            return df
+        if form == "long":
+            T = len(self.times)
+            values = np.concatenate([self.states, self.observables], axis=1)
+            names = self.state_names + self.observable_names
+            units = self.state_units + self.observable_units
+            kinds = ["state"] * len(self.state_names) + ["observable"] * len(self.observable_names)
+            k = len(names)
+            return pd.DataFrame({
+                "time_h": np.repeat(self.times, k),
+                "variable": np.tile(np.asarray(names, dtype=object), T),
+                "value": values.reshape(-1),
+                "unit": np.tile(np.asarray(units, dtype=object), T),
+                "kind": np.tile(np.asarray(kinds, dtype=object), T),
+            })
+        raise input_error("form", form, "'wide' or 'long'")
+
+    # --- plots and readouts -------------------------------------------------------------------
+    def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
+        """One panel per variable (default: the model's key variables, from its extension, else all
+        observables, else all states) against time, in h or, for runs longer
+        than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
+        sequence of Axes to draw into. Returns the matplotlib Figure."""
+        names = self.default_plot_variables if variables is None else as_names(
+            variables, "variables", "state or observable names")
+        if not names:
+            raise input_error("variables", variables, "at least one state or observable name")
+        for i, n in enumerate(names):
+            self._check_variable(n, f"variables[{i}]")
+        return plot_result(self, names, ax)
+
+    @property
+    def default_plot_variables(self) -> List[str]:
+        """The variables :meth:`plot` draws when none are named."""
+        return list(extension(self.model.name).plot_variables or self.observable_names
+                    or self.state_names)
+
+    def summary(self) -> Dict[str, Dict[str, object]]:
+        """Readouts per observable from the output grid: unit, max (Cmax for a concentration),
+        t_max_h, min, last, t_first_h, t_last_h, auc (trapezoidal, first to last output time, no
+        extrapolation) and auc_unit. A peak between output times is missed: use a finer grid
+        around it for an accurate Cmax."""
+        return {n: summarize(self.times, self.observables[:, i], u)
+                for i, (n, u) in enumerate(zip(self.observable_names, self.observable_units))}
+
+    def __repr__(self) -> str:
+        t = self.times
+        span = f"{t[0]:g}-{t[-1]:g} h" if len(t) else "empty"
+        w = "" if self.weight is None or math.isnan(self.weight) else f", weight {self.weight:g} kg"
+        return (f"<crsim.Result model '{self.model.name}': {len(t)} times ({span}), "
+                f"{len(self.state_names)} states, {len(self.observable_names)} observables, "
+                f"{len(self._doses['time'])} administrations{w}>")

@@ -1,0 +1,474 @@
+"""The resolution step: the one place where a model and what a user asked for — a checked
+:class:`crsim.Scenario`, or the keyword arguments of :func:`crsim.simulate` — become an engine
+problem (:class:`Problem`): parameter values (parameter set, overrides, body weight), doses with
+per-kg amounts scaled and targets resolved, the scheduled doses of strategies, policies with their
+variables and actions resolved, the output grid, solver options.
+
+A Scenario was checked completely when it was made (:mod:`crsim.scenario.scenario`), so
+:func:`resolve_scenario` checks nothing again; the keyword path (:func:`resolve_call`) converts and
+checks its arguments here. Errors name the field the user wrote (``regimen[0].unit``,
+``doses[0].unit``, ``policies[1].give[0]``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from crsim import _core
+from crsim.base.convert import as_bool, as_finite, as_float, as_int, as_names, as_str
+from crsim.base.errors import InputError, input_error
+from crsim.base.problems import suggest
+from crsim.model.model import WEIGHT_PARAMETER, Model, as_model
+from crsim.model.strategies import expand, strategy
+from crsim.model.targets import resolve_variable, targets_for
+from crsim.scenario.nonmem import doses_from_nonmem
+from crsim.spec.dosing import HOURS_PER_DAY, Dose, as_dose
+from crsim.spec.policy import Policy
+from crsim.spec.regimen import parse_regimen
+from crsim.spec.strategy import Strategy
+
+__all__ = ["Problem", "resolve_scenario", "resolve_call", "to_core_doses", "core_policies",
+           "regimen_doses", "default_times", "output_grid", "effective_weight",
+           "has_weight_parameter", "MAX_OUTPUT_TIMES", "DEFAULT_TAIL_H"]
+
+DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
+MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
+_NICE_STEPS_H = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
+#: Largest number of output times of one run (a grid finer than this is surely a mistake).
+MAX_OUTPUT_TIMES = 2_000_000
+#: Default run length after the last administration ends when a scenario gives no horizon, h.
+DEFAULT_TAIL_H = 24.0
+
+
+class Problem:
+    """One run resolved for the engine: ``core`` holds the arguments of ``_core.simulate`` (and of
+    one entry of ``_core.simulate_batch``); ``call`` the arguments as given (for the Scenario
+    equivalent to a keyword call); ``weight_kg`` the body weight doses were scaled with (NaN:
+    none); ``has_policies`` whether policies or strategies were given."""
+
+    __slots__ = ("model", "core", "call", "weight_kg", "has_policies")
+
+    def __init__(self, model: Model, core: Dict[str, Any], call: Dict[str, Any], weight_kg: float,
+                 has_policies: bool):
+        self.model = model
+        self.core = core
+        self.call = call
+        self.weight_kg = weight_kg
+        self.has_policies = has_policies
+
+
+# --- the scenario path ------------------------------------------------------------------------------
+
+def resolve_scenario(s: Any) -> Problem:
+    """A checked :class:`crsim.Scenario` as an engine problem (nothing is checked again)."""
+    m = Model(s.model, parameter_set=s.parameter_set)
+    w = effective_weight(m, s.patient.weight_kg, s.parameters)
+    overrides = dict(s.parameters)
+    if m.parameter_set is not None:  # numbers from the model's cited parameter set
+        overrides = {**m.parameter_values, **overrides}
+    if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
+        overrides[WEIGHT_PARAMETER] = w
+    pols, reg = expand(s.policies, m.name)
+    core_doses = to_core_doses(s.doses + regimen_doses(reg, m, len(s.doses)), m, w)
+    sv = s.solver
+    options = {"method": sv.method, "rtol": sv.rtol, "atol": sv.atol, "max_steps": int(sv.max_steps),
+               "max_step": sv.max_step, "initial_step": sv.initial_step,
+               "sensitivity_error_control": True}
+    sens = (m.parameter_names if s.sensitivities is True else list(s.sensitivities or []))
+    core = dict(parameters=overrides, doses=core_doses, times=output_grid(s, m, core_doses, w),
+                weight_kg=w, t_start=float(s.t_start_h), initial=dict(s.initial), options=options,
+                sensitivities=sens, policies=core_policies(pols, m, w))
+    call = dict(model=m.name, parameter_set=m.parameter_set, doses=list(s.doses),
+                parameters=dict(s.parameters), weight=None if math.isnan(w) else w,
+                initial=dict(s.initial), options=options, sensitivities=sens,
+                t_start=float(s.t_start_h), policies=list(s.policies))
+    return Problem(m, core, call, w, bool(s.policies))
+
+
+def effective_weight(model: Model, weight: Optional[float], parameters: Mapping[str, float]) -> float:
+    """The body weight (kg) doses are scaled with: the patient's, else the model's own body-weight
+    parameter (an override, or the value of the parameter set), else NaN."""
+    if weight is not None:
+        return float(weight)
+    if WEIGHT_PARAMETER in model.parameter_names:
+        return float(parameters.get(WEIGHT_PARAMETER, model.parameter_values[WEIGHT_PARAMETER]))
+    return math.nan
+
+
+def has_weight_parameter(info: Mapping[str, Any]) -> bool:
+    """Whether a model (its metadata) has the body-weight parameter."""
+    return any(q["name"] == WEIGHT_PARAMETER for q in info["parameters"])
+
+
+# --- the keyword path ------------------------------------------------------------------------------
+
+
+def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
+            parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
+            initial: Optional[Mapping[str, float]] = None, method: str = "auto",
+            rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
+            max_step: float = 0.0, initial_step: float = 0.0,
+            sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
+            days: Optional[float] = None, policies: Any = None,
+            sensitivity_error_control: bool = True) -> Problem:
+    """The arguments of :func:`crsim.simulate` (not a Scenario), checked and converted, as an engine
+    problem."""
+    m = as_model(model)
+    t0 = as_finite(t_start, "t_start", "a finite time in h")
+    overrides = _as_values(parameters, "parameters", "parameter unit")
+    if m.parameter_set is not None:  # numbers from the model's cited parameter set
+        overrides = {**m.parameter_values, **overrides}
+    if weight is None:
+        weight_kg = math.nan
+    else:
+        weight_kg = as_finite(weight, "weight", "a body weight > 0 kg", lower=0.0, strict=True)
+    if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
+        given = (parameters or {}).get(WEIGHT_PARAMETER)
+        if weight is None:
+            weight_kg = overrides.get(WEIGHT_PARAMETER, m.parameter_values[WEIGHT_PARAMETER])
+        elif given is not None and given != weight_kg:
+            raise input_error("weight", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} "
+                              f"= {given} kg (give one of them)")
+        overrides[WEIGHT_PARAMETER] = weight_kg
+    dose_list = _as_doses(doses, m)
+
+    # Policies: custom Strategy objects are expanded into the call (their scheduled doses join the
+    # regimen); standard strategies stay as names and are expanded for the run only.
+    entries = _as_policies(policies, m.name)
+    call_entries: List[Any] = []
+    for e in entries:
+        if isinstance(e, Strategy):
+            pols, reg = expand([e])
+            call_entries.extend(pols)
+            dose_list = dose_list + regimen_doses(reg, m, len(dose_list))
+        else:
+            call_entries.append(e)
+    run_policies, run_regimen = expand(call_entries, m.name)
+    run_doses = dose_list + regimen_doses(run_regimen, m, len(dose_list))
+    core_doses = to_core_doses(run_doses, m, weight_kg)
+    core_pols = core_policies(run_policies, m, weight_kg)
+
+    if sensitivities is None or sensitivities is False:
+        sens: List[str] = []
+    elif sensitivities is True:
+        sens = m.parameter_names
+    else:
+        sens = as_names(sensitivities, "sensitivities", "parameter names or 'init:<state>', or True")
+
+    options = {
+        "method": as_str(method, "method", "one of {auto, rosenbrock4, dopri5}"),
+        "rtol": as_float(rtol, "rtol", "a relative tolerance in [1e-14, 1)"),
+        "atol": as_float(atol, "atol", "a finite absolute tolerance > 0"),
+        "max_steps": as_int(max_steps, "max_steps", "an integer step count > 0"),
+        "max_step": as_float(max_step, "max_step", "a step in h >= 0 (0 = unlimited)"),
+        "initial_step": as_float(initial_step, "initial_step", "a step in h >= 0 (0 = automatic)"),
+        "sensitivity_error_control": as_bool(sensitivity_error_control, "sensitivity_error_control"),
+    }
+    if days is not None:
+        days = as_finite(days, "days", "a number of days > 0", lower=0.0, strict=True)
+    if times is None:
+        grid = default_times(m, core_doses, weight_kg, t0, days)
+    elif days is not None:
+        raise input_error("days", days, "None when times are given (days= sets the default grid)")
+    else:
+        grid = _as_times(times)
+
+    ivals = _as_values(initial, "initial", "state unit")
+    core = dict(parameters=overrides, doses=core_doses, times=grid, weight_kg=weight_kg, t_start=t0,
+                initial=ivals, options=options, sensitivities=sens, policies=core_pols)
+    call = dict(model=m.name, parameter_set=m.parameter_set, doses=dose_list,
+                parameters=_as_values(parameters, "parameters", "parameter unit"),
+                weight=None if math.isnan(weight_kg) else weight_kg, initial=ivals, options=options,
+                sensitivities=sens, t_start=t0, policies=call_entries)
+    return Problem(m, core, call, weight_kg, bool(entries))
+
+
+def _as_doses(doses: Any, model: Model) -> List[Dose]:
+    if doses is None:
+        return []
+    if isinstance(doses, pd.DataFrame):
+        return doses_from_nonmem(doses, model)
+    if isinstance(doses, (Dose, Mapping)):
+        return [as_dose(doses, 0)]
+    if isinstance(doses, str) or not isinstance(doses, Iterable):
+        raise input_error("doses", doses, "a list of crsim.Dose, a Dose, or a NONMEM-style "
+                          "DataFrame (TIME, AMT, CMT, EVID, ...)")
+    return [as_dose(d, i) for i, d in enumerate(doses)]
+
+
+def _as_times(times: Any) -> np.ndarray:
+    if isinstance(times, (str, bytes, Mapping)):
+        raise input_error("times", times, "a 1-D array of output times in h")
+    try:
+        arr = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise input_error("times", times, "a 1-D array of numbers (output times in h)") from None
+    if arr.ndim != 1:
+        raise input_error("times", times, "a 1-D array of output times in h (use days= for a "
+                          "default grid over a number of days)")
+    return np.ascontiguousarray(arr)
+
+
+def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
+    if values is None:
+        return {}
+    if isinstance(values, pd.Series):
+        values = values.to_dict()
+    if not isinstance(values, Mapping):
+        raise input_error(field, values, f"a dict of name -> value ({unit_word})")
+    return {as_str(k, f"{field} key", "a name (str)"): as_float(v, f"{field}.{k}", f"a number ({unit_word})")
+            for k, v in values.items()}
+
+
+def _as_policies(policies: Any, model: str) -> List[Any]:
+    """Policy entries as given: Policy, Strategy, standard strategy names (of ``model``), dicts of
+    Policy fields."""
+    if policies is None:
+        return []
+    if isinstance(policies, (str, Policy, Strategy, Mapping)):
+        policies = [policies]
+    if not isinstance(policies, Iterable):
+        raise input_error("policies", policies, "a list of crsim.Policy, crsim.Strategy or standard "
+                          "strategy names (crsim.strategies())")
+    out: List[Any] = []
+    for i, e in enumerate(policies):
+        if isinstance(e, str):
+            try:
+                strategy(e, model)
+            except InputError as ex:
+                raise input_error(f"policies[{i}]", e, str(ex).split(" is not allowed: ", 1)[-1]) from None
+            out.append(e)
+        elif isinstance(e, (Policy, Strategy)):
+            out.append(e)
+        elif isinstance(e, Mapping):
+            try:
+                out.append(Policy(**e))
+            except TypeError as ex:
+                raise input_error(f"policies[{i}]", dict(e), f"the fields of crsim.Policy ({ex})") from None
+            except InputError as ex:
+                single = len(getattr(ex, "problems", [])) == 1
+                err = InputError((f"policies[{i}]." if single else f"policies[{i}]: ") + str(ex))
+                err.field = f"policies[{i}]." + (getattr(ex, "field", "") or "")
+                raise err from None
+        else:
+            raise input_error(f"policies[{i}]", e, "a crsim.Policy, a crsim.Strategy, a standard "
+                              "strategy name or a dict of Policy fields")
+    return out
+
+
+# --- pieces of both paths ---------------------------------------------------------------------------
+
+
+def regimen_doses(texts: Sequence[str], model: Model, offset: int) -> List[Dose]:
+    """Doses of text regimen entries (a strategy's scheduled doses), targets resolved per model."""
+    out: List[Dose] = []
+    table = targets_for(model.name, model._info)
+    for k, text in enumerate(texts):
+        try:
+            out.extend(parse_regimen(text, targets=table))
+        except InputError as ex:
+            raise input_error(f"doses[{offset + k}]", text, str(ex).split(" is not allowed: ", 1)[-1]) from None
+    return out
+
+
+def _no_spaces(unit: str) -> str:
+    return unit.replace(" ", "")
+
+
+def _dose_unit(model: Model, d: Dose, f: str) -> str:
+    target = as_str(d.target, f + "target", "a state name (str)")
+    states = {s: u for s, u in zip(model.state_names, model.state_dose_units)}
+    if target not in states:
+        raise input_error(f + "target", target,
+                          "a state of model " + model.name + ", one of {" + ", ".join(states) + "}")
+    if not states[target]:
+        dosable = [s for s, u in states.items() if u]
+        raise input_error(f + "target", target,
+                          f"a state that takes doses (state '{target}' of model {model.name} does "
+                          "not); dosable states: {" + ", ".join(dosable) + "}")
+    return states[target]
+
+
+def to_core_doses(doses: List[Dose], model: Model, weight_kg: float) -> List[Dict[str, Any]]:
+    """The engine's dose dicts for ``doses``: checks units against the target state's dose unit,
+    converts per-kg rates to absolute rates (needs ``weight_kg``; NaN when not given) and types.
+    Value ranges (negative amounts, NaN times, ...) are checked by the engine, which names
+    ``doses[i].<field>`` too."""
+    out = []
+    for i, d in enumerate(doses):
+        f = f"doses[{i}]."
+        dose_unit = _dose_unit(model, d, f)
+        unit = as_str(d.unit, f + "unit", f"'{dose_unit}' or '{dose_unit}/kg'")
+        if _no_spaces(unit) == _no_spaces(dose_unit):
+            per_kg = False
+        elif _no_spaces(unit) == _no_spaces(dose_unit) + "/kg":
+            per_kg = True
+        else:
+            raise input_error(f + "unit", unit,
+                              f"'{dose_unit}' or '{dose_unit}/kg' (the dose unit of state "
+                              f"'{d.target}' of model {model.name}, or per kg of body weight)")
+        if per_kg and not (math.isfinite(weight_kg) and weight_kg > 0):
+            raise input_error("weight", None if math.isnan(weight_kg) else weight_kg,
+                              f"a body weight > 0 kg, needed by the per-kg dose doses[{i}] "
+                              f"(unit '{unit}')")
+        core: Dict[str, Any] = {
+            "target": d.target,
+            "time": as_float(d.time, f + "time", "a time in h"),
+            "amount": as_float(d.amount, f + "amount", f"an amount in {unit}"),
+            "per_kg": per_kg,
+            "additional": as_int(d.additional, f + "additional", "an integer number of repeats >= 0"),
+            "lag": as_float(d.lag, f + "lag", "a lag time in h"),
+            "bioavailability": as_float(d.bioavailability, f + "bioavailability", "a fraction"),
+        }
+        if d.rate is not None:
+            rate = as_float(d.rate, f + "rate", f"an infusion rate in {unit}/h, or None")
+            core["rate"] = rate * weight_kg if per_kg else rate
+        if d.duration is not None:
+            core["duration"] = as_float(d.duration, f + "duration", "an infusion duration in h, or None")
+        if d.interval is not None:
+            core["interval"] = as_float(d.interval, f + "interval", "an interval in h, or None")
+        if d.cap is not None:
+            core["cap"] = as_finite(d.cap, f + "cap", f"a cap > 0 {dose_unit} (None for no cap)",
+                                    lower=0.0, strict=True)
+        out.append(core)
+    return out
+
+
+def _norm_unit(u: str) -> str:
+    return (u.replace(" ", "").replace("°", "deg").replace("µ", "u").replace("μ", "u").lower()
+            .replace("degc", "degc"))
+
+
+def _resolve_give(pol: Policy, i: int, model: Model) -> List[Dose]:
+    doses: List[Dose] = []
+    table = targets_for(model.name, model._info)
+    for k, g in enumerate(pol.give):
+        if isinstance(g, Dose):
+            doses.append(g)
+            continue
+        try:
+            doses.append(parse_regimen(g, targets=table)[0])
+            continue
+        except InputError:
+            pass
+        d = parse_regimen(g, target="?")[0]
+        base = d.unit.replace(" ", "")
+        base = base[:-3] if base.endswith("/kg") else base
+        same = [s["name"] for s in model._info["states"] if s["dose_unit"] == base]
+        if len(same) != 1:
+            err = InputError(f"policies[{i}].give[{k}] = {g!r} is not allowed: a regimen whose receiving "
+                             f"state can be told for model {model.name}: name the drug or route "
+                             f"({', '.join(sorted(table))}), or give a Dose with a target")
+            err.field = f"policies[{i}].give[{k}]"
+            raise err
+        doses.append(dataclasses.replace(d, target=same[0]))
+    return doses
+
+
+def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) -> List[Dict[str, Any]]:
+    """The engine's policy dicts for ``policies`` on ``model``: the condition's variable resolved
+    (aliases, observable or state), its unit checked, the actions converted like doses. Errors name
+    ``policies[i].<field>``."""
+    out = []
+    obs = dict(zip(model.observable_names, model.observable_units))
+    states = dict(zip(model.state_names, model.state_units))
+    for i, pol in enumerate(policies):
+        c = pol.condition
+        var = resolve_variable(model.name, c.variable)
+        if var not in obs and var not in states:
+            known = list(obs) + [s for s in states if s not in obs]
+            err = InputError(f"policies[{i}].when = {pol.when!r} is not allowed: the variable "
+                             f"'{c.variable}' is not an observable or state of model {model.name}"
+                             f"{suggest(c.variable, known)}; one of {{{', '.join(known)}}}")
+            err.field = f"policies[{i}].when"
+            raise err
+        unit = obs.get(var, states.get(var, ""))
+        if c.unit is not None and _norm_unit(c.unit) != _norm_unit(unit):
+            err = InputError(f"policies[{i}].when = {pol.when!r} is not allowed: the threshold's unit "
+                             f"'{c.unit}' is not the unit of {var} ('{unit}'); write the threshold in "
+                             f"{unit or 'the variable unit'}")
+            err.field = f"policies[{i}].when"
+            raise err
+        doses = _resolve_give(pol, i, model)
+        try:
+            action = to_core_doses(doses, model, weight_kg)
+        except InputError as ex:
+            field = getattr(ex, "field", "") or ""
+            msg = str(ex).replace("doses[", f"policies[{i}].give[")
+            err = InputError(msg)
+            err.field = field.replace("doses[", f"policies[{i}].give[")
+            raise err from None
+        end = pol.window_h[1]
+        out.append({
+            "name": pol.name,
+            "variable": var,
+            "comparison": c.comparison,
+            "threshold": c.threshold,
+            "sustained": pol.sustained_h,
+            "window": c.window_h,
+            "action": action,
+            "delay": pol.delay_h,
+            "max_firings": math.inf if pol.max_doses is None else pol.max_doses,
+            "min_interval": pol.min_interval_h,
+            "max_per_period": math.inf if pol.max_per_24h is None else pol.max_per_24h,
+            "period": 24.0,
+            "window_start": pol.window_h[0],
+            "window_end": math.inf if end is None else end,
+            "time_tolerance": pol.tolerance_h,
+        })
+    return out
+
+
+def default_times(model: Model, core_doses: List[Dict[str, Any]], weight_kg: float,
+                  t_start: float, days: Optional[float]) -> np.ndarray:
+    """The default output grid (h): from t_start to t_start + 24 days (when ``days`` is given) or
+    to 24 h after the last administration ends (at least 24 h), evenly spaced with a round step
+    (at most about 2000 intervals), plus every administration time and infusion end so that
+    end-of-infusion and post-bolus values are on the grid."""
+    events = _core.expand_doses(model.name, core_doses, weight_kg, t_start)
+    if days is not None:
+        t_end = t_start + days * HOURS_PER_DAY
+    else:
+        last = max([t_start, *events["time"], *events["end"]])
+        t_end = last + DEFAULT_HORIZON_H
+    span = t_end - t_start
+    step = next((s for s in _NICE_STEPS_H if span / s <= MAX_DEFAULT_POINTS),
+                span / MAX_DEFAULT_POINTS)
+    grid = t_start + step * np.arange(0, int(math.floor(span / step + 1e-9)) + 1)
+    extra = [t for t in np.concatenate([events["time"], events["end"]]) if t_start <= t <= t_end]
+    grid = np.unique(np.concatenate([grid, extra, [t_end]]))
+    # Drop grid points closer than 1e-9 h to their predecessor (round-off twins of event times).
+    keep = np.concatenate([[True], np.diff(grid) > 1e-9 * max(1.0, abs(t_end))])
+    return grid[keep]
+
+
+def output_grid(s: Any, model: Model, core_doses: List[Dict[str, Any]],
+                weight_kg: float) -> np.ndarray:
+    """The output times (h) of a scenario: explicit times, an even step grid (plus administration
+    times and infusion ends) or the default grid of crsim.simulate."""
+    t0 = s.t_start_h
+    if s.outputs.times_h is not None:
+        return np.asarray(s.outputs.times_h, dtype=float)
+    horizon = s.horizon
+    if s.outputs.step_h is None:
+        return default_times(model, core_doses, weight_kg, t0,
+                             None if horizon is None else horizon / HOURS_PER_DAY)
+    events = _core.expand_doses(model.name, core_doses, weight_kg, t0)
+    if horizon is None:
+        horizon = max([t0, *events["time"], *events["end"]]) - t0 + DEFAULT_TAIL_H
+    t_end = t0 + horizon
+    step = s.outputs.step_h
+    n = int(math.floor(horizon / step + 1e-9))
+    if n + 1 > MAX_OUTPUT_TIMES:
+        raise input_error("outputs.step_h", step, f"a step giving at most {MAX_OUTPUT_TIMES} output "
+                          f"times over the run of {horizon:g} h")
+    grid = t0 + step * np.arange(0, n + 1)
+    extra = [t for t in np.concatenate([events["time"], events["end"]]) if t0 <= t <= t_end]
+    grid = np.unique(np.concatenate([grid, extra, [t_end]]))
+    keep = np.concatenate([[True], np.diff(grid) > 1e-9 * max(1.0, abs(t_end))])
+    return grid[keep]
