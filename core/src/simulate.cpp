@@ -622,7 +622,14 @@ Trajectory Driver::run() {
     sys_.rate_sens.assign(static_cast<std::size_t>(n_ * m_), 0.0);
     infusing_.assign(static_cast<std::size_t>(n_), 0);
     sys_.stats = &out_.stats;
-    out_.times.reserve(pr_.times.size());
+    // The output buffers at their final size up front: growing them by doubling copied each one
+    // about twice and, above the allocator's mmap threshold, touched fresh pages at every growth.
+    const std::size_t n_out = pr_.times.size();
+    out_.times.reserve(n_out);
+    out_.states.reserve(n_out * static_cast<std::size_t>(n_));
+    out_.observables.reserve(n_out * static_cast<std::size_t>(model_.n_observables()));
+    out_.state_sensitivities.reserve(n_out * static_cast<std::size_t>(n_ * m_));
+    out_.observable_sensitivities.reserve(n_out * static_cast<std::size_t>(model_.n_observables() * m_));
 
     long attempts = 0;  // step attempts (accepted or rejected)
     bool handed_over = false;
