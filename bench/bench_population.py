@@ -4,11 +4,20 @@ against a loop of crsim.simulate calls over the same patients, measured in this 
 Problems: tocilizumab (pk2_mm, 8 mg/kg, 28 days, Frey 2010 IIV of CL and Vmax) and the CRS model
 (default scenario, 28 days hourly, rho and tumor burden varied). Run:
 ``.venv/bin/python bench/bench_population.py [--n-pk N] [--n-crs N]``. Never fails on speed.
+
+``--scaling N``: the CRS population of N patients on 1 and on 2 threads, back to back (wall and CPU
+time). ``--memory N1,N2,...``: each CRS population in a fresh process, its wall and CPU time and
+peak resident memory (ru_maxrss), to show that memory stays flat in the number of patients.
+The machine's load (1-minute average) is printed before and after.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import crsim
@@ -22,11 +31,67 @@ def loop(scenario, params, k):
     return (time.perf_counter() - t0) / k
 
 
+VAR = {"rho": 0.3, "tumor_burden": 1.0}
+
+
+def crs_population(n, threads=None):
+    """(wall s, CPU s) of one CRS population of n patients (default scenario, readouts only)."""
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    t0, c0 = time.perf_counter(), time.process_time()
+    tab = crsim.population(sc, n, VAR, seed=1, threads=threads)
+    assert len(tab) == n
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def load():
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def scaling(n):
+    crs_population(20)  # warm-up: parameter set, model tables
+    print(f"CRS population of {n}, default scenario ({load()})")
+    print("| threads | wall s | CPU s | ms / patient (wall) | speed-up |")
+    print("|---|---|---|---|---|")
+    base = None
+    for th in (1, 2):
+        w, c = crs_population(n, th)
+        base = base or w
+        print(f"| {th} | {w:.2f} | {c:.2f} | {1e3 * w / n:.3f} | {base / w:.2f}x |", flush=True)
+    print(f"({load()})")
+
+
+def memory(sizes):
+    print(f"CRS populations in fresh processes ({load()})")
+    print("| patients | wall s | CPU s | ms / patient (wall) | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True, capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1]
+        r = json.loads(out)
+        print(f"| {n} | {r['wall']:.1f} | {r['cpu']:.1f} | {1e3 * r['wall'] / n:.3f} | {r['rss_mb']:.0f} |",
+              flush=True)
+    print(f"({load()})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-pk", type=int, default=10_000)
     ap.add_argument("--n-crs", type=int, default=1_000)
+    ap.add_argument("--scaling", type=int, default=0, metavar="N")
+    ap.add_argument("--memory", default="", metavar="N1,N2,...")
+    ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        w, c = crs_population(args.one)
+        print(json.dumps({"wall": w, "cpu": c,
+                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    if args.scaling or args.memory:
+        if args.scaling:
+            scaling(args.scaling)
+        if args.memory:
+            memory([int(v) for v in args.memory.split(",")])
+        return
     toci = crsim.Scenario("pk2_mm", name="toci", patient={"weight_kg": 70},
                           regimen=["8 mg/kg iv over 1h max 800mg"], horizon_days=28)
     crs = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")

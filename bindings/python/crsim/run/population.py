@@ -10,6 +10,7 @@ about the CV; ``{"cv": c}`` gives ω = sqrt(ln(1 + c²))) and R the correlation 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -26,9 +27,11 @@ from crsim.scenario.scenario import Scenario
 
 __all__ = ["population", "sample_parameters", "save_population", "load_population"]
 
-#: Patients simulated per engine call: bounds the memory of the trajectories held at once
-#: (CRS, 28 days hourly: about 0.2 MB per patient).
-BATCH = 500
+#: Patients simulated per engine call. Two calls are in flight at once (the next integrates on the
+#: engine's threads, the GIL released, while the readouts of the previous are computed), so at most
+#: about 2 x BATCH trajectories are held, whatever the number of patients (CRS, 28 days hourly:
+#: about 0.4 MB per patient as C++ vectors and again as numpy arrays while they are converted).
+BATCH = 250
 
 
 def _omegas(variability: Any, model: Model) -> Dict[str, float]:
@@ -146,24 +149,27 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     units: Dict[str, str] = {}
     names = list(params.columns)
     values_all = params.to_numpy()
-    # the first patient runs alone, so that a wrong readout name fails before the first batch
-    edges = sorted({0, min(1, n), n, *range(1, n, BATCH)})
-    for start, stop in zip(edges, edges[1:]):
-        chunk = values_all[start:stop]
+
+    def run_chunk(start: int, stop: int) -> List[Dict[str, Any]]:
         problems = [dict(base, parameters={**base["parameters"], **dict(zip(names, map(float, v)))})
-                    for v in chunk]
-        outs = _core.simulate_batch(scenario.model, problems, nthreads)
-        for out in outs:
-            row: Dict[str, Any] = {}
-            if out["status"] != "ok":
-                errors.append(f"{out['status']}: {out['message']}")
-                rows.append(row)
-                continue
-            errors.append("")
-            values, u = readout_row(to_result(prep, out), wanted)
-            row.update(values)
-            units.update(u)
-            rows.append(row)
+                    for v in values_all[start:stop]]
+        return _core.simulate_batch(scenario.model, problems, nthreads)
+
+    # The first patient runs alone, so that a wrong readout name fails before the first batch; then
+    # chunk k + 1 integrates (C++ threads, GIL released) while the readouts of chunk k are computed.
+    # The rows come in patient order whatever the threads, so results do not depend on them.
+    edges = sorted({0, min(1, n), n, *range(1, n, BATCH)})
+    chunks = list(zip(edges, edges[1:]))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crsim-population") as pool:
+        pending = None
+        for k, (start, stop) in enumerate(chunks):
+            outs = pending.result() if pending is not None else run_chunk(start, stop)
+            if k == 0:  # the lone first patient's readouts first
+                _append_rows(outs, prep, wanted, rows, errors, units)
+            pending = pool.submit(run_chunk, *chunks[k + 1]) if k + 1 < len(chunks) else None
+            if k > 0:
+                _append_rows(outs, prep, wanted, rows, errors, units)
+            del outs
     cols = wanted if wanted is not None else list(units)
     table = pd.concat([params, pd.DataFrame(rows, columns=cols, index=params.index)], axis=1)
     if any(errors):
@@ -172,6 +178,22 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     table.attrs["units"] = units
     table.attrs["model"] = scenario.model
     return table
+
+
+def _append_rows(outs: List[Dict[str, Any]], prep: Any, wanted: Optional[List[str]],
+                 rows: List[Dict[str, Any]], errors: List[str], units: Dict[str, str]) -> None:
+    """One row of readouts (or an error) per run of a chunk, in order."""
+    for out in outs:
+        row: Dict[str, Any] = {}
+        if out["status"] != "ok":
+            errors.append(f"{out['status']}: {out['message']}")
+            rows.append(row)
+            continue
+        errors.append("")
+        values, u = readout_row(to_result(prep, out), wanted)
+        row.update(values)
+        units.update(u)
+        rows.append(row)
 
 
 # --- files ---------------------------------------------------------------------------------------
