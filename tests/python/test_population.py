@@ -64,6 +64,21 @@ def test_chunked_pipelined_runs_give_the_same_table_for_any_threads_and_chunk_si
     assert ref.max_grade[i] == one.readouts["max_grade"]
 
 
+def test_a_sampled_value_outside_the_bounds_fails_that_patient_only():
+    # rho is bounded to [0, 0.1] 1/h; with omega = 2 many draws fall outside: those patients get an
+    # error naming the parameter and NaN readouts, the others their own run
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    tab = crsim.population(sc, 12, {"rho": 2.0}, seed=4)
+    hi = tab.rho > 0.1
+    assert 0 < hi.sum() < len(tab)
+    assert tab.error[hi].str.contains("parameters.rho = ").all()
+    assert tab.error[hi].str.contains(r"outside its bounds \[0, 0.1\] 1/h", regex=True).all()
+    assert tab.max_grade[hi].isna().all() and (tab.error[~hi] == "").all()
+    i = int(np.flatnonzero(~hi.to_numpy())[-1])
+    one = crsim.simulate(sc.replace(parameters={"rho": tab.rho[i]}))
+    assert tab.il6_peak[i] == one.readouts["il6_peak"]
+
+
 def test_a_crs_population_shows_the_car_t_dose_response():
     sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
     var = {"rho": 0.3, "tumor_burden": 1.0}
