@@ -4,6 +4,7 @@
 
 #include "crsim/models/crs_grade.hpp"
 #include "crsim/models/generated/crs.hpp"
+#include "crsim/models/generated/tce.hpp"
 #include "crsim/models/generated/models.hpp"
 
 namespace crsim::models {
@@ -11,10 +12,13 @@ namespace crsim::models {
 void register_builtin(Registry& registry) {
     for (const auto& g : generated::kModels) {
         auto make = g.make;
-        // The CRS model's instantaneous ASTCT grade is computed in C++ from its observables.
-        const bool crs = std::string(g.name) == "crs";
-        registry.add(g.name, [make, crs] {
-            return make(crs ? crs_grade_now_output(generated::Crs::info()) : DerivedOutputs{});
+        // The instantaneous ASTCT grade is computed in C++ from the observables of the models that
+        // share the clinical layer: the CRS model and the T-cell-engager model.
+        const std::string name = g.name;
+        registry.add(g.name, [make, name] {
+            if (name == "crs") return make(crs_grade_now_output(generated::Crs::info()));
+            if (name == "tce") return make(crs_grade_now_output(generated::Tce::info()));
+            return make(DerivedOutputs{});
         });
     }
 }

@@ -62,6 +62,8 @@ TEST_CASE("Prepared right-hand sides and Jacobians of the built-in models equal 
         const int n = m.n_states();
         if (name == "crs") CHECK(m.n_prepared() > 0);  // CRS has parameter-only baselines and weight scalings
         std::vector<double> p0 = m.default_parameters(), x0(static_cast<std::size_t>(n)), xs;
+        if (!m.info().default_parameter_set.empty())  // values in data/parameters: the default set
+            p0 = parameters_from(m, crs_test::load_set(m.info().default_parameter_set));
         if (name == "crs") {  // parameters from the default set, the state at day 3 of the default course
             crs_test::Scenario sc;
             sc.days = 3.0;

@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = json.loads((ROOT / "tests" / "reference" / "parameter_sets_v1.json").read_text())["sets"]
 SOURCE_DIR = ROOT / "data" / "parameters"
 SETS = sorted(SNAPSHOT)
+# Sets added after the snapshot (the T-cell-engager model, docs/tce-model.md); their values are
+# checked by tests/cpp/test_tce.cpp.
+NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl"]
+ALL_SETS = sorted(SETS + NEW_SETS)
 
 
 def _resolved(directory: Path, stem: str) -> dict:
@@ -44,7 +48,7 @@ def test_resolved_set_equals_snapshot(stem, directory):
 DIGEST_WORDS = ("shared/science", "clinical.md", "drugs.md", "models.md", "digest")
 
 
-@pytest.mark.parametrize("stem", SETS)
+@pytest.mark.parametrize("stem", ALL_SETS)
 def test_sources_cite_publications_not_the_digests(stem):
     s = _resolved(SOURCE_DIR, stem)
     texts = list(s["sources"]) + [e["source"] for sec in ("parameters", "regimen") for e in s[sec].values()]
@@ -55,8 +59,8 @@ def test_sources_cite_publications_not_the_digests(stem):
 
 def test_only_complete_sets_are_listed():
     listed = crsim.parameter_sets()
-    assert sorted(listed["name"]) == SETS
-    assert set(listed["model"]) == {"crs"}
+    assert sorted(listed["name"]) == ALL_SETS
+    assert set(listed["model"]) == {"crs", "tce"}
 
 
 def _layer_files():
@@ -78,10 +82,14 @@ def test_layers_are_disjoint_and_not_sets():
                 owner[name] = f
         with pytest.raises(ValueError, match="model"):
             _core.load_parameter_set(str(f))
-    # Every layer is used by every shipped set (they share all of them today).
-    for stem in SETS:
-        ext = json.loads((SOURCE_DIR / f"{stem}.json").read_text())["extends"]
-        assert sorted(SOURCE_DIR / f"{e}.json" for e in ext) == files
+    # Every layer is used by a shipped set, and the sets of one model share all of theirs.
+    used, by_model = set(), {}
+    for stem in ALL_SETS:
+        d = json.loads((SOURCE_DIR / f"{stem}.json").read_text())
+        ext = sorted(SOURCE_DIR / f"{e}.json" for e in d["extends"])
+        used.update(ext)
+        assert by_model.setdefault(d["model"], ext) == ext, stem
+    assert sorted(used) == files
 
 
 def test_layer_errors_reach_python(tmp_path):
@@ -130,4 +138,4 @@ def test_a_layer_beside_the_sets_is_not_listed(tmp_path, monkeypatch):
     shutil.copytree(SOURCE_DIR, tmp_path / "parameters")
     (tmp_path / "parameters" / "shared_extra.json").write_text('{"parameters": {}}')
     monkeypatch.setenv("CRSIM_DATA_DIR", str(tmp_path))
-    assert sorted(crsim.parameter_sets()["name"]) == SETS
+    assert sorted(crsim.parameter_sets()["name"]) == ALL_SETS

@@ -14,6 +14,7 @@ std::unique_ptr<Model> make_pk2(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_pk2_mm(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_pk2_oral(DerivedOutputs derived = {});
 std::unique_ptr<Model> make_robertson(DerivedOutputs derived = {});
+std::unique_ptr<Model> make_tce(DerivedOutputs derived = {});
 
 struct GeneratedModel {
     const char* name;
@@ -28,6 +29,7 @@ inline constexpr GeneratedModel kModels[] = {
     {"pk2_mm", &make_pk2_mm},
     {"pk2_oral", &make_pk2_oral},
     {"robertson", &make_robertson},
+    {"tce", &make_tce},
 };
 
 }  // namespace crsim::models::generated
