@@ -144,7 +144,7 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     nthreads = 0 if threads is None else int(threads)
     wanted = list(readouts) if readouts is not None else \
         list(extension(scenario.model).scan_readouts) or None  # None: all
-    rows: List[Dict[str, Any]] = []
+    frames: List[pd.DataFrame] = []  # the readouts, one compact frame per chunk
     errors: List[str] = []
     units: Dict[str, str] = {}
     names = list(params.columns)
@@ -178,13 +178,16 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
         for k, (start, stop) in enumerate(chunks):
             outs = pending.result() if pending is not None else run_chunk(start, stop)
             if k == 0:  # the lone first patient's readouts first
-                _append_rows(outs, prep, wanted, rows, errors, units)
+                frames.append(_readout_frame(outs, prep, wanted, errors, units))
             pending = pool.submit(run_chunk, *chunks[k + 1]) if k + 1 < len(chunks) else None
             if k > 0:
-                _append_rows(outs, prep, wanted, rows, errors, units)
+                frames.append(_readout_frame(outs, prep, wanted, errors, units))
             del outs
     cols = wanted if wanted is not None else list(units)
-    table = pd.concat([params, pd.DataFrame(rows, columns=cols, index=params.index)], axis=1)
+    # (infer_objects: a chunk of failed runs only has object columns of NaN)
+    readouts_table = pd.concat(frames, ignore_index=True).reindex(columns=cols).infer_objects()
+    readouts_table.index = params.index
+    table = pd.concat([params, readouts_table], axis=1)
     if any(errors):
         table["error"] = errors
     table.attrs.update(params.attrs)
@@ -193,9 +196,11 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     return table
 
 
-def _append_rows(outs: List[Dict[str, Any]], prep: Any, wanted: Optional[List[str]],
-                 rows: List[Dict[str, Any]], errors: List[str], units: Dict[str, str]) -> None:
-    """One row of readouts (or an error) per run of a chunk, in order."""
+def _readout_frame(outs: List[Dict[str, Any]], prep: Any, wanted: Optional[List[str]],
+                   errors: List[str], units: Dict[str, str]) -> pd.DataFrame:
+    """The readouts of a chunk's runs, one row each in order (NaN and an error for a failed run), as
+    a frame of floats: a population keeps a few numbers per patient, not a dict per row."""
+    rows: List[Dict[str, Any]] = []
     for out in outs:
         row: Dict[str, Any] = {}
         if out["status"] != "ok":
@@ -207,6 +212,7 @@ def _append_rows(outs: List[Dict[str, Any]], prep: Any, wanted: Optional[List[st
         row.update(values)
         units.update(u)
         rows.append(row)
+    return pd.DataFrame(rows, columns=wanted) if wanted is not None else pd.DataFrame(rows)
 
 
 # --- files ---------------------------------------------------------------------------------------
