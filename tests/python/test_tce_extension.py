@@ -1,0 +1,64 @@
+"""The T-cell-engager model's extension (crsim/extensions/tce/): product names in text regimens,
+per-dose readouts (CRS attributed to the dose that preceded it, IL-6 peak, grade, onset, target
+depletion), the standard strategies (tocilizumab at grade 2, the ASH bispecific consensus)."""
+import math
+
+import pytest
+
+import crsim
+from crsim.extensions.tce import EXTENSION, per_dose
+from crsim.model.extension import extension
+
+LABEL_C1 = ["mosunetuzumab 1 mg iv over 4h", "mosunetuzumab 2 mg iv over 4h day 7",
+            "mosunetuzumab 60 mg iv over 4h day 14"]
+
+
+def _run(regimen, days=21, policies=(), **kw):
+    sc = crsim.Scenario("tce", name="tce", regimen=list(regimen), policies=list(policies),
+                        horizon_days=days, outputs={"step_h": 0.5}, **kw)
+    return crsim.simulate(sc)
+
+
+def test_registered_for_the_model():
+    assert extension("tce") is EXTENSION
+    assert EXTENSION.grade_observable == "crs_grade_now"
+    assert list(crsim.strategies("tce")["name"]) == ["none", "tocilizumab_grade2", "ash_consensus"]
+
+
+def test_product_names_dose_the_engager():
+    res = _run(LABEL_C1)
+    d = res.doses
+    assert list(d["state"]) == ["tce_central"] * 3
+    assert list(d["amount"]) == [1, 2, 60] and list(d["time_h"]) == [0, 168, 336]
+    sc = crsim.Scenario("tce", name="sc", regimen=["epcoritamab 0.16 mg sc"], horizon_days=1)
+    assert list(crsim.simulate(sc).doses["state"]) == ["tce_depot"]
+
+
+def test_readouts_per_dose():
+    res = _run(LABEL_C1)
+    r = res.readouts
+    rows = per_dose(res)
+    assert len(rows) == 3
+    # the first dose releases the most IL-6 (targets still present) and gives the fever
+    assert r["dose1.il6_peak"] > r["dose2.il6_peak"] and r["dose1.il6_peak"] > r["dose3.il6_peak"]
+    assert r["dose1.crs"] == 1 and r["dose1.max_grade"] >= 1 and 0 < r["dose1.onset_h"] < 24
+    assert r["dose2.crs"] == 0 and math.isnan(r["dose2.onset_h"])
+    assert r["crs_episodes"] == sum(x["crs"] for x in rows) and r["first_crs_dose"] == 1
+    # target depletion: all before the first dose, a fraction of a percent before the second
+    assert r["dose1.target_fraction_before"] == pytest.approx(1.0)
+    assert r["dose2.target_fraction_before"] < 0.01
+    assert r["max_grade"] == max(x["max_grade"] for x in rows)
+    assert res.readout_units["dose1.il6_peak"] == "pg/mL"
+    assert any("dose 1" in line for line in EXTENSION.summary(res))
+
+
+def test_ash_consensus_gives_dexamethasone_for_persistent_fever():
+    """A 60 mg first dose (no step-up) keeps the typical patient febrile for hours: the consensus
+    strategy gives dexamethasone 10 mg once, which lowers the IL-6 that follows."""
+    plain = _run(["mosunetuzumab 60 mg iv over 4h"], days=7)
+    ash = _run(["mosunetuzumab 60 mg iv over 4h"], days=7, policies=["ash_consensus"])
+    fired = ash.firings
+    assert list(fired["policy"]) == ["dexamethasone for refractory fever"]
+    t = float(fired["administered_h"].iloc[0])
+    after = ash.times > t + 6
+    assert ash["il6"][after].max() < plain["il6"][after].max()
