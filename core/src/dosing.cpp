@@ -15,12 +15,12 @@ void require(bool ok, const std::string& field, double value, const std::string&
 
 std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
                                     double weight_kg, double t_start, double horizon, long already,
-                                    long max_administrations) {
+                                    long max_administrations, const std::string& field) {
     std::vector<DoseEvent> events;
     long total = already;
     for (std::size_t d = 0; d < doses.size(); ++d) {
         const Dose& dose = doses[d];
-        const std::string f = "doses[" + std::to_string(d) + "].";
+        const std::string f = field + "[" + std::to_string(d) + "].";
         const int state = model.state_index(dose.target, f + "target");
         const StateInfo& si = model.info().states[static_cast<std::size_t>(state)];
         if (si.dose_unit.empty())
@@ -54,7 +54,7 @@ std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>&
         double amount = dose.amount;
         if (dose.per_kg) {
             require(std::isfinite(weight_kg) && weight_kg > 0.0, "weight_kg", weight_kg,
-                    "a body weight > 0 kg, needed by the per-kg dose doses[" + std::to_string(d) +
+                    "a body weight > 0 kg, needed by the per-kg dose " + field + "[" + std::to_string(d) +
                         "]");
             amount *= weight_kg;
         }

@@ -38,6 +38,11 @@ std::shared_ptr<const crsim::Model> get_model(const std::string& name) {
 }
 }  // namespace
 
+namespace crsim_py {
+// A model by name (built-in or loaded user model); InputError naming the known ones otherwise.
+std::shared_ptr<const crsim::Model> model_by_name(const std::string& name) { return get_model(name); }
+}  // namespace crsim_py
+
 // Conversions shared with policies.cpp and batch.cpp (declared in convert.hpp).
 namespace crsim_py {
 
@@ -309,9 +314,11 @@ py::dict model_info(const std::string& name) {
 }
 
 py::dict expand(const std::string& model_name, const py::handle& doses, double weight_kg,
-                double t_start) {
+                double t_start, const std::string& field) {
     const auto model = get_model(model_name);
-    const auto events = crsim::expand_doses(*model, to_doses(doses), weight_kg, t_start);
+    const auto events = crsim::expand_doses(*model, to_doses(doses, field), weight_kg, t_start,
+                                            std::numeric_limits<double>::infinity(), 0,
+                                            crsim::kMaxAdministrations, field);
     return events_to_dict(*model, events);
 }
 
@@ -573,6 +580,7 @@ void bind_parameter_sets(py::module_& m);  // parameter_sets.cpp
 void bind_crs_readouts(py::module_& m);    // crs_readouts.cpp
 void bind_batch(py::module_& m);           // batch.cpp
 void bind_model_library(py::module_& m);   // model_library.cpp
+void bind_bound(py::module_& m);           // bound.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
@@ -618,6 +626,7 @@ PYBIND11_MODULE(_core, m) {
     bind_crs_readouts(m);
     bind_batch(m);
     bind_model_library(m);
+    bind_bound(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),
@@ -626,9 +635,10 @@ PYBIND11_MODULE(_core, m) {
           "description, source), observables (name, unit, description), sources.");
     m.def("expand_doses", &expand, py::arg("model"), py::arg("doses"),
           py::arg("weight_kg") = std::numeric_limits<double>::quiet_NaN(), py::arg("t_start") = 0.0,
+          py::arg("field") = "doses",
           "Validates dose dicts and expands them into administrations: dict of arrays state, time "
           "(h), amount (dose unit, bioavailability applied), rate (dose unit/h, 0 for a bolus), "
-          "end (h).");
+          "end (h). Errors name field[i].<key> (field: what the user wrote the doses under).");
     m.def("simulate", &simulate, py::arg("model"), py::arg("parameters"), py::arg("doses"), py::arg("times"),
           py::arg("weight_kg") = std::numeric_limits<double>::quiet_NaN(), py::arg("t_start") = 0.0,
           py::arg("initial") = py::dict(), py::arg("options") = py::dict(),

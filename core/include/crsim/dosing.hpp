@@ -43,7 +43,8 @@ struct DoseEvent {
 // only exhaust memory and time. Exceeding it is an InputError naming the dose.
 constexpr long kMaxAdministrations = 1000000;
 
-// Validates every dose (each error names doses[i].field, the value and what is allowed) and
+// Validates every dose (each error names <field>[i].<key>, the value and what is allowed; `field`
+// is the name the caller's user wrote the doses under, e.g. "regimen" for a scenario file) and
 // expands repeats, in time order. weight_kg may be NaN when no dose is per kg. Administrations
 // after `horizon` (h; the end of the simulated time) are not expanded: a repeat past it is never
 // given, so `additional` may be large when the run is short. More than `max_administrations`
@@ -51,6 +52,7 @@ constexpr long kMaxAdministrations = 1000000;
 std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
                                     double weight_kg, double t_start,
                                     double horizon = std::numeric_limits<double>::infinity(),
-                                    long already = 0, long max_administrations = kMaxAdministrations);
+                                    long already = 0, long max_administrations = kMaxAdministrations,
+                                    const std::string& field = "doses");
 
 }  // namespace crsim

@@ -32,4 +32,5 @@ def input_error(field: str, value: Any, allowed: str, *, raw: bool = False) -> I
     what is ``allowed``; its ``field`` attribute is set as for errors raised in C++."""
     err = InputError(f"{field} = {value if raw else show(value)} is not allowed: {allowed}")
     err.field = field
+    err.allowed = allowed
     return err

@@ -44,6 +44,7 @@ class Problems:
         self.source = source
         self.lines: Dict[str, int] = dict(lines or {})
         self.items: List[Tuple[str, str]] = []  # (path, one-line message)
+        self.allowed: Dict[str, str] = {}  # path -> what is allowed (for problems added with add)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -51,7 +52,8 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def _where(self, path: str) -> str:
+    def where(self, path: str) -> str:
+        """``path`` with its line in the file when known (``regimen[0] (line 7)``)."""
         line = self.lines.get(path)
         return f"{path} (line {line})" if line else path
 
@@ -59,14 +61,15 @@ class Problems:
         """Records ``path = value is not allowed: allowed`` (``value`` MISSING: ``path is
         missing: allowed``)."""
         if value is MISSING:
-            text = f"{self._where(path)} is missing: {allowed}"
+            text = f"{self.where(path)} is missing: {allowed}"
         else:
-            text = f"{self._where(path)} = {show(value)} is not allowed: {allowed}"
+            text = f"{self.where(path)} = {show(value)} is not allowed: {allowed}"
         self.items.append((path, text))
+        self.allowed.setdefault(path, allowed)
 
     def add_text(self, path: str, text: str) -> None:
         """Records a problem with a preformatted explanation (e.g. a regimen pointing at a token)."""
-        self.items.append((path, f"{self._where(path)}: {text}"))
+        self.items.append((path, f"{self.where(path)}: {text}"))
 
     def add_raw(self, path: str, message: str) -> None:
         """Records a complete message (e.g. an engine error that already names the path)."""
@@ -84,6 +87,8 @@ class Problems:
                        "\n".join("  " + m.replace("\n", "\n    ") for _, m in self.items))
         err = InputError(message)
         err.field = self.items[0][0] if self.items else ""
+        if n == 1 and self.items[0][0] in self.allowed:
+            err.allowed = self.allowed[self.items[0][0]]
         err.problems = list(self.items)
         return err
 

@@ -9,7 +9,7 @@ columns, e.g. covariates, are ignored):
 - ``observable``: a model observable (or state) name, e.g. ``il6``, ``car_t_blood``, ``C``.
 - ``value`` (or ``dv``): the measurement in ``unit``; NaN only on censored rows.
 - ``unit``: converted to the observable's unit in the model (mg/L <-> ug/mL <-> ng/mL,
-  pg/mL <-> ng/L, cells/uL <-> cells/mL <-> 1e9/L, ...; see ``crsim._units``).
+  pg/mL <-> ng/L, cells/uL <-> cells/mL <-> 1e9/L, ...; see ``crsim.base.units``).
 - ``lloq`` (optional): lower limit of quantification, in ``unit``.
 - ``censored`` (or ``blq``; optional): True/1 for a result below the limit of quantification.
   A row is censored when flagged, or when its value is missing or below its ``lloq``. The limit of
@@ -48,7 +48,7 @@ _KNOWN = {"id", "time", "time_unit", "time_h", "time_d", "observable", "value", 
 
 
 def read_data(path: Any, **read_csv_kwargs: Any) -> pd.DataFrame:
-    """Reads observed data (the long format of :mod:`crsim._data`) from a CSV file.
+    """Reads observed data (the long format of :mod:`crsim.fitting.data`) from a CSV file.
 
     The table is returned as in the file, indexed by line number (the header is line 1), so that an
     error naming ``data.loc[7, 'unit']`` points at line 7 of the file. Checking against a model
@@ -217,13 +217,7 @@ def _dose_records(df: pd.DataFrame, cols: Dict[str, str], rows: np.ndarray, time
             raise input_error(cell(df.index[rows[0]], "amt_unit"), list(units), "one dose unit (text) "
                               "for the dose records of a subject")
         unit = units[0]
-    try:
-        doses = doses_from_nonmem(sub, model, unit=unit)
-    except InputError as ex:
-        err = InputError(str(ex).replace("table.loc", "data.loc"))
-        err.field = getattr(ex, "field", "data")
-        raise err from None
-    return doses
+    return doses_from_nonmem(sub, model, unit=unit, name="data")
 
 
 def prepare_data(data: Any, model: Model) -> FitData:

@@ -244,7 +244,7 @@ class FitResult:
         return prediction_table(self, times, id, level)
 
     def profile(self, parameter: str, level: Optional[float] = None, **kwargs: Any):
-        """Profile likelihood of one estimated parameter (see :func:`crsim._profile.profile`)."""
+        """Profile likelihood of one estimated parameter (see :func:`crsim.fitting.profile.profile`)."""
 
         return profile(self, parameter, self.level if level is None else level, **kwargs)
 

@@ -31,6 +31,31 @@ def model_info(name: str) -> Dict[str, Any]:
     return info
 
 
+class _Tables:
+    """Names and units of one model description, derived once (model descriptions do not change)."""
+
+    def __init__(self, info: Dict[str, Any]):
+        self.info = info
+        self.state_names = tuple(s["name"] for s in info["states"])
+        self.state_units = tuple(s["unit"] for s in info["states"])
+        self.state_dose_units = tuple(s["dose_unit"] for s in info["states"])
+        self.parameter_names = tuple(q["name"] for q in info["parameters"])
+        self.parameter_units = {q["name"]: q["unit"] for q in info["parameters"]}
+        self.observable_names = tuple(o["name"] for o in info["observables"])
+        self.observable_units = tuple(o["unit"] for o in info["observables"])
+
+
+_tables_of: Dict[int, _Tables] = {}
+
+
+def tables(info: Dict[str, Any]) -> _Tables:
+    """The names and units of a model description (from :func:`model_info`), derived once."""
+    t = _tables_of.get(id(info))
+    if t is None or t.info is not info:
+        t = _tables_of[id(info)] = _Tables(info)
+    return t
+
+
 def models() -> List[str]:
     """Names of the models: the built-in ones (``crs``, ``pk1``, ``pk1_oral``, ``pk2``, ...) and the
     users' models loaded in this process (:meth:`Model.from_antimony`, :meth:`Model.from_sbml`)."""
@@ -73,6 +98,7 @@ class Model:
         if is_model_file(name):  # a model source file of your own: compiled (cached) and loaded
             name = load_file(name)
         self._info: Dict[str, Any] = model_info(name)
+        self._t = tables(self._info)
         self._set: Optional[Dict[str, Any]] = None
         spec = parameter_set or self._info.get("default_parameter_set") or None
         if spec is not None:  # read and checked once per process (until a file changes)
@@ -173,32 +199,32 @@ class Model:
 
     @property
     def state_names(self) -> List[str]:
-        return [s["name"] for s in self._info["states"]]
+        return list(self._t.state_names)
 
     @property
     def parameter_names(self) -> List[str]:
-        return [p["name"] for p in self._info["parameters"]]
+        return list(self._t.parameter_names)
 
     @property
     def observable_names(self) -> List[str]:
-        return [o["name"] for o in self._info["observables"]]
+        return list(self._t.observable_names)
 
     @property
     def state_units(self) -> List[str]:
-        return [s["unit"] for s in self._info["states"]]
+        return list(self._t.state_units)
 
     @property
     def state_dose_units(self) -> List[str]:
         """Dose unit of every state ('' when the state takes no doses)."""
-        return [s["dose_unit"] for s in self._info["states"]]
+        return list(self._t.state_dose_units)
 
     @property
     def observable_units(self) -> List[str]:
-        return [o["unit"] for o in self._info["observables"]]
+        return list(self._t.observable_units)
 
     @property
     def parameter_units(self) -> Dict[str, str]:
-        return {p["name"]: p["unit"] for p in self._info["parameters"]}
+        return dict(self._t.parameter_units)
 
     def units(self) -> Dict[str, str]:
         """Unit of every state, observable and parameter by name."""

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
-from crsim.base.errors import InputError
+from crsim.base.errors import input_error
 from crsim.model.extension import extension, extensions
 from crsim.spec.policy import Policy
 from crsim.spec.strategy import Strategy
@@ -37,16 +37,14 @@ def standard_names(model: Optional[str] = None) -> Tuple[str, ...]:
     return tuple(_table(model))
 
 
-def strategy(name: str, model: Optional[str] = None) -> Strategy:
+def strategy(name: str, model: Optional[str] = None, field: str = "strategy") -> Strategy:
     """A standard strategy by name (see :func:`strategies`); ``model``: look only among that model's
-    strategies."""
+    strategies; ``field``: what an error calls the name (e.g. ``policies[0]``)."""
     table = _table(model)
     if not isinstance(name, str) or name not in table:
         whose = "a standard strategy" if model is None else f"a standard strategy of model {model}"
-        err = InputError(f"strategy = {name!r} is not allowed: {whose}, one of "
-                         f"{{{', '.join(table)}}}{suggest(str(name), table)}")
-        err.field = "strategy"
-        raise err
+        raise input_error(field, name, f"{whose}, one of {{{', '.join(table)}}}"
+                          f"{suggest(str(name), table)}")
     return table[name]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 from crsim.base.convert import as_names
 from crsim.base.errors import input_error
 from crsim.model.extension import extension
-from crsim.model.model import Model
+from crsim.model.model import Model, tables
 from crsim.results.plot import plot_result
 from crsim.results.readouts import summarize
 from crsim.results.sensitivities import Sensitivities
@@ -26,7 +27,7 @@ Readouts = Tuple[Dict[str, Union[float, str]], Dict[str, str]]
 def summary_readouts(result: "Result") -> Readouts:
     """Readouts from :meth:`Result.summary`: for every observable X, ``X.max`` (its unit),
     ``X.t_max`` (h), ``X.auc`` (h*unit) and ``X.last`` (its unit), from the output grid. The
-    readouts of models whose extension (:mod:`crsim._extension`) defines none."""
+    readouts of models whose extension (:mod:`crsim.model.extension`) defines none."""
     values: Dict[str, Union[float, str]] = {}
     units: Dict[str, str] = {}
     for name, s in result.summary().items():
@@ -60,32 +61,38 @@ class Result:
     ``result["C"]`` is the (T,) array of any state or observable (states first if a name is both).
     """
 
-    def __init__(self, model: Model, raw: Dict[str, Any], weight: Optional[float] = None,
+    def __init__(self, model: Model, raw: Any, weight: Optional[float] = None,
                  t_start: float = 0.0, solver: Optional[Dict[str, Any]] = None):
+        # raw: the engine's output, a bound _core.Trajectory (arrays are views into it) or a dict
+        # with the same fields (a batch run, a results file)
+        get = raw.__getitem__ if isinstance(raw, Mapping) else (lambda key: getattr(raw, key))
+        t = tables(model._info)
         self.model = model
-        self.times: np.ndarray = raw["times"]
-        self.states: np.ndarray = raw["states"]
-        self.observables: np.ndarray = raw["observables"]
-        self.state_names: List[str] = model.state_names
-        self.state_units: List[str] = model.state_units
-        self.state_dose_units: List[str] = model.state_dose_units
-        self.observable_names: List[str] = model.observable_names
-        self.observable_units: List[str] = model.observable_units
-        self.parameters: Dict[str, float] = dict(zip(model.parameter_names, raw["parameters"]))
-        self.parameter_units: Dict[str, str] = model.parameter_units
+        self.times: np.ndarray = get("times")
+        self.states: np.ndarray = get("states")
+        self.observables: np.ndarray = get("observables")
+        self.state_names: List[str] = list(t.state_names)
+        self.state_units: List[str] = list(t.state_units)
+        self.state_dose_units: List[str] = list(t.state_dose_units)
+        self.observable_names: List[str] = list(t.observable_names)
+        self.observable_units: List[str] = list(t.observable_units)
+        self.parameters: Dict[str, float] = dict(zip(t.parameter_names, np.asarray(get("parameters"), dtype=float).tolist()))
+        self.parameter_units: Dict[str, str] = dict(t.parameter_units)
         self.weight = weight
         self.t_start = t_start
-        self.stats: Dict[str, Any] = dict(raw["stats"])
-        self._sens_names: List[str] = list(raw["sensitivity_names"])
-        self._state_sens: np.ndarray = raw["state_sensitivities"]
-        self._obs_sens: np.ndarray = raw["observable_sensitivities"]
-        self._doses: Dict[str, Any] = raw["doses"]
+        self.stats: Dict[str, Any] = dict(get("stats"))
+        self._sens_names: List[str] = list(get("sensitivity_names"))
+        self._state_sens: np.ndarray = get("state_sensitivities")
+        self._obs_sens: np.ndarray = get("observable_sensitivities")
+        self._doses: Dict[str, Any] = get("doses")
         self.solver: Dict[str, Any] = dict(solver or {"method": self.stats.get("method", "rosenbrock4")})
         self._scenario: Any = None
         self._scenario_json: Optional[str] = None
         self._call: Optional[Dict[str, Any]] = None   # simulate() arguments, for .scenario
         self._readouts: Optional[Readouts] = None     # set when loaded from a file
-        self._firings: Optional[Dict[str, Any]] = raw.get("firings")  # None when loaded from a file
+        # None when loaded from a file
+        self._firings: Optional[Dict[str, Any]] = (raw.get("firings") if isinstance(raw, Mapping)
+                                                   else raw.firings)
         self._policies_used = False  # set by simulate: readouts then record the firings
 
     # --- scenario -----------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def _apply(draft: Dict[str, Any], doses: List[Dose], model: str, key: str, value
         try:
             pols[i] = pols[i].replace(**{fieldname: value})
         except InputError as ex:
-            raise input_error(key, value, str(ex).split(" is not allowed: ", 1)[-1]) from None
+            raise input_error(key, value, getattr(ex, "allowed", None) or str(ex)) from None
         draft["policies"] = pols
         return
     if key == "strategy":

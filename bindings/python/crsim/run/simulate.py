@@ -15,22 +15,24 @@ from crsim.scenario.scenario import Scenario
 __all__ = ["simulate", "run_scenario", "run_problem", "to_result"]
 
 
-def to_result(problem: Problem, raw: Dict[str, Any]) -> Result:
-    """The Result of the engine's output ``raw`` for ``problem``."""
+def to_result(problem: Problem, raw: Any) -> Result:
+    """The Result of the engine's output for ``problem``: a bound ``_core.Trajectory``, or the dict
+    of one run of ``_core.simulate_batch``."""
     w = problem.weight_kg
     res = Result(problem.model, raw, weight=None if math.isnan(w) else w,
                  t_start=problem.core["t_start"], solver=problem.core["options"])
     res._policies_used = problem.has_policies
-    res._call = dict(problem.call, times=raw["times"])
+    res._call = dict(problem.call, times=res.times)
     return res
 
 
 def run_problem(problem: Problem) -> Result:
-    """Simulates one resolved problem."""
+    """Simulates one resolved problem: converted for the engine once (a bound ``_core.Problem``),
+    integrated with the GIL released, its output kept in C++ and seen through numpy views."""
     c = problem.core
-    raw = _core.simulate(problem.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
-                         c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])
-    return to_result(problem, raw)
+    bound = _core.Problem(problem.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
+                          c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])
+    return to_result(problem, bound.simulate())
 
 
 def run_scenario(s: Scenario) -> Result:

@@ -96,7 +96,7 @@ def _state(value: Any, cell: str, model: Model) -> str:
 
 
 def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optional[str] = None,
-                      return_observation_times: bool = False
+                      return_observation_times: bool = False, name: str = "table"
                       ) -> Union[List[Dose], Tuple[List[Dose], np.ndarray]]:
     """Dose records from a NONMEM-style event table of one subject.
 
@@ -107,6 +107,7 @@ def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optio
         unit: unit of AMT (and AMT/h of RATE); default the target state's dose unit. Give e.g.
             ``"mg/kg"`` for weight-based amounts.
         return_observation_times: also return the sorted unique times (h) of the EVID 0 and 2 rows.
+        name: what errors call the table (e.g. ``"data"`` when it is a fit's data).
 
     Returns:
         A list of :class:`Dose` (in table order), or ``(doses, observation_times)``.
@@ -117,16 +118,16 @@ def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optio
     """
     m = as_model(model)
     if not isinstance(table, pd.DataFrame):
-        raise input_error("table", table, "a pandas DataFrame with columns TIME, AMT, CMT, EVID")
+        raise input_error(name, table, "a pandas DataFrame with columns TIME, AMT, CMT, EVID")
     cols = _columns(table)
     if "id" in cols:
         ids = pd.unique(table[cols["id"]].dropna())
         if len(ids) > 1:
-            raise input_error(f"table[{cols['id']!r}]", list(ids)[:5],
+            raise input_error(f"{name}[{cols['id']!r}]", list(ids)[:5],
                               "a single subject (select the rows of one ID first)")
 
     def cell(label: Any, key: str) -> str:
-        return f"table.loc[{label!r}, {cols[key]!r}]"
+        return f"{name}.loc[{label!r}, {cols[key]!r}]"
 
     doses: List[Dose] = []
     obs_times: List[float] = []

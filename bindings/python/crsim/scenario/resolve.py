@@ -66,7 +66,7 @@ class Problem:
 
 def resolve_scenario(s: Any) -> Problem:
     """A checked :class:`crsim.Scenario` as an engine problem (nothing is checked again)."""
-    m = Model(s.model, parameter_set=s.parameter_set)
+    m = s._model if s._model is not None else Model(s.model, parameter_set=s.parameter_set)
     w = effective_weight(m, s.patient.weight_kg, s.parameters)
     overrides = dict(s.parameters)
     if m.parameter_set is not None:  # numbers from the model's cited parameter set
@@ -238,10 +238,7 @@ def _as_policies(policies: Any, model: str) -> List[Any]:
     out: List[Any] = []
     for i, e in enumerate(policies):
         if isinstance(e, str):
-            try:
-                strategy(e, model)
-            except InputError as ex:
-                raise input_error(f"policies[{i}]", e, str(ex).split(" is not allowed: ", 1)[-1]) from None
+            strategy(e, model, field=f"policies[{i}]")
             out.append(e)
         elif isinstance(e, (Policy, Strategy)):
             out.append(e)
@@ -269,10 +266,7 @@ def regimen_doses(texts: Sequence[str], model: Model, offset: int) -> List[Dose]
     out: List[Dose] = []
     table = targets_for(model.name, model._info)
     for k, text in enumerate(texts):
-        try:
-            out.extend(parse_regimen(text, targets=table))
-        except InputError as ex:
-            raise input_error(f"doses[{offset + k}]", text, str(ex).split(" is not allowed: ", 1)[-1]) from None
+        out.extend(parse_regimen(text, targets=table, field=f"doses[{offset + k}]"))
     return out
 
 
@@ -294,14 +288,15 @@ def _dose_unit(model: Model, d: Dose, f: str) -> str:
     return states[target]
 
 
-def to_core_doses(doses: List[Dose], model: Model, weight_kg: float) -> List[Dict[str, Any]]:
+def to_core_doses(doses: List[Dose], model: Model, weight_kg: float, field: str = "doses"
+                  ) -> List[Dict[str, Any]]:
     """The engine's dose dicts for ``doses``: checks units against the target state's dose unit,
     converts per-kg rates to absolute rates (needs ``weight_kg``; NaN when not given) and types.
     Value ranges (negative amounts, NaN times, ...) are checked by the engine, which names
     ``doses[i].<field>`` too."""
     out = []
     for i, d in enumerate(doses):
-        f = f"doses[{i}]."
+        f = f"{field}[{i}]."
         dose_unit = _dose_unit(model, d, f)
         unit = as_str(d.unit, f + "unit", f"'{dose_unit}' or '{dose_unit}/kg'")
         if _no_spaces(unit) == _no_spaces(dose_unit):
@@ -314,7 +309,7 @@ def to_core_doses(doses: List[Dose], model: Model, weight_kg: float) -> List[Dic
                               f"'{d.target}' of model {model.name}, or per kg of body weight)")
         if per_kg and not (math.isfinite(weight_kg) and weight_kg > 0):
             raise input_error("weight", None if math.isnan(weight_kg) else weight_kg,
-                              f"a body weight > 0 kg, needed by the per-kg dose doses[{i}] "
+                              f"a body weight > 0 kg, needed by the per-kg dose {field}[{i}] "
                               f"(unit '{unit}')")
         core: Dict[str, Any] = {
             "target": d.target,
@@ -370,14 +365,15 @@ def _resolve_give(pol: Policy, i: int, model: Model) -> List[Dose]:
     return doses
 
 
-def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) -> List[Dict[str, Any]]:
+def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float, first: int = 0
+                  ) -> List[Dict[str, Any]]:
     """The engine's policy dicts for ``policies`` on ``model``: the condition's variable resolved
     (aliases, observable or state), its unit checked, the actions converted like doses. Errors name
     ``policies[i].<field>``."""
     out = []
     obs = dict(zip(model.observable_names, model.observable_units))
     states = dict(zip(model.state_names, model.state_units))
-    for i, pol in enumerate(policies):
+    for i, pol in enumerate(policies, start=first):
         c = pol.condition
         var = resolve_variable(model.name, c.variable)
         if var not in obs and var not in states:
@@ -395,14 +391,7 @@ def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) ->
             err.field = f"policies[{i}].when"
             raise err
         doses = _resolve_give(pol, i, model)
-        try:
-            action = to_core_doses(doses, model, weight_kg)
-        except InputError as ex:
-            field = getattr(ex, "field", "") or ""
-            msg = str(ex).replace("doses[", f"policies[{i}].give[")
-            err = InputError(msg)
-            err.field = field.replace("doses[", f"policies[{i}].give[")
-            raise err from None
+        action = to_core_doses(doses, model, weight_kg, field=f"policies[{i}].give")
         end = pol.window_h[1]
         out.append({
             "name": pol.name,
@@ -424,6 +413,20 @@ def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float) ->
     return out
 
 
+def _merged(grid: np.ndarray, extra: np.ndarray, t_end: float) -> np.ndarray:
+    """The sorted union of an even grid, event times and the end, without points closer to their
+    predecessor than 1e-9 of the run's span (at least 1e-9 h) or a few rounding units of the time
+    itself: round-off twins of event times. Relative to the span, not to the absolute time, so that
+    a run starting at 1e9 h keeps its hourly rows."""
+    pts = np.concatenate([grid, extra, [t_end]])
+    pts.sort()
+    tol = max(1e-9 * max(1.0, t_end - pts[0]), 8 * float(np.spacing(abs(t_end))))
+    keep = np.empty(len(pts), dtype=bool)
+    keep[0] = True
+    np.greater(np.diff(pts), tol, out=keep[1:])
+    return pts[keep]
+
+
 def default_times(model: Model, core_doses: List[Dict[str, Any]], weight_kg: float,
                   t_start: float, days: Optional[float]) -> np.ndarray:
     """The default output grid (h): from t_start to t_start + 24 days (when ``days`` is given) or
@@ -440,11 +443,9 @@ def default_times(model: Model, core_doses: List[Dict[str, Any]], weight_kg: flo
     step = next((s for s in _NICE_STEPS_H if span / s <= MAX_DEFAULT_POINTS),
                 span / MAX_DEFAULT_POINTS)
     grid = t_start + step * np.arange(0, int(math.floor(span / step + 1e-9)) + 1)
-    extra = [t for t in np.concatenate([events["time"], events["end"]]) if t_start <= t <= t_end]
-    grid = np.unique(np.concatenate([grid, extra, [t_end]]))
-    # Drop grid points closer than 1e-9 h to their predecessor (round-off twins of event times).
-    keep = np.concatenate([[True], np.diff(grid) > 1e-9 * max(1.0, abs(t_end))])
-    return grid[keep]
+    ev = np.concatenate([events["time"], events["end"]])
+    extra = ev[(ev >= t_start) & (ev <= t_end)]
+    return _merged(grid, extra, t_end)
 
 
 def output_grid(s: Any, model: Model, core_doses: List[Dict[str, Any]],
@@ -468,7 +469,6 @@ def output_grid(s: Any, model: Model, core_doses: List[Dict[str, Any]],
         raise input_error("outputs.step_h", step, f"a step giving at most {MAX_OUTPUT_TIMES} output "
                           f"times over the run of {horizon:g} h")
     grid = t0 + step * np.arange(0, n + 1)
-    extra = [t for t in np.concatenate([events["time"], events["end"]]) if t0 <= t <= t_end]
-    grid = np.unique(np.concatenate([grid, extra, [t_end]]))
-    keep = np.concatenate([[True], np.diff(grid) > 1e-9 * max(1.0, abs(t_end))])
-    return grid[keep]
+    ev = np.concatenate([events["time"], events["end"]])
+    extra = ev[(ev >= t0) & (ev <= t_end)]
+    return _merged(grid, extra, t_end)

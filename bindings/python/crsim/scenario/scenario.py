@@ -111,7 +111,9 @@ class Scenario:
         t_start_h: the time at which the initial state holds, h (default 0).
 
     Scenarios are immutable (use :meth:`replace` for a changed copy), so a scenario is always
-    the checked one.
+    the checked one. A scenario binds its model and the values of its parameter set when it is
+    made (they are what it was checked against); a parameter-set file changed afterwards is read
+    by the scenarios made after the change.
 
     Raises:
         InputError listing every problem with its path (``regimen[0].unit``, ``solver.rtol``).
@@ -133,6 +135,7 @@ class Scenario:
     initial: Dict[str, float] = field(default_factory=dict)
     t_start_h: float = 0.0
     _doses: List[Dose] = field(default_factory=list, init=False, repr=False, compare=False)
+    _model: Optional[Model] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = Problems()
@@ -269,16 +272,12 @@ class Scenario:
 # --- checking ---------------------------------------------------------------------------------------
 
 
-
-
-
-
 def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
                       problems: Problems) -> Optional[Dose]:
     try:
-        d = parse_regimen(text, target="?")[0]
+        d = parse_regimen(text, target="?", field=problems.where(path))[0]
     except InputError as ex:
-        problems.add_text(path, str(ex).replace("regimen = ", "", 1))
+        problems.add_raw(path, str(ex))
         return None
     if info is None:
         return d
@@ -561,21 +560,20 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
             w = effective_weight(model_obj, weight, params)
             try:
-                _core.expand_doses(model, to_core_doses(doses, model_obj, w), w, t0)
+                _core.expand_doses(model, to_core_doses(doses, model_obj, w, field="regimen"), w, t0,
+                                   field="regimen")
             except InputError as ex:
-                field_ = (getattr(ex, "field", None) or "regimen").replace("doses[", "regimen[")
-                p.add_raw(field_, str(ex).replace("doses[", "regimen["))
+                p.add_raw(getattr(ex, "field", None) or "regimen", str(ex))
         if not p and out["policies"]:  # each policy against the model: variable, unit, targets
             for i, pol in enumerate(out["policies"]):
                 if not isinstance(pol, Policy):
                     continue
                 try:
-                    core_policies([pol], model_obj, w)
+                    core_policies([pol], model_obj, w, first=i)
                 except InputError as ex:
-                    field_ = (getattr(ex, "field", None) or "policies[0]").replace("policies[0]",
-                                                                                 f"policies[{i}]", 1)
-                    p.add_raw(field_, str(ex).replace("policies[0]", f"policies[{i}]", 1))
+                    p.add_raw(getattr(ex, "field", None) or f"policies[{i}]", str(ex))
     out["_doses"] = doses
+    out["_model"] = model_obj if not p and info is not None else None
     return out
 
 

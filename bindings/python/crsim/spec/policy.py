@@ -295,7 +295,7 @@ def check_policy(data: Any, p: Problems, path: str, info: Optional[Mapping[str, 
         try:
             cond = parse_condition(when)
         except InputError as ex:  # "when = '...' is not allowed: ..." with the path (and line)
-            p.add_raw(f"{pre}when", p._where(f"{pre}when") + str(ex)[len("when"):])
+            p.add_raw(f"{pre}when", p.where(f"{pre}when") + str(ex)[len("when"):])
     out["when"] = when if isinstance(when, str) else ""
     sus = d.get("sustained_h", 0.0)
     sus = p.number(f"{pre}sustained_h", sus if sus is not None else 0.0, "a duration >= 0 h", lower=0.0)
@@ -320,10 +320,10 @@ def check_policy(data: Any, p: Problems, path: str, info: Optional[Mapping[str, 
         sub = f"{pre}give[{i}]" if isinstance(give, (list, tuple)) else f"{pre}give"
         if isinstance(e, str):
             try:
-                parse_regimen(e, target="?")
+                parse_regimen(e, target="?", field=p.where(sub))
                 entries.append(e)
             except InputError as ex:
-                p.add_text(sub, str(ex).replace("regimen = ", "", 1))
+                p.add_raw(sub, str(ex))
         elif isinstance(e, (Dose, Mapping)):
             m = dose_to_dict(e) if isinstance(e, Dose) else e
             dose = check_dose_mapping(m, sub, info, p)

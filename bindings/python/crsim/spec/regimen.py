@@ -20,7 +20,7 @@ import re
 from typing import Mapping, Optional
 
 from crsim.spec.dosing import Dose
-from crsim.base.errors import InputError
+from crsim.base.errors import InputError, input_error
 
 _NUM = r"(\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?)"
 _AMT_UNIT = r"(mg|g|ug|µg|mcg|cells)(\s*/\s*kg)?"
@@ -61,16 +61,39 @@ def _amount(value: str, unit: str, per_kg: Optional[str]) -> tuple[float, str]:
     return float(value) * _MG[u], base + ("/kg" if per_kg else "")
 
 
-def _error(text: str, pos: int, what: str) -> InputError:
+class _Bad(Exception):
+    """A regimen that does not parse: what is wrong, at which position of the text."""
+
+    def __init__(self, pos: int, what: str):
+        super().__init__(what)
+        self.pos, self.what = pos, what
+
+
+class _NoTarget(Exception):
+    """No target given and none found for the drug and route."""
+
+    def __init__(self, drug: Optional[str], route: Optional[str], table: Mapping[str, str]):
+        super().__init__(drug)
+        self.drug, self.route, self.table = drug, route, table
+
+
+def _error(text: str, pos: int, what: str) -> _Bad:
+    return _Bad(pos, what)
+
+
+def regimen_error(text: str, pos: int, what: str, field: str = "regimen") -> InputError:
+    """The InputError of a regimen ``text`` written under ``field``, pointing at position ``pos``."""
     pointer = " " * pos + "^"
-    return InputError(f"regimen = '{text}' is not allowed: {what} at position {pos}\n"
-                      f"    {text}\n    {pointer}\n"
-                      "allowed: [drug] AMOUNT UNIT [iv|po|sc|im] [over DURATION | at RATE UNIT/h] "
-                      "[qINTERVAL] [xCOUNT] [max AMOUNT UNIT] [day D | at TIME] [lag TIME] [F FRACTION]")
+    err = InputError(f"{field} = '{text}' is not allowed: {what} at position {pos}\n"
+                     f"    {text}\n    {pointer}\n"
+                     "allowed: [drug] AMOUNT UNIT [iv|po|sc|im] [over DURATION | at RATE UNIT/h] "
+                     "[qINTERVAL] [xCOUNT] [max AMOUNT UNIT] [day D | at TIME] [lag TIME] [F FRACTION]")
+    err.field = field
+    return err
 
 
 def parse_regimen(text: str, target: Optional[str] = None,
-                  targets: Optional[Mapping[str, str]] = None) -> list[Dose]:
+                  targets: Optional[Mapping[str, str]] = None, field: str = "regimen") -> list[Dose]:
     """Parse one regimen written as text into a list holding one `Dose` (with its repeats).
 
     target: the state that receives the dose; if omitted it is looked up in `targets` by
@@ -78,8 +101,18 @@ def parse_regimen(text: str, target: Optional[str] = None,
     iv -> central, po/sc/im -> depot).
     """
     if not isinstance(text, str) or not text.strip():
-        raise InputError(f"regimen = {text!r} is not allowed: a non-empty text such as "
-                         "'8 mg/kg iv over 1h max 800mg'")
+        raise input_error(field, text, "a non-empty text such as '8 mg/kg iv over 1h max 800mg'")
+    try:
+        return _parse(text, target, targets)
+    except _Bad as bad:
+        raise regimen_error(text, bad.pos, bad.what, field) from None
+    except _NoTarget as nt:
+        raise input_error(field, text, f"cannot tell which state receives the dose (drug {nt.drug!r}, "
+                          f"route {nt.route!r}); allowed: a route or drug among {sorted(nt.table)} or an "
+                          "explicit target=") from None
+
+
+def _parse(text: str, target: Optional[str], targets: Optional[Mapping[str, str]]) -> list[Dose]:
     seen: dict[str, re.Match] = {}
     drug = None
     pos = 0
@@ -156,7 +189,5 @@ def parse_regimen(text: str, target: Optional[str] = None,
                 target = table[key]
                 break
         else:
-            raise InputError(f"regimen = '{text}' is not allowed: cannot tell which state receives the "
-                             f"dose (drug {drug!r}, route {route!r}); allowed: a route or drug among "
-                             f"{sorted(table)} or an explicit target=")
+            raise _NoTarget(drug, route, table)
     return [Dose(target, amount, unit=unit, **kw)]
