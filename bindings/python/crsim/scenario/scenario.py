@@ -304,13 +304,34 @@ def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
 def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Dict[str, Any]:
     """Checks scenario data (a mapping as read from a file, or the raw fields of a Scenario):
     records every problem in ``p`` and returns the normalised fields (meaningful only when ``p``
-    is empty)."""
+    is empty). Each section is checked by its own function below, in the order of the file."""
     d = p.mapping("", data, TOP_KEYS, "a scenario")
     if d is None:
         return {}
     out: Dict[str, Any] = {}
+    out["name"], out["description"] = _check_identity(d, p, default_name)
+    model, info = _check_model(d, p)
+    out["model"] = model or ""
+    out["parameter_set"] = _check_parameter_set(d, p, model, info)
+    out["parameters"] = params = _check_parameters(d, p, model, info)
+    out["patient"], weight_given = _check_patient(d, p, params)
+    out["regimen"], doses = _check_regimen(d, p, model, info, weight_given)
+    out["policies"] = _check_policies(d.get("policies", []), info, p)
+    out["t_start_h"], out["horizon_h"], out["horizon_days"], horizon = _check_run_window(d, p)
+    out["outputs"] = _check_outputs(d, p, out["t_start_h"], horizon)
+    out["solver"] = _check_solver(d, p)
+    out["sensitivities"] = _check_sensitivities(d, p, model, info)
+    out["initial"] = _check_initial(d, p, model, info)
+    out["_doses"] = doses
+    out["_model"] = None
+    if not p and info is not None:  # the doses and policies against the model and the run
+        out["_model"] = _check_against_model(p, out, doses, horizon)
+    return out
 
-    out["name"] = p.text("name", d.get("name", default_name),
+
+def _check_identity(d: Mapping[str, Any], p: Problems, default_name: str):
+    """The scenario's name and description."""
+    name = p.text("name", d.get("name", default_name),
                          "a scenario name: non-empty text without '/' (not '.' or '..')",
                          pattern=NAME_PATTERN) or default_name
     desc = d.get("description", "")
@@ -318,8 +339,12 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
         desc = ""
     if not isinstance(desc, str):
         p.add("description", desc, "free text")
-    out["description"] = desc if isinstance(desc, str) else ""
+    desc = desc if isinstance(desc, str) else ""
+    return name, desc
 
+
+def _check_model(d: Mapping[str, Any], p: Problems):
+    """The model's name and its description (None for both after a problem)."""
     model = d.get("model", MISSING)
     if isinstance(model, str) and is_model_file(model):
         model = _load_model_file(model, p)  # a user's model source: compiled (cached) and loaded
@@ -332,8 +357,11 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     else:
         model = p.text("model", model, "a model name, one of {" + ", ".join(names) + "}")
     info = _core.model_info(model) if model else None
-    out["model"] = model or ""
+    return model, info
 
+
+def _check_parameter_set(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any):
+    """The parameter set's name or path (None: the model's default)."""
     ps = d.get("parameter_set")
     if ps is not None and p.text("parameter_set", ps, "the name of a parameter set of the model, or "
                                  "null for the model's default") is None:
@@ -343,9 +371,11 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             Model(model, parameter_set=ps)
         except InputError as ex:
             p.add_raw("parameter_set", str(ex))
-    out["parameter_set"] = ps
+    return ps
 
-    # parameters
+
+def _check_parameters(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any):
+    """Parameter overrides, each within the parameter's bounds."""
     params: Dict[str, float] = {}
     raw_params = d.get("parameters") or {}
     if not isinstance(raw_params, Mapping):
@@ -366,9 +396,12 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                 val = p.number(path, v, "a finite number in the parameter's unit")
             if val is not None:
                 params[k] = val
-    out["parameters"] = params
+    return params
 
-    # patient
+
+def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float]):
+    """The patient, and whether the scenario says anything of the weight (a value, even a wrong one
+    already reported, or a patient entry that is itself wrong): per-kg doses need one otherwise."""
     weight = None
     covariates: Dict[str, Any] = {}
     raw_patient = d.get("patient") or {}
@@ -389,12 +422,15 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
                     covariates[k] = v
                 else:
                     p.add(f"patient.covariates.{k}", v, "a finite number, text or true/false")
-    out["patient"] = Patient(weight_kg=weight, covariates=covariates)
     if weight is not None and params.get(WEIGHT_PARAMETER, weight) != weight:
         p.add("patient.weight_kg", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} = "
               f"{params[WEIGHT_PARAMETER]:g} kg (give one of them)")
+    weight_given = pd_ is None or pd_.get("weight_kg") is not None
+    return Patient(weight_kg=weight, covariates=covariates), weight_given
 
-    # regimen
+
+def _check_regimen(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any, weight_given: bool):
+    """The regimen's entries as written (text or Dose) and their Doses (text parsed, targets resolved)."""
     raw_reg = d.get("regimen", [])
     if raw_reg is None:
         raw_reg = []
@@ -427,24 +463,21 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             if unit not in (du, du + "/kg"):
                 p.add(f"{path}.unit" if not isinstance(e, str) else path, dose.unit if not isinstance(e, str) else e,
                       f"'{du}' or '{du}/kg' (the dose unit of state '{dose.target}' of model {model})")
-            elif unit.endswith("/kg") and weight is None and pd_ is not None and \
-                    pd_.get("weight_kg") is None and not has_weight_parameter(info):
+            elif unit.endswith("/kg") and not weight_given and not has_weight_parameter(info):
                 p.add("patient.weight_kg", MISSING, f"a body weight > 0 kg, required by the per-kg "
                       f"dose {path} ({dose.unit})")
         if entry is not None:
             entries.append(entry)
         if dose is not None:
             doses.append(dose)
-    out["regimen"] = entries
+    return entries, doses
 
-    # policies
-    out["policies"] = _check_policies(d.get("policies", []), info, p)
 
-    # time
+def _check_run_window(d: Mapping[str, Any], p: Problems):
+    """Start time, horizon in h and in days as given, and the horizon in h (None: not given)."""
     t0 = 0.0
     if d.get("t_start_h") is not None:
         t0 = p.number("t_start_h", d["t_start_h"], "a finite time in h") or 0.0
-    out["t_start_h"] = t0
     hh = hd = None
     if d.get("horizon_h") is not None:
         hh = p.number("horizon_h", d["horizon_h"], f"a run length > 0 h (at most {MAX_HORIZON_H:g} h)",
@@ -456,9 +489,12 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     if d.get("horizon_h") is not None and d.get("horizon_days") is not None:
         p.add("horizon_days", d["horizon_days"], f"either horizon_h or horizon_days, not both "
               f"(horizon_h = {d['horizon_h']!r})")
-    out["horizon_h"], out["horizon_days"] = hh, hd
     horizon = hh if hh is not None else (hd * HOURS_PER_DAY if hd is not None else None)
+    return t0, hh, hd, horizon
 
+
+def _check_outputs(d: Mapping[str, Any], p: Problems, t0: float, horizon: Optional[float]):
+    """The output times: a step or explicit times."""
     outputs = Outputs()
     raw_out = d.get("outputs")
     od = p.mapping("outputs", raw_out, OUTPUT_KEYS, "outputs") if raw_out is not None else None
@@ -477,9 +513,11 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             outputs = Outputs(step_h=step)
         else:
             outputs = Outputs(times_h=_check_times(od["times_h"], t0, horizon, p))
-    out["outputs"] = outputs
+    return outputs
 
-    # solver
+
+def _check_solver(d: Mapping[str, Any], p: Problems):
+    """Solver settings."""
     solver = Solver()
     raw_solver = d.get("solver")
     sd = p.mapping("solver", raw_solver, SOLVER_KEYS, "solver") if raw_solver is not None else None
@@ -504,9 +542,11 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             kw["initial_step"] = p.number("solver.initial_step", sd["initial_step"], "a finite step "
                                           "in h >= 0 (0 = automatic)", lower=0.0)
         solver = Solver(**{k: v for k, v in kw.items() if v is not None})
-    out["solver"] = solver
+    return solver
 
-    # sensitivities and initial values
+
+def _check_sensitivities(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any):
+    """Sensitivity names (or True for all parameters, None for none)."""
     sens = d.get("sensitivities")
     allowed_sens = ("parameter names or 'init:<state>' (each once), or true for all parameters")
     if sens is None or sens is False:
@@ -531,8 +571,11 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     else:
         p.add("sensitivities", sens, allowed_sens)
         sens_out = None
-    out["sensitivities"] = sens_out
+    return sens_out
 
+
+def _check_initial(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any):
+    """Overrides of initial values, by state name."""
     initial: Dict[str, float] = {}
     raw_init = d.get("initial") or {}
     if not isinstance(raw_init, Mapping):
@@ -547,34 +590,39 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
             val = p.number(path, v, f"a finite initial value in {snames.get(k, 'the state unit')}")
             if val is not None:
                 initial[k] = val
-    out["initial"] = initial
+    return initial
 
-    # doses against the run window, then the engine's own checks of the doses
-    if not p and info is not None:
-        for i, dose in enumerate(doses):
-            if dose.time < t0 or (horizon is not None and dose.time > t0 + horizon):
-                end = f"{t0 + horizon:g}" if horizon is not None else "inf"
-                p.add(f"regimen[{i}]" + (".time" if not isinstance(entries[i], str) else ""),
-                      dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
-        if not p:
-            model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
-            w = effective_weight(model_obj, weight, params)
-            try:
-                _core.expand_doses(model, to_core_doses(doses, model_obj, w, field="regimen"), w, t0,
-                                   field="regimen")
-            except InputError as ex:
-                p.add_raw(getattr(ex, "field", None) or "regimen", str(ex))
-        if not p and out["policies"]:  # each policy against the model: variable, unit, targets
-            for i, pol in enumerate(out["policies"]):
-                if not isinstance(pol, Policy):
-                    continue
-                try:
-                    core_policies([pol], model_obj, w, first=i)
-                except InputError as ex:
-                    p.add_raw(getattr(ex, "field", None) or f"policies[{i}]", str(ex))
-    out["_doses"] = doses
-    out["_model"] = model_obj if not p and info is not None else None
-    return out
+
+def _check_against_model(p: Problems, out: Mapping[str, Any], doses: List[Dose],
+                         horizon: Optional[float]) -> Optional[Model]:
+    """The doses within the run window, then as the engine checks them, and each policy against the
+    model (variable, unit, dose targets). Returns the Model the scenario binds (None after a
+    problem)."""
+    model, ps, params, t0 = out["model"], out["parameter_set"], out["parameters"], out["t_start_h"]
+    weight, entries = out["patient"].weight_kg, out["regimen"]
+    for i, dose in enumerate(doses):
+        if dose.time < t0 or (horizon is not None and dose.time > t0 + horizon):
+            end = f"{t0 + horizon:g}" if horizon is not None else "inf"
+            p.add(f"regimen[{i}]" + (".time" if not isinstance(entries[i], str) else ""),
+                  dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
+    if p:
+        return None
+    model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
+    w = effective_weight(model_obj, weight, params)
+    try:
+        _core.expand_doses(model, to_core_doses(doses, model_obj, w, field="regimen"), w, t0,
+                           field="regimen")
+    except InputError as ex:
+        p.add_raw(getattr(ex, "field", None) or "regimen", str(ex))
+        return None
+    for i, pol in enumerate(out["policies"]):  # variable, unit, dose targets of each policy
+        if not isinstance(pol, Policy):
+            continue
+        try:
+            core_policies([pol], model_obj, w, first=i)
+        except InputError as ex:
+            p.add_raw(getattr(ex, "field", None) or f"policies[{i}]", str(ex))
+    return model_obj if not p else None
 
 
 def _load_model_file(path: str, p: Problems) -> Optional[str]:
