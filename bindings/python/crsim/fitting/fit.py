@@ -15,7 +15,7 @@ from crsim.scenario.resolve import to_core_doses
 from crsim.base.errors import InputError, input_error
 from crsim.fitting.fitset import FitSet
 from crsim.fitting.result import FitResult
-from crsim.fitting.setup import FIT_SOLVER, setup_fit
+from crsim.fitting.setup import FIT_SOLVER, FitSetup, setup_fit
 from crsim.model.model import WEIGHT_PARAMETER, Model
 from crsim.fitting.objective import Objective, Subject
 from crsim.fitting.optimize import least_squares_applies, multistart
@@ -86,16 +86,16 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
                    workers, max_iterations)
     if by is not None:
         return _fit_each(setup, t_wall)
-    return run_fit(setup, setup["data"].ids, setup["workers"])
+    return run_fit(setup, setup.data.ids, setup.workers)
 
 
 # --- one fit ------------------------------------------------------------------------------------------
 
-def _fit_each(setup: Dict[str, Any], t_wall: float) -> FitSet:
-    """One fit per subject (``by``), in parallel over ``setup["workers"]``."""
-    ids = setup["data"].ids
+def _fit_each(setup: FitSetup, t_wall: float) -> FitSet:
+    """One fit per subject (``by``), in parallel over ``setup.workers``."""
+    ids = setup.data.ids
     tasks = [(lambda i=i: run_fit(setup, [i], 1)) for i in ids]
-    out = run_parallel(tasks, setup["workers"])
+    out = run_parallel(tasks, setup.workers)
     for r in out:  # bad input is the caller's to fix: raised, not filed as a failed subject
         if isinstance(r, InputError):
             raise r
@@ -104,10 +104,10 @@ def _fit_each(setup: Dict[str, Any], t_wall: float) -> FitSet:
     return FitSet(fits, errors, ids, time.perf_counter() - t_wall)
 
 
-def build_objective(setup: Dict[str, Any], ids: List[Any]) -> Tuple[Objective, FitData]:
+def build_objective(setup: FitSetup, ids: List[Any]) -> Tuple[Objective, FitData]:
     """The objective over the subjects ``ids`` (their observations in data order)."""
-    m: Model = setup["model"]
-    fd: FitData = setup["data"].subset(ids) if len(ids) != len(setup["data"].ids) else setup["data"]
+    m: Model = setup.model
+    fd: FitData = setup.data.subset(ids) if len(ids) != len(setup.data.ids) else setup.data
     tab = fd.table
     outs = m.observable_names + m.state_names
     col_of = {}
@@ -117,51 +117,51 @@ def build_objective(setup: Dict[str, Any], ids: List[Any]) -> Tuple[Objective, F
     for sid in ids:
         rows = np.flatnonzero((tab["id"] == sid).to_numpy())
         t = tab["time_h"].to_numpy()[rows]
-        if (t < setup["t_start"]).any():
-            bad = tab.iloc[rows[np.argmax(t < setup["t_start"])]]
+        if (t < setup.t_start).any():
+            bad = tab.iloc[rows[np.argmax(t < setup.t_start)]]
             raise input_error(data_cell(bad["row"], "time"), float(bad["time_h"]),
-                              f"a time >= t_start = {setup['t_start']:g} h")
+                              f"a time >= t_start = {setup.t_start:g} h")
         times = np.unique(t)
-        w = setup["weights"].get(sid)
+        w = setup.weights.get(sid)
         params = {}
         if WEIGHT_PARAMETER in m.parameter_names:
             if w is None:
-                w = setup["base"][WEIGHT_PARAMETER]
+                w = setup.base[WEIGHT_PARAMETER]
             params[WEIGHT_PARAMETER] = float(w)
         wk = math.nan if w is None else as_finite(w, f"weight[{sid!r}]", "a body weight > 0 kg",
                                                    lower=0.0, strict=True)
-        core = to_core_doses(setup["doses"][sid], m, wk)
+        core = to_core_doses(setup.doses[sid], m, wk)
         subjects.append(Subject(id=sid, times=times, core_doses=core, weight_kg=wk, rows=rows,
                                 t_index=np.searchsorted(times, t),
                                 col=np.array([col_of[o] for o in tab["observable"].to_numpy()[rows]]),
                                 params=params))
-    est = setup["estimate"]
+    est = setup.estimate
     obj = Objective(m, subjects, tab["value"].to_numpy(dtype=float), tab["censored"].to_numpy(dtype=bool),
                     tab["limit"].to_numpy(dtype=float), tab["observable"].to_numpy(dtype=object),
-                    setup["base"], est, [setup["logs"][n] for n in est], setup["error_models"],
-                    setup["options"], setup["t_start"], setup["initial"])
+                    setup.base, est, [setup.logs[n] for n in est], setup.error_models,
+                    setup.options, setup.t_start, setup.initial)
     return obj, fd
 
 
-def run_fit(setup: Dict[str, Any], ids: List[Any], workers: int) -> FitResult:
+def run_fit(setup: FitSetup, ids: List[Any], workers: int) -> FitResult:
     t0 = time.perf_counter()
     obj, fd = build_objective(setup, ids)
-    if setup["method"] == "least_squares":
+    if setup.method == "least_squares":
         why = least_squares_applies(obj)
         if why:
             raise input_error("method", "least_squares", "L-BFGS-B (or another minimize method): "
                               f"-2LL is not a sum of squares here: {why}")
     errs = {o: dict(em.values) for o, em in obj.error_models.items()}
-    theta0 = obj.theta_of(setup["base"], errs)
-    lower = np.array([_scaled(setup["bounds"][n][0], _is_log(obj, j)) for j, n in enumerate(obj.names)])
-    upper = np.array([_scaled(setup["bounds"][n][1], _is_log(obj, j)) for j, n in enumerate(obj.names)])
+    theta0 = obj.theta_of(setup.base, errs)
+    lower = np.array([_scaled(setup.bounds[n][0], _is_log(obj, j)) for j, n in enumerate(obj.names)])
+    upper = np.array([_scaled(setup.bounds[n][1], _is_log(obj, j)) for j, n in enumerate(obj.names)])
     # One plain simulation first: bad doses, weights or solver settings fail here with their message.
     obj.predict(obj.natural(theta0)[0], False)
-    run = multistart(obj, theta0, lower, upper, setup["starts"], setup["seed"], setup["method"],
-                     setup["gradient"], workers, setup["max_iterations"])
-    return FitResult(obj, run, fd.table, lower, upper, theta0, information=setup["information"],
-                     level=setup["level"], gradient=setup["gradient"], method=setup["method"],
-                     doses={i: setup["doses"][i] for i in ids}, seconds=time.perf_counter() - t0,
+    run = multistart(obj, theta0, lower, upper, setup.starts, setup.seed, setup.method,
+                     setup.gradient, workers, setup.max_iterations)
+    return FitResult(obj, run, fd.table, lower, upper, theta0, information=setup.information,
+                     level=setup.level, gradient=setup.gradient, method=setup.method,
+                     doses={i: setup.doses[i] for i in ids}, seconds=time.perf_counter() - t0,
                      settings=setup)
 
 
@@ -204,6 +204,6 @@ def make_objective(model: Any, data: Any, estimate: Union[str, Sequence[str]], *
             raise input_error(k, v, "an argument of crsim.fit")
         args[k] = v
     setup = setup_fit(model, data, estimate, **args)
-    obj, _ = build_objective(setup, setup["data"].ids)
+    obj, _ = build_objective(setup, setup.data.ids)
     errs = {o: dict(em.values) for o, em in obj.error_models.items()}
-    return obj, obj.theta_of(setup["base"], errs)
+    return obj, obj.theta_of(setup.base, errs)

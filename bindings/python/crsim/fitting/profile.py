@@ -109,7 +109,7 @@ def profile(fit, parameter: str, level: float = 0.95, step: Optional[float] = No
         if len(th_hat) == 1:
             val = obj.value(x0)
             return val, x0, math.isfinite(val)
-        r = minimize(obj, x0, lo, hi, "L-BFGS-B", gradient, fit._settings["max_iterations"])
+        r = minimize(obj, x0, lo, hi, "L-BFGS-B", gradient, fit._settings.max_iterations)
         return r["m2ll"], r["theta"], r["converged"]
 
     def walk(direction: int) -> Tuple[List[Dict[str, Any]], float]:

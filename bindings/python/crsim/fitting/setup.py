@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
@@ -20,7 +21,7 @@ from crsim.scenario.scenario import Scenario
 from crsim.scenario.nonmem import doses_from_nonmem
 from crsim.fitting.optimize import METHODS
 
-__all__ = ["setup_fit", "FIT_SOLVER", "GRADIENTS"]
+__all__ = ["setup_fit", "FitSetup", "FIT_SOLVER", "GRADIENTS"]
 
 #: Engine settings of a fit unless ``solver=`` (or a Scenario's solver) says otherwise: looser than
 #: crsim.simulate's 1e-8 because every evaluation integrates the sensitivities too, and the step
@@ -30,6 +31,35 @@ __all__ = ["setup_fit", "FIT_SOLVER", "GRADIENTS"]
 FIT_SOLVER = {"method": "rosenbrock4", "rtol": 1e-6, "atol": 1e-9, "max_steps": 500_000,
               "max_step": 0.0, "initial_step": 0.0, "sensitivity_error_control": False}
 GRADIENTS = ("sensitivities", "fd")
+
+
+@dataclass(frozen=True)
+class FitSetup:
+    """A fit's arguments, checked and resolved once (:func:`setup_fit`), as the fitting code uses
+    them: the model and data, the estimated parameters with their scales and bounds (natural
+    units), the base parameter values, error models, doses and body weights per subject, solver
+    options, and the optimiser's settings."""
+
+    model: Model
+    data: Any                       # FitData
+    estimate: List[str]
+    logs: Dict[str, bool]           # estimated on the log scale, by parameter
+    base: Dict[str, float]          # parameter values before estimation
+    error_models: Dict[str, Any]    # observable -> ErrorModel
+    bounds: Dict[str, Tuple[float, float]]
+    doses: Dict[Any, List[Any]]     # subject -> Doses
+    weights: Dict[Any, Optional[float]]
+    options: Dict[str, Any]         # solver options of the engine
+    t_start: float
+    initial: Dict[str, float]
+    starts: int
+    method: str
+    gradient: str
+    information: str
+    level: float
+    seed: Optional[int]
+    workers: int
+    max_iterations: int
 
 
 def _resolve_model(model: Any):
@@ -100,7 +130,7 @@ def _per_subject(value: Any, ids: List[Any], field: str) -> Dict[Any, Any]:
 
 def setup_fit(model, data, estimate, error_model, bounds, log_scale, fixed, doses, weight, start,
            starts, method, gradient, by, pooled, solver, information, level, seed, workers,
-           max_iterations) -> Dict[str, Any]:
+           max_iterations) -> "FitSetup":
     m, sc_params, sc_doses, sc_weight, sc_initial, t_start, sc_solver = _resolve_model(model)
     pnames = m.parameter_names
     base = {**m.parameter_values, **sc_params}
@@ -249,8 +279,8 @@ def setup_fit(model, data, estimate, error_model, bounds, log_scale, fixed, dose
                               "start= or log_scale=False)")
         if not lo <= v <= hi:
             raise input_error(field, v, f"a starting value within the bounds [{lo:g}, {hi:g}] of {n}")
-    return dict(model=m, data=fd, estimate=est, logs=logs, base=base, error_models=ems,
-                bounds=nat_bounds, doses=dose_map, weights=wmap, options=options, t_start=t_start,
-                initial=sc_initial, starts=starts, method=method, gradient=gradient,
-                information=information, level=level, seed=seed, workers=workers,
-                max_iterations=max_iterations)
+    return FitSetup(model=m, data=fd, estimate=est, logs=logs, base=base, error_models=ems,
+                    bounds=nat_bounds, doses=dose_map, weights=wmap, options=options,
+                    t_start=t_start, initial=sc_initial, starts=starts, method=method,
+                    gradient=gradient, information=information, level=level, seed=seed,
+                    workers=workers, max_iterations=max_iterations)
