@@ -581,6 +581,7 @@ void bind_crs_readouts(py::module_& m);    // crs_readouts.cpp
 void bind_batch(py::module_& m);           // batch.cpp
 void bind_model_library(py::module_& m);   // model_library.cpp
 void bind_bound(py::module_& m);           // bound.cpp
+void bind_interrupt(py::module_& m);       // interrupt.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "crsim._core: thin binding of the crsim C++ engine (use the `crsim` package instead)";
@@ -627,6 +628,7 @@ PYBIND11_MODULE(_core, m) {
     bind_batch(m);
     bind_model_library(m);
     bind_bound(m);
+    bind_interrupt(m);
     m.def("models", [] { return crsim::models::builtin_registry().names(); },
           "Names of the built-in models.");
     m.def("model_info", &model_info, py::arg("name"),
