@@ -152,19 +152,52 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 # --- files ------------------------------------------------------------------------------------------
 
+#: Deepest nesting of mappings and lists a crsim file may have (scenario files need about 5).
+MAX_NESTING = 64
+#: Largest crsim input file read, bytes.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
 def _yaml_loader():
+    """A safe loader with the YAML 1.2 core schema's scalars, restricted to decimal numbers, and
+    without anchors/aliases or nesting deeper than MAX_NESTING.
+
+    YAML 1.1 (PyYAML's default) reads ``1:30`` as 90, ``1_0`` as 10, ``0x10`` as 16, ``0o10`` as 8 and
+    ``yes``/``no``/``on``/``off`` as booleans; here they stay text (which the checks then report, e.g.
+    "is not allowed: a finite number"). Numbers: ``[-+]?digits[.digits][e[-+]digits]``, ``.inf``,
+    ``.nan``; booleans ``true``/``false``; null ``null``/``~``/empty. Aliases (``*name``) are refused:
+    a few hundred bytes of nested aliases expand to gigabytes ("billion laughs")."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        """SafeLoader with YAML 1.2 floats (1e-8, 5E3, .inf) in addition to YAML 1.1's."""
+        _depth = 0
 
-    float_re = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                               |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                               |\.[0-9_]+(?:[eE][-+][0-9]+)?
-                               |[-+]?\.(?:inf|Inf|INF)
-                               |\.(?:nan|NaN|NAN))$""", re.X)
-    Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    Loader.add_implicit_resolver("tag:yaml.org,2002:float", float_re, list("-+0123456789."))
+        def compose_node(self, parent, index):  # noqa: D401 - PyYAML hook
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"an alias (*{event.anchor}) is not allowed in crsim files: write "
+                    "the value out", event.start_mark)
+            self._depth += 1
+            if self._depth > MAX_NESTING:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nesting deeper than {MAX_NESTING} levels is not allowed",
+                    self.peek_event().start_mark)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    Loader.yaml_implicit_resolvers = {}
+    for tag, regexp, first in (
+            ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+            ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+            ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$", list("-+0123456789")),
+            ("tag:yaml.org,2002:float",
+             r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+0123456789.")),
+    ):
+        Loader.add_implicit_resolver(tag, re.compile(regexp), first)
     return Loader
 
 
@@ -191,6 +224,18 @@ def _walk_yaml(node: Any, path: str, lines: Dict[str, int], problems: Problems) 
             _walk_yaml(item, sub, lines, problems)
 
 
+def _depth(data: Any) -> int:
+    """Nesting depth of plain data (iteratively: deep input must not exhaust the stack)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= MAX_NESTING:
+                stack.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def read_data_file(path: Any, what: str = "scenario file") -> Tuple[Any, Problems]:
     """Reads a .yaml/.yml/.json file into plain data.
 
@@ -204,6 +249,12 @@ def read_data_file(path: Any, what: str = "scenario file") -> Tuple[Any, Problem
     if suffix not in (".yaml", ".yml", ".json"):
         raise InputError(f"{what} = {show(str(path))} is not allowed: a .yaml, .yml or .json file")
     try:
+        if p.is_file() and p.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{what} = {show(str(path))} is not allowed: a file of at most "
+                             f"{MAX_FILE_BYTES // 2**20} MB ({p.stat().st_size} bytes)")
+        if p.exists() and not p.is_file() and not p.is_dir():
+            raise InputError(f"{what} = {show(str(path))} is not allowed: a regular file (this is a "
+                             "device, pipe or socket)")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{what} = {show(str(path))} is not allowed: an existing file (no such "
@@ -232,6 +283,10 @@ def read_data_file(path: Any, what: str = "scenario file") -> Tuple[Any, Problem
         except json.JSONDecodeError as ex:
             raise InputError(f"{source}: invalid JSON at line {ex.lineno}, column {ex.colno}: "
                              f"{ex.msg}") from None
+        except RecursionError:
+            raise InputError(f"{source}: nesting deeper than the JSON reader allows") from None
+        if _depth(data) > MAX_NESTING:
+            raise InputError(f"{source}: nesting deeper than {MAX_NESTING} levels is not allowed")
         for k in dups:
             problems.add_text(k, f"duplicate key '{k}': each key may appear once")
         return data, problems
