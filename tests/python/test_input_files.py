@@ -65,3 +65,29 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(crsim.InputError, match="a regular file"):
         crsim.Scenario.from_file(fifo)
+
+
+def test_population_size_and_seed_are_bounded():
+    from crsim.run.population import MAX_PATIENTS
+
+    sc = crsim.Scenario("pk1", regimen=["100 mg iv"], horizon_h=24)
+    with pytest.raises(crsim.InputError, match=r"n = 10000000000 is not allowed: a number of patients"):
+        crsim.population(sc, 10_000_000_000, {"CL": 0.3})
+    with pytest.raises(crsim.InputError, match=r"seed = -1 is not allowed"):
+        crsim.population(sc, 5, {"CL": 0.3}, seed=-1)
+    assert MAX_PATIENTS >= 1_000_000  # the 100,000-patient populations fit
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "10000000000"], "-n = 10000000000 is not allowed"),
+    (["-n", "5", "--seed", "-1"], "--seed = -1 is not allowed"),
+])
+def test_population_cli_refuses_without_a_traceback(tmp_path, args, message):
+    import subprocess
+    import sys
+
+    sc = _write(tmp_path, "s.yaml", "model: pk1\nregimen: ['100 mg iv']\nhorizon_h: 24\n")
+    out = subprocess.run([sys.executable, "-m", "crsim", "population", str(sc), *args, "--vary",
+                          "CL=0.3", "-o", str(tmp_path / "p.csv")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

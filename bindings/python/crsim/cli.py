@@ -33,7 +33,7 @@ from crsim.results.files import save
 from crsim.results.store import IoError, read_file
 from crsim.run import demo as _demo
 from crsim.run.demo import report
-from crsim.run.population import population, save_population
+from crsim.run.population import MAX_PATIENTS, population, save_population
 from crsim.run.simulate import run_scenario
 from crsim.scenario.scenario import Scenario
 
@@ -282,8 +282,10 @@ def _cmd_population(args: argparse.Namespace) -> int:
     _check_output(args.output, "-o", ("csv", "h5", "hdf5"))
     if not args.vary:
         raise InputError("--vary is required: at least one NAME=OMEGA (e.g. --vary rho=0.3)")
-    if args.n < 1:
-        raise InputError(f"-n = {args.n} is not allowed: a number of patients >= 1")
+    if not 1 <= args.n <= MAX_PATIENTS:
+        raise InputError(f"-n = {args.n} is not allowed: a number of patients in [1, {MAX_PATIENTS}]")
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed = {args.seed} is not allowed: an integer seed in [0, 2**63)")
     if args.threads is not None and args.threads < 0:
         raise InputError(f"--threads = {args.threads} is not allowed: a thread count >= 0 (0: all)")
     sc = Scenario.from_file(args.scenario)

@@ -34,6 +34,10 @@ __all__ = ["population", "sample_parameters", "save_population", "load_populatio
 BATCH = 250
 
 
+#: Most patients of one population: its table (parameters and readouts, about 100 bytes a patient)
+#: stays within a few GB; a larger study is several populations with different seeds.
+MAX_PATIENTS = 10_000_000
+
 def _omegas(variability: Any, model: Model) -> Dict[str, float]:
     if not isinstance(variability, Mapping) or not variability:
         raise input_error("variability", variability, "a non-empty dict parameter -> omega (SD of the "
@@ -88,10 +92,11 @@ def sample_parameters(scenario: Scenario, n: int, variability: Mapping[str, Any]
                       seed: int = 0) -> pd.DataFrame:
     """The parameters of ``n`` virtual patients (one row each, the varied parameters as columns,
     in the model's units), drawn as described in the module docstring. Same seed, same table."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise input_error("n", n, "a number of patients >= 1 (integer)")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise input_error("seed", seed, "an integer seed")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_PATIENTS:
+        raise input_error("n", n, f"a number of patients in [1, {MAX_PATIENTS:,}] (integer; one "
+                          "population table holds every patient's parameters and readouts)")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise input_error("seed", seed, "an integer seed in [0, 2**63)")
     model = Model(scenario.model, scenario.parameter_set)
     omegas = _omegas(variability, model)
     names = list(omegas)
