@@ -91,3 +91,10 @@ def test_population_cli_refuses_without_a_traceback(tmp_path, args, message):
                           "CL=0.3", "-o", str(tmp_path / "p.csv")], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_repeat_count_beyond_int32_is_refused_not_wrapped():
+    # 4294967297 = 2**32 + 1 once wrapped to 1 repeat in the int cast of the binding
+    dose = crsim.Dose("central", 100, additional=4_294_967_297, interval=1.0)
+    with pytest.raises(crsim.InputError, match=r"doses\[0\]\.additional = 4294967297 is not allowed"):
+        crsim.simulate("pk1", doses=[dose], days=1)

@@ -115,7 +115,15 @@ crsim::Dose to_dose(const py::handle& h, std::size_t i, const std::string& prefi
         else if (key == "cap") dose.cap = v.is_none() ? dose.cap : to_double(v, fk, "a cap (number) or None");
         else if (key == "rate") dose.rate = v.is_none() ? 0.0 : to_double(v, fk, "a rate (number) or None");
         else if (key == "duration") dose.duration = v.is_none() ? 0.0 : to_double(v, fk, "a duration in h or None");
-        else if (key == "additional") dose.additional = static_cast<int>(to_long(v, fk, "an integer >= 0"));
+        else if (key == "additional") {
+            // checked before the cast: 4294967297 must not wrap to 1 repeat
+            const long n = to_long(v, fk, "an integer >= 0");
+            if (n < 0 || n > std::numeric_limits<int>::max())
+                throw crsim::InputError(fk, std::to_string(n),
+                                        "an integer number of repeats in [0, " +
+                                            std::to_string(std::numeric_limits<int>::max()) + "]");
+            dose.additional = static_cast<int>(n);
+        }
         else if (key == "interval") dose.interval = v.is_none() ? 0.0 : to_double(v, fk, "an interval in h or None");
         else if (key == "lag") dose.lag = to_double(v, fk, "a lag time in h");
         else if (key == "bioavailability") dose.bioavailability = to_double(v, fk, "a fraction");
