@@ -94,3 +94,86 @@ def test_doses_accept_a_single_dose_and_dicts():
     a = run(crsim.Dose("central", 10, time=0.1), t)
     b = run([{"target": "central", "amount": 10, "time": 0.1}], t)
     np.testing.assert_array_equal(a.states, b.states)
+
+
+# --- body-surface-area dosing and continuous infusions as a daily rate (issue 13) ------------------
+
+from crsim.spec.dosing import body_surface_area  # noqa: E402
+
+
+@pytest.mark.parametrize("height, weight, bsa", [
+    (180, 72.2, 1.9),                  # 180 x 72.2 / 3600 = 3.61 = 1.9^2
+    (160, 90, 2.0),                    # 14400 / 3600 = 4
+    (170, 70, 1.8181186857),           # sqrt(11900 / 3600) = sqrt(3.30556)
+    (100, 16, 0.6666666667),           # sqrt(1600 / 3600) = 2/3
+])
+def test_body_surface_area_is_mosteller(height, weight, bsa):
+    assert body_surface_area(height, weight) == pytest.approx(bsa, rel=1e-9)
+
+
+def test_per_m2_bolus_is_scaled_by_the_body_surface_area():
+    t = np.linspace(0.5, 24, 20)
+    r = run([crsim.Dose("central", 100, unit="mg/m2")], t, height=180, weight=72.2)  # 1.9 m2
+    assert r.doses["amount"].iloc[0] == pytest.approx(190.0, rel=1e-12)
+    assert r.doses["amount_unit"].iloc[0] == "mg"
+    assert max_rel_err(r["C"], 190 * REF1.bolus(t)) < TOL
+    # the cap is on the absolute amount, after scaling
+    r = run([crsim.Dose("central", 100, unit="mg/m2", cap=150)], t, height=180, weight=72.2)
+    assert r.doses["amount"].iloc[0] == pytest.approx(150.0)
+    # the scenario equivalent to the call records the height
+    assert r.scenario.patient.height_cm == 180 and r.scenario.to_dict()["patient"]["height_cm"] == 180
+
+
+def test_continuous_infusion_delivers_the_analytical_total():
+    # blinatumomab-like 15 ug/m2/day for 7 d at 1.9 m2: 28.5 ug/day, 0.1995 mg over 168 h
+    doses = crsim.parse_regimen("15 ug/m2/day iv for 7 d")
+    t = np.concatenate([np.linspace(1, 167, 84), np.linspace(169, 180, 12)])  # before the tail decays to atol
+    r = run(doses, t, height=180, weight=72.2)
+    total = 0.015 * 1.9 * 7
+    d = r.doses.iloc[0]
+    assert (d["kind"], d["time_h"], d["end_h"]) == ("infusion", 0.0, 168.0)
+    assert d["amount"] == pytest.approx(total, rel=1e-12)
+    assert d["rate"] == pytest.approx(0.015 * 1.9 / 24, rel=1e-12)   # mg/h
+    rate = total / 168
+    assert max_rel_err(r["C"], rate * (REF1.infusion(t) - REF1.infusion(t - 168))) < TOL
+    # mass balance: infused = eliminated (CL x AUC) + left in the body (V x C) at the end
+    tt = np.linspace(0, 168, 20001)
+    rr = run(doses, tt, height=180, weight=72.2)
+    eliminated = 14.7 * np.trapezoid(rr["C"], tt)
+    assert eliminated + 64.0 * rr["C"][-1] == pytest.approx(total, rel=1e-6)
+
+
+def test_per_m2_doses_in_a_scenario_and_its_file_form():
+    sc = crsim.Scenario("pk1", patient={"weight_kg": 72.2, "height_cm": 180},
+                        regimen=["100 mg/m2 iv day 0; 50 day 1"], horizon_days=2)
+    assert [(d.amount, d.unit, d.time) for d in sc.doses] == [(100.0, "mg/m2", 0.0), (50.0, "mg/m2", 24.0)]
+    r = crsim.simulate(sc)
+    assert list(r.doses["amount"]) == pytest.approx([190.0, 95.0], rel=1e-12)
+    assert crsim.Scenario.from_dict(sc.to_dict()) == sc
+    assert sc.to_dict()["patient"] == {"weight_kg": 72.2, "height_cm": 180}
+
+
+def test_per_m2_dose_without_height_or_out_of_range_names_the_field():
+    dose = crsim.Dose("central", 100, unit="mg/m2")
+    with pytest.raises(crsim.InputError) as err:
+        crsim.simulate("pk1", doses=[dose], weight=70)
+    assert err.value.field == "height" and "patient.height_cm" in str(err.value)
+    assert "doses[0]" in str(err.value) and "mg/m2" in str(err.value)
+    with pytest.raises(crsim.InputError) as err:  # neither: the height is named first
+        crsim.simulate("pk1", doses=[dose])
+    assert err.value.field == "height"
+    with pytest.raises(crsim.InputError) as err:
+        crsim.simulate("pk1", doses=[dose], height=175)
+    assert err.value.field == "weight"
+    with pytest.raises(crsim.InputError) as err:  # metres, not cm
+        crsim.simulate("pk1", doses=[dose], weight=70, height=1.75)
+    assert err.value.field == "height" and "1.75" in str(err.value) and "[20, 280]" in str(err.value)
+    with pytest.raises(crsim.InputError) as err:
+        crsim.Scenario("pk1", patient={"weight_kg": 70}, regimen=["375 mg/m2 iv over 4h"])
+    msg = str(err.value)
+    assert "patient.height_cm" in msg and "regimen[0]" in msg and "mg/m2" in msg
+    with pytest.raises(crsim.InputError, match=r"patient\.height_cm = 1\.75 is not allowed"):
+        crsim.Scenario("pk1", patient={"weight_kg": 70, "height_cm": 1.75}, regimen=["375 mg/m2 iv"])
+    with pytest.raises(crsim.InputError, match=r"regimen\[0\]\.unit = 'mg/m3'"):
+        crsim.Scenario("pk1", patient={"weight_kg": 70}, regimen=[{"target": "central", "amount": 1,
+                                                                   "unit": "mg/m3"}])

@@ -30,7 +30,7 @@ CASES = {
     "non-dosable state": (dict(model="pk2_mm", doses=[dose(target="eliminated_mm")]), "doses[0].target",
                           ["'eliminated_mm'", "takes doses", "central"]),
     "unknown dose target": (dict(doses=[dose(target="liver")]), "doses[0].target", ["'liver'", "central"]),
-    "wrong dose unit": (dict(doses=[dose(unit="g")]), "doses[0].unit", ["'g'", "'mg' or 'mg/kg'"]),
+    "wrong dose unit": (dict(doses=[dose(unit="g")]), "doses[0].unit", ["'g'", "'mg', 'mg/kg' or 'mg/m2'"]),
     "cells into a mg state": (dict(doses=[dose(unit="cells/kg")]), "doses[0].unit", ["'cells/kg'", "'mg/kg'"]),
     "per-kg dose without weight": (dict(doses=[dose(unit="mg/kg")]), "weight", ["None", "per-kg dose doses[0]"]),
     "zero cap": (dict(doses=[dose(cap=0)]), "doses[0].cap", ["0", "cap > 0"]),

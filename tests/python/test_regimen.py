@@ -70,3 +70,74 @@ def test_parsed_regimen_simulates_like_the_objects():
     b = crsim.simulate("pk2", doses=[obj], weight=120, times=times)
     np.testing.assert_array_equal(a.states, b.states)
     assert a.observables[1:, 0].max() == pytest.approx(b.observables[1:, 0].max())
+
+
+# --- several administrations, per-m² amounts, continuous infusions as a daily rate (issue 13) ----
+
+def test_parts_separated_by_semicolons_inherit_drug_route_and_unit():
+    table = {"mosunetuzumab iv": "tce_central", "dexamethasone po": "dex_depot", "iv": "central"}
+    a, b, c = parse_regimen("mosunetuzumab 1 mg iv over 4h day 1; 2 mg day 8; 60 mg over 2h day 15",
+                            targets=table)
+    assert [(d.target, d.amount, d.unit, d.time) for d in (a, b, c)] == [
+        ("tce_central", 1.0, "mg", 24.0), ("tce_central", 2.0, "mg", 192.0),
+        ("tce_central", 60.0, "mg", 360.0)]
+    # infusion duration, repeats and start belong to the part that writes them
+    assert (a.duration, b.duration, c.duration) == (4.0, None, 2.0)
+    # a later part naming its own drug and route; a bare number takes the first part's unit
+    d1, d2, d3 = parse_regimen("mosunetuzumab 0.02 mg/kg iv; dexamethasone 10 mg po day 2; 0.04 day 7",
+                               targets=table)
+    assert (d2.target, d2.unit, d2.amount, d2.time) == ("dex_depot", "mg", 10.0, 48.0)
+    assert (d3.target, d3.unit, d3.amount, d3.time) == ("tce_central", "mg/kg", 0.04, 168.0)
+    # an explicit target serves every part; repeats inside one part
+    doses = parse_regimen("10 mg iv q6h x4; 5 mg q12h x2 day 1", target="x")
+    assert [(d.target, d.additional, d.interval) for d in doses] == [("x", 3, 6.0), ("x", 1, 12.0)]
+
+
+def test_day_d_is_d_times_24_h_from_t0():
+    assert [d.time for d in parse_regimen("1 mg iv day 0; 1 mg day 1; 1 mg day 7.5")] == [0.0, 24.0, 180.0]
+    assert parse_regimen("1 mg iv")[0].time == 0.0
+
+
+def test_per_m2_amounts_and_daily_rates():
+    d = one("375 mg/m2 iv over 4h")
+    assert (d.amount, d.unit, d.duration) == (375.0, "mg/m2", 4.0) and d.per_m2 and not d.per_kg
+    assert one("375 mg/m² iv").unit == "mg/m2"
+    # a continuous infusion: rate x duration over the duration (9 ug/day x 7 d = 63 ug over 168 h)
+    d = one("blinatumomab 9 ug/day iv for 7 d", targets={"blinatumomab": "central"})
+    assert (d.target, d.unit, d.duration, d.rate) == ("central", "mg", 168.0, None)
+    assert d.amount == pytest.approx(0.063, rel=1e-12)
+    d = one("15 ug/m2/day iv over 21 d max 28 ug/day")
+    assert (d.unit, d.duration) == ("mg/m2", 504.0)
+    assert d.amount == pytest.approx(0.015 * 21, rel=1e-12)
+    assert d.cap == pytest.approx(0.028 * 21, rel=1e-12)     # a daily-rate cap over the 21 days
+    d = one("0.5 mg/h iv for 90 min")
+    assert (d.amount, d.duration) == (pytest.approx(0.75), 1.5)
+    # several infusions of a step-up, the unit inherited by bare numbers
+    doses = parse_regimen("5 ug/m2/day iv for 7 d; 15 for 7 d day 7; 60 for 14 d day 14")
+    assert [d.unit for d in doses] == ["mg/m2"] * 3
+    assert [d.amount for d in doses] == pytest.approx([0.035, 0.105, 0.84], rel=1e-12)
+    assert [(d.time, d.duration) for d in doses] == [(0.0, 168.0), (168.0, 168.0), (336.0, 336.0)]
+
+
+@pytest.mark.parametrize("text, token, what", [
+    ("1 mg iv; 2 mg banana", "banana", "unexpected token"),
+    ("1 mg iv;; 2 mg", None, "empty part"),
+    ("1 mg iv; day 8", None, "no amount"),
+    ("9 ug/day iv", None, "how long it runs"),
+    ("1 mg iv for 4h", "for 4h", "only after a rate"),
+    ("9 ug/day iv for 7 d at 1 mg/h", "at 1 mg/h", "already given as a rate"),
+    ("15 ug/m2/day iv for 7 d max 1 mg", "max 1 mg", "cap as a rate"),
+    ("375 mg/m2 iv max 800 mg/m2", "max 800 mg/m2", "a cap in mg"),
+    ("1 mg iv over 0 h", "over 0 h", "duration > 0"),
+    ("1 mg iv q0h x3", "q0h", "interval > 0"),
+])
+def test_bad_parts_name_the_field_and_point_into_the_whole_text(text, token, what):
+    with pytest.raises(crsim.InputError) as err:
+        parse_regimen(text, field="regimen[4]")
+    msg = str(err.value)
+    assert msg.startswith(f"regimen[4] = '{text}' is not allowed") and what in msg
+    assert err.value.field == "regimen[4]"
+    if token:  # the caret points at the token's position in the whole text
+        pos = text.index(token)
+        assert f"at position {pos}\n" in msg
+        assert msg.splitlines()[2] == "    " + " " * pos + "^"

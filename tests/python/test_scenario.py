@@ -85,7 +85,7 @@ def test_every_problem_is_reported_at_once_with_its_path():
     assert msg.startswith("test scenario: 8 problems:")
     assert "regimen[1].amount = -3 is not allowed: a finite amount >= 0 in mg" in msg
     assert "solver.rtol = 5 is not allowed: a relative tolerance in [1e-14, 1)" in msg
-    assert "regimen[2].unit = 'kg' is not allowed: 'mg' or 'mg/kg'" in msg
+    assert "regimen[2].unit = 'kg' is not allowed: 'mg', 'mg/kg' or 'mg/m2'" in msg
     assert err.value.field == "colour"
     assert isinstance(err.value, ValueError)
 

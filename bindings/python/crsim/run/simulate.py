@@ -42,7 +42,7 @@ def run_scenario(s: Scenario) -> Result:
     return result
 
 
-_DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=None,
+_DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, height=None, initial=None,
                  method="auto", rtol=1e-8, atol=1e-10, max_steps=500_000, max_step=0.0,
                  initial_step=0.0, sensitivities=None, t_start=0.0, days=None, policies=None,
                  sensitivity_error_control=True)
@@ -50,6 +50,7 @@ _DEFAULTS = dict(times=None, doses=(), parameters=None, weight=None, initial=Non
 
 def simulate(model: Union[str, Model, Scenario], times: Any = None, doses: Any = (),
              parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
+             height: Optional[float] = None,
              initial: Optional[Mapping[str, float]] = None, method: str = "auto",
              rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
              max_step: float = 0.0, initial_step: float = 0.0,
@@ -68,6 +69,8 @@ def simulate(model: Union[str, Model, Scenario], times: Any = None, doses: Any =
             DataFrame (see :func:`crsim.doses_from_nonmem`).
         parameters: overrides of the defaults, name -> value in the parameter's unit.
         weight: body weight, kg (needed by per-kg doses such as ``unit="mg/kg"``).
+        height: body height, cm (in [20, 280]); with ``weight``, the body surface area of per-m²
+            doses such as ``unit="mg/m2"`` (Mosteller: sqrt(height x weight / 3600) m²).
         initial: overrides of the initial state, state name -> value in the state's unit.
         method: ``"auto"`` (default: dopri5, handing over to rosenbrock4 while the problem is
             stiff; ``result.stats`` reports the switches), ``"rosenbrock4"`` (stiff) or
@@ -96,7 +99,7 @@ def simulate(model: Union[str, Model, Scenario], times: Any = None, doses: Any =
         InputError (a ValueError) naming the field, the value and what is allowed;
         SolverError (a RuntimeError) naming the time reached when integration fails.
     """
-    given = dict(times=times, doses=doses, parameters=parameters, weight=weight,
+    given = dict(times=times, doses=doses, parameters=parameters, weight=weight, height=height,
                  initial=initial, method=method, rtol=rtol, atol=atol, max_steps=max_steps,
                  max_step=max_step, initial_step=initial_step, sensitivities=sensitivities,
                  t_start=t_start, days=days, policies=policies,

@@ -1,7 +1,8 @@
 """The resolution step: the one place where a model and what a user asked for — a checked
 :class:`crsim.Scenario`, or the keyword arguments of :func:`crsim.simulate` — become an engine
 problem (:class:`Problem`): parameter values (parameter set, overrides, body weight), doses with
-per-kg amounts scaled and targets resolved, the scheduled doses of strategies, policies with their
+per-kg amounts scaled by the body weight and per-m² amounts by the body surface area (Mosteller, from
+height and weight), targets resolved, the scheduled doses of strategies, policies with their
 variables and actions resolved, the output grid, solver options.
 
 A Scenario was checked completely when it was made (:mod:`crsim.scenario.scenario`), so
@@ -11,7 +12,6 @@ checks its arguments here. Errors name the field the user wrote (``regimen[0].un
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -27,14 +27,15 @@ from crsim.model.model import WEIGHT_PARAMETER, Model, as_model
 from crsim.model.strategies import expand, strategy
 from crsim.model.targets import resolve_variable, targets_for
 from crsim.scenario.nonmem import doses_from_nonmem
-from crsim.spec.dosing import HOURS_PER_DAY, Dose, as_dose
+from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, Dose, as_dose,
+                               body_surface_area, dose_basis)
 from crsim.spec.policy import Policy
 from crsim.spec.regimen import parse_regimen
 from crsim.spec.strategy import Strategy
 
 __all__ = ["Problem", "resolve_scenario", "resolve_call", "to_core_doses", "core_policies",
            "regimen_doses", "default_times", "output_grid", "effective_weight",
-           "has_weight_parameter", "MAX_OUTPUT_TIMES", "DEFAULT_TAIL_H"]
+           "has_weight_parameter", "unit_targets", "MAX_OUTPUT_TIMES", "DEFAULT_TAIL_H"]
 
 DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
 MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
@@ -73,8 +74,9 @@ def resolve_scenario(s: Any) -> Problem:
         overrides = {**m.parameter_values, **overrides}
     if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
         overrides[WEIGHT_PARAMETER] = w
+    h = math.nan if s.patient.height_cm is None else float(s.patient.height_cm)
     pols, reg = expand(s.policies, m.name)
-    core_doses = to_core_doses(s.doses + regimen_doses(reg, m, len(s.doses)), m, w)
+    core_doses = to_core_doses(s.doses + regimen_doses(reg, m, len(s.doses)), m, w, height_cm=h)
     sv = s.solver
     options = {"method": sv.method, "rtol": sv.rtol, "atol": sv.atol, "max_steps": int(sv.max_steps),
                "max_step": sv.max_step, "initial_step": sv.initial_step,
@@ -82,9 +84,10 @@ def resolve_scenario(s: Any) -> Problem:
     sens = (m.parameter_names if s.sensitivities is True else list(s.sensitivities or []))
     core = dict(parameters=overrides, doses=core_doses, times=output_grid(s, m, core_doses, w),
                 weight_kg=w, t_start=float(s.t_start_h), initial=dict(s.initial), options=options,
-                sensitivities=sens, policies=core_policies(pols, m, w))
+                sensitivities=sens, policies=core_policies(pols, m, w, height_cm=h))
     call = dict(model=m.name, parameter_set=m.parameter_set, doses=list(s.doses),
                 parameters=dict(s.parameters), weight=None if math.isnan(w) else w,
+                height=s.patient.height_cm,
                 initial=dict(s.initial), options=options, sensitivities=sens,
                 t_start=float(s.t_start_h), policies=list(s.policies))
     return Problem(m, core, call, w, bool(s.policies))
@@ -110,6 +113,7 @@ def has_weight_parameter(info: Mapping[str, Any]) -> bool:
 
 def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
             parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
+            height: Optional[float] = None,
             initial: Optional[Mapping[str, float]] = None, method: str = "auto",
             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
             max_step: float = 0.0, initial_step: float = 0.0,
@@ -135,6 +139,12 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
             raise input_error("weight", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} "
                               f"= {given} kg (give one of them)")
         overrides[WEIGHT_PARAMETER] = weight_kg
+    if height is None:
+        height_cm = math.nan
+    else:
+        height_cm = as_finite(height, "height", HEIGHT_ALLOWED)
+        if not HEIGHT_RANGE_CM[0] <= height_cm <= HEIGHT_RANGE_CM[1]:
+            raise input_error("height", height, HEIGHT_ALLOWED)
     dose_list = _as_doses(doses, m)
 
     # Policies: custom Strategy objects are expanded into the call (their scheduled doses join the
@@ -150,8 +160,8 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
             call_entries.append(e)
     run_policies, run_regimen = expand(call_entries, m.name)
     run_doses = dose_list + regimen_doses(run_regimen, m, len(dose_list))
-    core_doses = to_core_doses(run_doses, m, weight_kg)
-    core_pols = core_policies(run_policies, m, weight_kg)
+    core_doses = to_core_doses(run_doses, m, weight_kg, height_cm=height_cm)
+    core_pols = core_policies(run_policies, m, weight_kg, height_cm=height_cm)
 
     if sensitivities is None or sensitivities is False:
         sens: List[str] = []
@@ -183,7 +193,8 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
                 initial=ivals, options=options, sensitivities=sens, policies=core_pols)
     call = dict(model=m.name, parameter_set=m.parameter_set, doses=dose_list,
                 parameters=_as_values(parameters, "parameters", "parameter unit"),
-                weight=None if math.isnan(weight_kg) else weight_kg, initial=ivals, options=options,
+                weight=None if math.isnan(weight_kg) else weight_kg,
+                height=None if math.isnan(height_cm) else height_cm, initial=ivals, options=options,
                 sensitivities=sens, t_start=t0, policies=call_entries)
     return Problem(m, core, call, weight_kg, bool(entries))
 
@@ -265,13 +276,25 @@ def regimen_doses(texts: Sequence[str], model: Model, offset: int) -> List[Dose]
     """Doses of text regimen entries (a strategy's scheduled doses), targets resolved per model."""
     out: List[Dose] = []
     table = targets_for(model.name, model._info)
-    for k, text in enumerate(texts):
-        out.extend(parse_regimen(text, targets=table, field=f"doses[{offset + k}]"))
+    for text in texts:  # a text's first dose is doses[offset + len(out)]
+        out.extend(parse_regimen(text, targets=table, field=f"doses[{offset + len(out)}]",
+                                 unit_targets=unit_targets(model._info)))
     return out
 
 
-def _no_spaces(unit: str) -> str:
-    return unit.replace(" ", "")
+def unit_targets(info: Mapping[str, Any]) -> Dict[str, str]:
+    """Dose unit -> the one state of a model (its metadata) taking doses in that unit (units taken
+    by several states are left out): the receiving state of a text regimen naming no drug or route
+    the model knows (e.g. CAR-T cells)."""
+    by_unit: Dict[str, List[str]] = {}
+    for s in info["states"]:
+        if s["dose_unit"]:
+            by_unit.setdefault(s["dose_unit"], []).append(s["name"])
+    return {u: names[0] for u, names in by_unit.items() if len(names) == 1}
+
+
+#: Where a height is given, by the name an error uses for it.
+_HEIGHT_WHERE = {"height": "; give crsim.simulate(..., height=...) (in a scenario: patient.height_cm)"}
 
 
 def _dose_unit(model: Model, d: Dose, f: str) -> str:
@@ -288,33 +311,47 @@ def _dose_unit(model: Model, d: Dose, f: str) -> str:
     return states[target]
 
 
-def to_core_doses(doses: List[Dose], model: Model, weight_kg: float, field: str = "doses"
+def to_core_doses(doses: List[Dose], model: Model, weight_kg: float, field: str = "doses",
+                  height_cm: float = math.nan, body_fields: Sequence[str] = ("weight", "height")
                   ) -> List[Dict[str, Any]]:
     """The engine's dose dicts for ``doses``: checks units against the target state's dose unit,
-    converts per-kg rates to absolute rates (needs ``weight_kg``; NaN when not given) and types.
-    Value ranges (negative amounts, NaN times, ...) are checked by the engine, which names
-    ``doses[i].<field>`` too."""
+    converts per-kg rates to absolute rates (needs ``weight_kg``; NaN when not given), per-m²
+    amounts, rates and caps to absolute ones with the body surface area of ``height_cm`` and
+    ``weight_kg`` (Mosteller; the engine knows only per-kg scaling), and types. Value ranges
+    (negative amounts, NaN times, ...) are checked by the engine, which names ``doses[i].<field>``
+    too. ``body_fields`` names the weight and the height as the user gives them (``weight`` and
+    ``height`` of crsim.simulate, ``patient.weight_kg`` and ``patient.height_cm`` of a scenario)."""
     out = []
+    weight_field, height_field = body_fields
+    allowed_unit = "'{0}', '{0}/kg' or '{0}/m2'"
     for i, d in enumerate(doses):
         f = f"{field}[{i}]."
         dose_unit = _dose_unit(model, d, f)
-        unit = as_str(d.unit, f + "unit", f"'{dose_unit}' or '{dose_unit}/kg'")
-        if _no_spaces(unit) == _no_spaces(dose_unit):
-            per_kg = False
-        elif _no_spaces(unit) == _no_spaces(dose_unit) + "/kg":
-            per_kg = True
-        else:
+        unit = as_str(d.unit, f + "unit", allowed_unit.format(dose_unit))
+        basis = dose_basis(unit, dose_unit)
+        if basis is None:
             raise input_error(f + "unit", unit,
-                              f"'{dose_unit}' or '{dose_unit}/kg' (the dose unit of state "
-                              f"'{d.target}' of model {model.name}, or per kg of body weight)")
-        if per_kg and not (math.isfinite(weight_kg) and weight_kg > 0):
-            raise input_error("weight", None if math.isnan(weight_kg) else weight_kg,
-                              f"a body weight > 0 kg, needed by the per-kg dose {field}[{i}] "
-                              f"(unit '{unit}')")
+                              allowed_unit.format(dose_unit) + f" (the dose unit of state "
+                              f"'{d.target}' of model {model.name}, per kg of body weight or per m² "
+                              "of body surface area)")
+        per_kg = basis == "kg"
+        if basis == "m2" and math.isnan(height_cm):
+            raise input_error(height_field, None, HEIGHT_ALLOWED + ", needed with the body weight "
+                              f"for the body surface area of the per-m² dose {field}[{i}] (unit "
+                              f"'{unit}'){_HEIGHT_WHERE.get(height_field, '')}")
+        if basis and not (math.isfinite(weight_kg) and weight_kg > 0):
+            raise input_error(weight_field, None if math.isnan(weight_kg) else weight_kg,
+                              f"a body weight > 0 kg, needed by the per-{'kg' if per_kg else 'm²'} "
+                              f"dose {field}[{i}] (unit '{unit}')")
+        # per-m² -> absolute: x the body surface area, m² (Mosteller)
+        scale = body_surface_area(height_cm, weight_kg) if basis == "m2" else 1.0
+        amount = as_float(d.amount, f + "amount", f"an amount in {unit}")
+        if basis == "m2":  # checked as written, before scaling
+            amount = as_finite(amount, f + "amount", f"a finite amount >= 0 {unit}", lower=0.0) * scale
         core: Dict[str, Any] = {
             "target": d.target,
             "time": as_float(d.time, f + "time", "a time in h"),
-            "amount": as_float(d.amount, f + "amount", f"an amount in {unit}"),
+            "amount": amount,
             "per_kg": per_kg,
             "additional": as_int(d.additional, f + "additional", "an integer number of repeats >= 0"),
             "lag": as_float(d.lag, f + "lag", "a lag time in h"),
@@ -322,7 +359,9 @@ def to_core_doses(doses: List[Dose], model: Model, weight_kg: float, field: str 
         }
         if d.rate is not None:
             rate = as_float(d.rate, f + "rate", f"an infusion rate in {unit}/h, or None")
-            core["rate"] = rate * weight_kg if per_kg else rate
+            if basis == "m2":
+                rate = as_finite(rate, f + "rate", f"a finite infusion rate >= 0 {unit}/h", lower=0.0)
+            core["rate"] = rate * weight_kg if per_kg else rate * scale
         if d.duration is not None:
             core["duration"] = as_float(d.duration, f + "duration", "an infusion duration in h, or None")
         if d.interval is not None:
@@ -346,26 +385,20 @@ def _resolve_give(pol: Policy, i: int, model: Model) -> List[Dose]:
         if isinstance(g, Dose):
             doses.append(g)
             continue
+        parse_regimen(g, target="?", field=f"policies[{i}].give[{k}]")  # the syntax
         try:
-            doses.append(parse_regimen(g, targets=table)[0])
-            continue
+            doses.extend(parse_regimen(g, targets=table, unit_targets=unit_targets(model._info)))
         except InputError:
-            pass
-        d = parse_regimen(g, target="?")[0]
-        base = d.unit.replace(" ", "")
-        base = base[:-3] if base.endswith("/kg") else base
-        same = [s["name"] for s in model._info["states"] if s["dose_unit"] == base]
-        if len(same) != 1:
             err = InputError(f"policies[{i}].give[{k}] = {g!r} is not allowed: a regimen whose receiving "
                              f"state can be told for model {model.name}: name the drug or route "
                              f"({', '.join(sorted(table))}), or give a Dose with a target")
             err.field = f"policies[{i}].give[{k}]"
-            raise err
-        doses.append(dataclasses.replace(d, target=same[0]))
+            raise err from None
     return doses
 
 
-def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float, first: int = 0
+def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float, first: int = 0,
+                  height_cm: float = math.nan, body_fields: Sequence[str] = ("weight", "height")
                   ) -> List[Dict[str, Any]]:
     """The engine's policy dicts for ``policies`` on ``model``: the condition's variable resolved
     (aliases, observable or state), its unit checked, the actions converted like doses. Errors name
@@ -391,7 +424,8 @@ def core_policies(policies: Sequence[Policy], model: Model, weight_kg: float, fi
             err.field = f"policies[{i}].when"
             raise err
         doses = _resolve_give(pol, i, model)
-        action = to_core_doses(doses, model, weight_kg, field=f"policies[{i}].give")
+        action = to_core_doses(doses, model, weight_kg, field=f"policies[{i}].give",
+                               height_cm=height_cm, body_fields=body_fields)
         end = pol.window_h[1]
         out.append({
             "name": pol.name,

@@ -24,8 +24,9 @@ from crsim.model.strategies import standard_names
 from crsim.model.targets import targets_for
 from crsim.model.usermodels import is_model_file, load_file
 from crsim.scenario.resolve import (MAX_OUTPUT_TIMES, core_policies, effective_weight,
-                                    has_weight_parameter, to_core_doses)
-from crsim.spec.dosing import HOURS_PER_DAY, Dose, check_dose_mapping, dose_to_dict
+                                    has_weight_parameter, to_core_doses, unit_targets)
+from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, Dose,
+                               check_dose_mapping, dose_basis, dose_to_dict)
 from crsim.spec.policy import POLICY_KEYS, Policy, check_policy, policy_to_dict
 from crsim.spec.regimen import parse_regimen
 from crsim.spec.strategy import Strategy
@@ -38,7 +39,9 @@ MAX_HORIZON_H = 100 * 365.25 * 24
 TOP_KEYS = ("name", "description", "model", "parameter_set", "parameters", "patient", "regimen",
             "policies", "horizon_h", "horizon_days", "outputs", "solver", "sensitivities",
             "initial", "t_start_h")
-PATIENT_KEYS = ("weight_kg", "covariates")
+PATIENT_KEYS = ("weight_kg", "height_cm", "covariates")
+#: How a scenario names the weight and height in errors of the resolution step.
+BODY_FIELDS = ("patient.weight_kg", "patient.height_cm")
 OUTPUT_KEYS = ("step_h", "times_h")
 SOLVER_KEYS = ("method", "rtol", "atol", "max_steps", "max_step", "initial_step")
 METHODS = ("auto", "rosenbrock4", "dopri5")
@@ -48,10 +51,12 @@ NAME_PATTERN = r"(?!\.\.?$)[^/\x00]+"
 @dataclass(frozen=True)
 class Patient:
     """The patient: body weight (kg; needed by per-kg doses unless the model has a body_weight
-    parameter, whose value then serves) and free covariates (name -> number or
-    text, e.g. ``{"age_group": "adult", "tumor_burden": 0.4}``), which models that use them check."""
+    parameter, whose value then serves), body height (cm; with the weight, the body surface area of
+    per-m² doses, Mosteller formula) and free covariates (name -> number or text, e.g.
+    ``{"age_group": "adult", "tumor_burden": 0.4}``), which models that use them check."""
 
     weight_kg: Optional[float] = None
+    height_cm: Optional[float] = None
     covariates: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,10 +99,12 @@ class Scenario:
         description: free text.
         parameter_set: name of a parameter set of the model (stored and passed on to the model).
         parameters: overrides of parameter values, name -> value in the parameter's unit.
-        patient: a :class:`Patient` or a dict ``{"weight_kg": 70, "covariates": {...}}``.
+        patient: a :class:`Patient` or a dict ``{"weight_kg": 70, "height_cm": 175,
+            "covariates": {...}}``.
         regimen: list of entries, each a text regimen (``"8 mg/kg iv over 1h max 800mg"``, see
-            :func:`crsim.parse_regimen`), a :class:`crsim.Dose`, or a dict of Dose fields
-            (``target``, ``amount`` and ``unit`` required).
+            :func:`crsim.parse_regimen`; one text may hold several administrations separated by
+            ``;``), a :class:`crsim.Dose`, or a dict of Dose fields (``target``, ``amount`` and
+            ``unit`` required).
         policies: triggered policies and strategies: :class:`crsim.Policy` objects, dicts of their
             fields (``name``, ``when``, ``give``, ...), or names of standard strategies
             (:func:`crsim.strategies`; a strategy's scheduled doses join the regimen when run).
@@ -198,6 +205,8 @@ class Scenario:
         patient: Dict[str, Any] = {}
         if self.patient.weight_kg is not None:
             patient["weight_kg"] = self.patient.weight_kg
+        if self.patient.height_cm is not None:
+            patient["height_cm"] = self.patient.height_cm
         if self.patient.covariates:
             patient["covariates"] = dict(self.patient.covariates)
         if patient:
@@ -259,7 +268,8 @@ class Scenario:
 
     @property
     def doses(self) -> List[Dose]:
-        """The regimen as :class:`crsim.Dose` records (text entries parsed, targets resolved)."""
+        """The regimen as :class:`crsim.Dose` records (text entries parsed, each part of a text
+        its own Dose; targets resolved)."""
         return list(self._doses)
 
     def replace(self, **changes: Any) -> "Scenario":
@@ -273,25 +283,21 @@ class Scenario:
 
 
 def _parse_text_entry(text: str, path: str, info: Optional[Mapping[str, Any]],
-                      problems: Problems) -> Optional[Dose]:
+                      problems: Problems) -> Optional[List[Dose]]:
+    """The Doses of a text entry (one per part between ';'), targets resolved when the model is
+    known; None after a problem."""
     try:
-        d = parse_regimen(text, target="?", field=problems.where(path))[0]
+        doses = parse_regimen(text, target="?", field=problems.where(path))
     except InputError as ex:
         problems.add_raw(path, str(ex))
         return None
     if info is None:
-        return d
+        return doses
     table = targets_for(info["name"], info)
-    try:
-        return parse_regimen(text, targets=table)[0]
+    try:  # by drug and route, else the one state whose dose unit is the dose's unit (e.g. cells)
+        return parse_regimen(text, targets=table, unit_targets=unit_targets(info))
     except InputError:
         pass
-    # No drug/route match: the one state whose dose unit is the dose's unit (e.g. cells).
-    base = d.unit.replace(" ", "")
-    base = base[:-3] if base.endswith("/kg") else base
-    same_unit = [s["name"] for s in info["states"] if s["dose_unit"] == base]
-    if len(same_unit) == 1:
-        return dataclasses.replace(d, target=same_unit[0])
     dosable = [f"{s['name']} ({s['dose_unit']})" for s in info["states"] if s["dose_unit"]]
     problems.add(path, text, f"a regimen whose receiving state can be told: name the drug or the "
                  f"route ({', '.join(sorted(table)) or 'none known'}), or write the "
@@ -314,8 +320,9 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     out["model"] = model or ""
     out["parameter_set"] = _check_parameter_set(d, p, model, info)
     out["parameters"] = params = _check_parameters(d, p, model, info)
-    out["patient"], weight_given = _check_patient(d, p, params)
-    out["regimen"], doses = _check_regimen(d, p, model, info, weight_given)
+    out["patient"], weight_given, height_given = _check_patient(d, p, params)
+    out["regimen"], groups = _check_regimen(d, p, model, info, weight_given, height_given)
+    doses = [dose for group in groups for dose in group]
     out["policies"] = _check_policies(d.get("policies", []), info, p)
     out["t_start_h"], out["horizon_h"], out["horizon_days"], horizon = _check_run_window(d, p)
     out["outputs"] = _check_outputs(d, p, out["t_start_h"], horizon)
@@ -325,7 +332,7 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     out["_doses"] = doses
     out["_model"] = None
     if not p and info is not None:  # the doses and policies against the model and the run
-        out["_model"] = _check_against_model(p, out, doses, horizon)
+        out["_model"] = _check_against_model(p, out, groups, horizon)
     return out
 
 
@@ -400,9 +407,10 @@ def _check_parameters(d: Mapping[str, Any], p: Problems, model: Optional[str], i
 
 
 def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float]):
-    """The patient, and whether the scenario says anything of the weight (a value, even a wrong one
-    already reported, or a patient entry that is itself wrong): per-kg doses need one otherwise."""
-    weight = None
+    """The patient, and whether the scenario says anything of the weight and of the height (a
+    value, even a wrong one already reported, or a patient entry that is itself wrong): per-kg
+    doses need a weight otherwise, per-m² doses a weight and a height."""
+    weight = height = None
     covariates: Dict[str, Any] = {}
     raw_patient = d.get("patient") or {}
     pd_ = p.mapping("patient", raw_patient, PATIENT_KEYS, "patient")
@@ -410,6 +418,9 @@ def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float
         if pd_.get("weight_kg") is not None:
             weight = p.number("patient.weight_kg", pd_["weight_kg"], "a body weight > 0 kg",
                               lower=0.0, lower_open=True)
+        if pd_.get("height_cm") is not None:
+            height = p.number("patient.height_cm", pd_["height_cm"], HEIGHT_ALLOWED,
+                              lower=HEIGHT_RANGE_CM[0], upper=HEIGHT_RANGE_CM[1])
         cov = pd_.get("covariates") or {}
         if not isinstance(cov, Mapping):
             p.add("patient.covariates", cov, "a mapping of covariate name -> number or text")
@@ -426,51 +437,66 @@ def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float
         p.add("patient.weight_kg", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} = "
               f"{params[WEIGHT_PARAMETER]:g} kg (give one of them)")
     weight_given = pd_ is None or pd_.get("weight_kg") is not None
-    return Patient(weight_kg=weight, covariates=covariates), weight_given
+    height_given = pd_ is None or pd_.get("height_cm") is not None
+    return Patient(weight_kg=weight, height_cm=height, covariates=covariates), weight_given, height_given
 
 
-def _check_regimen(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any, weight_given: bool):
-    """The regimen's entries as written (text or Dose) and their Doses (text parsed, targets resolved)."""
+def _check_regimen(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any,
+                   weight_given: bool, height_given: bool):
+    """The regimen's entries as written (text or Dose) and the Doses of each entry (text parsed,
+    one Dose per part; targets resolved)."""
     raw_reg = d.get("regimen", [])
     if raw_reg is None:
         raw_reg = []
     if isinstance(raw_reg, (str, Dose)) or isinstance(raw_reg, Mapping):
         raw_reg = [raw_reg]
     entries: List[RegimenEntry] = []
-    doses: List[Dose] = []
+    groups: List[List[Dose]] = []
+    missing: set = set()  # patient fields already reported missing
     if not isinstance(raw_reg, (list, tuple)):
         p.add("regimen", raw_reg, "a list of regimen entries (text such as '8 mg/kg iv over 1h max "
               "800mg', or mappings of dose fields)")
         raw_reg = []
     for i, e in enumerate(raw_reg):
         path = f"regimen[{i}]"
+        group: Optional[List[Dose]]
         if isinstance(e, str):
-            dose = _parse_text_entry(e, path, info, p)
+            group = _parse_text_entry(e, path, info, p)
             entry: Any = e
         elif isinstance(e, Dose):
             dose = check_dose_mapping(dose_to_dict(e), path, info, p)
             entry = dose if dose is not None else e
+            group = None if dose is None else [dose]
         elif isinstance(e, Mapping):
             dose = check_dose_mapping(e, path, info, p)
             entry = dose
+            group = None if dose is None else [dose]
         else:
             p.add(path, e, "a text regimen (e.g. '8 mg/kg iv over 1h max 800mg') or a mapping of "
                   "dose fields (target, amount, unit, ...)")
-            dose = entry = None
-        if dose is not None and info is not None:
+            group = entry = None
+        for dose in (group or []) if info is not None else []:
             du = next(s["dose_unit"] for s in info["states"] if s["name"] == dose.target)
-            unit = dose.unit.replace(" ", "")
-            if unit not in (du, du + "/kg"):
+            basis = dose_basis(dose.unit, du)
+            weight_known = weight_given or has_weight_parameter(info)
+            if basis is None:
                 p.add(f"{path}.unit" if not isinstance(e, str) else path, dose.unit if not isinstance(e, str) else e,
-                      f"'{du}' or '{du}/kg' (the dose unit of state '{dose.target}' of model {model})")
-            elif unit.endswith("/kg") and not weight_given and not has_weight_parameter(info):
-                p.add("patient.weight_kg", MISSING, f"a body weight > 0 kg, required by the per-kg "
-                      f"dose {path} ({dose.unit})")
+                      f"'{du}', '{du}/kg' or '{du}/m2' (the dose unit of state '{dose.target}' of "
+                      f"model {model}, per kg of body weight or per m² of body surface area)")
+                break
+            if basis == "m2" and not height_given and "height" not in missing:
+                missing.add("height")
+                p.add("patient.height_cm", MISSING, f"{HEIGHT_ALLOWED}, required with the body "
+                      f"weight for the body surface area of the per-m² dose {path} ({dose.unit})")
+            if basis and not weight_known and "weight" not in missing:
+                missing.add("weight")
+                p.add("patient.weight_kg", MISSING, f"a body weight > 0 kg, required by the "
+                      f"per-{'kg' if basis == 'kg' else 'm²'} dose {path} ({dose.unit})")
         if entry is not None:
             entries.append(entry)
-        if dose is not None:
-            doses.append(dose)
-    return entries, doses
+        if group is not None:
+            groups.append(group)
+    return entries, groups
 
 
 def _check_run_window(d: Mapping[str, Any], p: Problems):
@@ -593,33 +619,42 @@ def _check_initial(d: Mapping[str, Any], p: Problems, model: Optional[str], info
     return initial
 
 
-def _check_against_model(p: Problems, out: Mapping[str, Any], doses: List[Dose],
+def _check_against_model(p: Problems, out: Mapping[str, Any], groups: List[List[Dose]],
                          horizon: Optional[float]) -> Optional[Model]:
     """The doses within the run window, then as the engine checks them, and each policy against the
-    model (variable, unit, dose targets). Returns the Model the scenario binds (None after a
+    model (variable, unit, dose targets). ``groups`` holds the Doses of each regimen entry (several
+    for a text with parts separated by ';'). Returns the Model the scenario binds (None after a
     problem)."""
     model, ps, params, t0 = out["model"], out["parameter_set"], out["parameters"], out["t_start_h"]
     weight, entries = out["patient"].weight_kg, out["regimen"]
-    for i, dose in enumerate(doses):
-        if dose.time < t0 or (horizon is not None and dose.time > t0 + horizon):
-            end = f"{t0 + horizon:g}" if horizon is not None else "inf"
-            p.add(f"regimen[{i}]" + (".time" if not isinstance(entries[i], str) else ""),
-                  dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
+    height = math.nan if out["patient"].height_cm is None else out["patient"].height_cm
+    for i, group in enumerate(groups):
+        for dose in group:
+            if dose.time < t0 or (horizon is not None and dose.time > t0 + horizon):
+                end = f"{t0 + horizon:g}" if horizon is not None else "inf"
+                p.add(f"regimen[{i}]" + (".time" if not isinstance(entries[i], str) else ""),
+                      dose.time, f"a first administration time within the run [{t0:g}, {end}] h")
+                break
     if p:
         return None
     model_obj = Model(model, parameter_set=ps) if ps is not None else Model(model)
     w = effective_weight(model_obj, weight, params)
-    try:
-        _core.expand_doses(model, to_core_doses(doses, model_obj, w, field="regimen"), w, t0,
-                           field="regimen")
-    except InputError as ex:
-        p.add_raw(getattr(ex, "field", None) or "regimen", str(ex))
-        return None
+    # As the engine checks them: the first dose of each entry, so that the engine's regimen[i] is
+    # entry i; then the parts of each text with several, named regimen[i][k] (part k of entry i).
+    checks = [("regimen", [group[0] for group in groups])]
+    checks += [(f"regimen[{i}]", group) for i, group in enumerate(groups) if len(group) > 1]
+    for name, doses in checks:
+        try:
+            _core.expand_doses(model, to_core_doses(doses, model_obj, w, field=name, height_cm=height,
+                                                    body_fields=BODY_FIELDS), w, t0, field=name)
+        except InputError as ex:
+            p.add_raw(getattr(ex, "field", None) or name, str(ex))
+            return None
     for i, pol in enumerate(out["policies"]):  # variable, unit, dose targets of each policy
         if not isinstance(pol, Policy):
             continue
         try:
-            core_policies([pol], model_obj, w, first=i)
+            core_policies([pol], model_obj, w, first=i, height_cm=height, body_fields=BODY_FIELDS)
         except InputError as ex:
             p.add_raw(getattr(ex, "field", None) or f"policies[{i}]", str(ex))
     return model_obj if not p else None
@@ -703,10 +738,11 @@ def scenario_from_call(model: str, parameter_set: Optional[str], doses: Sequence
                        parameters: Mapping[str, float],
                        weight: Optional[float], initial: Mapping[str, float],
                        options: Mapping[str, Any], sensitivities: Sequence[str], t_start: float,
-                       times: np.ndarray, policies: Sequence[Any] = ()) -> Scenario:
+                       times: np.ndarray, policies: Sequence[Any] = (),
+                       height: Optional[float] = None) -> Scenario:
     """The Scenario equivalent to a crsim.simulate call (explicit output times)."""
     return Scenario(model=model, name=model, parameter_set=parameter_set, parameters=dict(parameters),
-                    patient=Patient(weight_kg=weight), regimen=list(doses),
+                    patient=Patient(weight_kg=weight, height_cm=height), regimen=list(doses),
                     outputs=Outputs(times_h=[float(t) for t in times]),
                     # the scenario records the solver settings of its schema (SOLVER_KEYS); the
                     # sensitivity_error_control switch of simulate() applies to the run only

@@ -11,9 +11,36 @@ from crsim.base.convert import as_float
 from crsim.base.errors import input_error
 from crsim.base.problems import MISSING, Problems, suggest
 
-__all__ = ["Dose", "HOURS_PER_DAY", "DOSE_KEYS", "as_dose", "dose_to_dict", "check_dose_mapping"]
+__all__ = ["Dose", "HOURS_PER_DAY", "DOSE_KEYS", "HEIGHT_RANGE_CM", "HEIGHT_ALLOWED", "as_dose",
+           "dose_to_dict", "check_dose_mapping", "dose_basis", "body_surface_area"]
 
 HOURS_PER_DAY = 24.0
+
+#: Body heights accepted, cm: from the smallest newborns to beyond the tallest person measured
+#: (272 cm); a height in metres (1.75) is caught here.
+HEIGHT_RANGE_CM = (20.0, 280.0)
+HEIGHT_ALLOWED = (f"a body height in cm within [{HEIGHT_RANGE_CM[0]:g}, {HEIGHT_RANGE_CM[1]:g}] "
+                  "(1.75 m is 175 cm)")
+
+
+def body_surface_area(height_cm: float, weight_kg: float) -> float:
+    """Body surface area, m², by the Mosteller formula sqrt(height_cm * weight_kg / 3600)
+    (Mosteller RD. Simplified calculation of body-surface area. N Engl J Med 1987;317:1098)."""
+    return math.sqrt(height_cm * weight_kg / 3600.0)
+
+
+def dose_basis(unit: str, dose_unit: str) -> Optional[str]:
+    """What a dose ``unit`` is per, for a state whose dose unit is ``dose_unit``: ``""`` (the dose
+    unit itself), ``"kg"`` (per kg of body weight, ``mg/kg``) or ``"m2"`` (per m² of body surface
+    area, ``mg/m2``; ``m²`` and ``m^2`` read as ``m2``); None: neither. Spaces are ignored."""
+    u = _normalise(unit)
+    d = _normalise(dose_unit)
+    if u == d:
+        return ""
+    for per in ("kg", "m2"):
+        if u == f"{d}/{per}":
+            return per
+    return None
 
 
 @dataclass(frozen=True)
@@ -23,10 +50,13 @@ class Dose:
     Args:
         target: name of the dosed state (see ``Model.states``; its ``dose_unit`` must be non-empty).
         amount: amount per administration in ``unit``.
-        unit: the target state's dose unit (e.g. ``"mg"``, ``"cells"``), or that unit per kg of
-            body weight (``"mg/kg"``), which multiplies ``amount`` by the patient's weight.
+        unit: the target state's dose unit (e.g. ``"mg"``, ``"cells"``), that unit per kg of
+            body weight (``"mg/kg"``), which multiplies ``amount`` by the patient's weight, or per
+            m² of body surface area (``"mg/m2"``), which multiplies it by the patient's body
+            surface area from height and weight (Mosteller formula, :func:`body_surface_area`).
         time: time of the first administration, h (or give ``time_days``).
-        rate: zero-order infusion rate in ``unit``/h (so mg/kg/h for a per-kg dose); the infusion
+        rate: zero-order infusion rate in ``unit``/h (mg/kg/h for a per-kg dose, mg/m2/h for a
+            per-m² dose); the infusion
             lasts amount/rate. None: not an infusion by rate.
         duration: zero-order infusion duration, h. None: not an infusion by duration. Giving
             neither rate nor duration makes a bolus; giving both is an error.
@@ -35,13 +65,17 @@ class Dose:
             ``additional > 0``.
         lag: delay added to every administration time, h.
         bioavailability: fraction of the amount that reaches the state (applied after the cap).
-        cap: largest amount per administration in the dose unit (not per kg), e.g. 800 mg for
-            tocilizumab 8 mg/kg; applied after weight scaling. None: no cap.
+        cap: largest amount per administration in the dose unit (not per kg or m²), e.g. 800 mg
+            for tocilizumab 8 mg/kg; applied after weight or body-surface scaling. None: no cap.
         time_days, interval_days: ``time`` and ``interval`` in days (24 h), for convenience.
 
     Example: tocilizumab 8 mg/kg IV over 1 h, at most 800 mg::
 
         Dose("central", 8, unit="mg/kg", duration=1, cap=800)
+
+    Blinatumomab 15 µg/m²/day by continuous infusion for 28 days (0.42 mg/m² over 672 h)::
+
+        Dose("central", 0.015 * 28, unit="mg/m2", duration=28 * 24)
     """
 
     target: str
@@ -78,12 +112,17 @@ class Dose:
         """True when the unit is per kg of body weight."""
         return isinstance(self.unit, str) and _normalise(self.unit).endswith("/kg")
 
+    @property
+    def per_m2(self) -> bool:
+        """True when the unit is per m² of body surface area."""
+        return isinstance(self.unit, str) and _normalise(self.unit).endswith("/m2")
+
 
 _FIELDS = [f.name for f in fields(Dose)]
 
 
 def _normalise(unit: str) -> str:
-    return unit.replace(" ", "")
+    return unit.replace(" ", "").replace("m²", "m2").replace("m^2", "m2")
 
 
 def as_dose(item: Any, i: int) -> Dose:
@@ -138,11 +177,11 @@ def check_dose_mapping(entry: Mapping[str, Any], path: str, info: Optional[Mappi
         target = None
     unit = d.get("unit", MISSING)
     dose_unit = dose_units.get(target, "") if target else ""
-    allowed_u = (f"'{dose_unit}' or '{dose_unit}/kg' (the dose unit of state '{target}', or per kg "
-                 "of body weight)" if dose_unit else "the dose unit of the target state, e.g. 'mg', "
-                 "'mg/kg', 'cells/kg'")
+    allowed_u = (f"'{dose_unit}', '{dose_unit}/kg' or '{dose_unit}/m2' (the dose unit of state "
+                 f"'{target}', per kg of body weight or per m² of body surface area)" if dose_unit
+                 else "the dose unit of the target state, e.g. 'mg', 'mg/kg', 'mg/m2', 'cells/kg'")
     unit = problems.text(f"{path}.unit", unit, allowed_u)
-    if unit is not None and dose_unit and unit.replace(" ", "") not in (dose_unit, dose_unit + "/kg"):
+    if unit is not None and dose_unit and dose_basis(unit, dose_unit) is None:
         problems.add(f"{path}.unit", unit, allowed_u)
     amount = problems.number(f"{path}.amount", d.get("amount", MISSING),
                              f"a finite amount >= 0 in {unit or 'the dose unit'}", lower=0.0)
