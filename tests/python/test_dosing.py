@@ -177,3 +177,23 @@ def test_per_m2_dose_without_height_or_out_of_range_names_the_field():
     with pytest.raises(crsim.InputError, match=r"regimen\[0\]\.unit = 'mg/m3'"):
         crsim.Scenario("pk1", patient={"weight_kg": 70}, regimen=[{"target": "central", "amount": 1,
                                                                    "unit": "mg/m3"}])
+
+
+def test_per_m2_results_file_keeps_the_prescription_and_the_amount_given(tmp_path):
+    sc = crsim.Scenario("pk1", patient={"weight_kg": 72.2, "height_cm": 180}, regimen=["100 mg/m2 iv"],
+                        horizon_days=1)
+    crsim.save(crsim.simulate(sc), tmp_path / "r.h5")
+    back = crsim.load(tmp_path / "r.h5")
+    assert back.scenario.patient.height_cm == 180 and back.scenario.regimen == ["100 mg/m2 iv"]
+    assert back.doses["amount"].tolist() == pytest.approx([190.0], rel=1e-12)   # mg given
+
+
+def test_scenario_errors_name_the_entry_and_part_of_a_text_with_several():
+    with pytest.raises(crsim.InputError, match=r"regimen\[1\]\[1\]\.additional"):  # part 1 of entry 1
+        crsim.Scenario("pk1", regimen=["1 mg iv", "2 mg iv; 3 mg q1h x2000000"], horizon_h=100)
+    with pytest.raises(crsim.InputError, match=r"regimen\[0\] = 720 is not allowed: a first administration"):
+        crsim.Scenario("pk1", regimen=["1 mg iv day 0; 2 mg day 30"], horizon_h=48)
+    with pytest.raises(crsim.InputError) as err:  # a policy giving a per-m² dose without a height
+        crsim.Scenario("pk1", patient={"weight_kg": 70}, regimen=["1 mg iv"],
+                       policies=[{"name": "p", "when": "C >= 0.5", "give": "10 mg/m2 iv"}])
+    assert err.value.field == "patient.height_cm" and "policies[0].give[0]" in str(err.value)
