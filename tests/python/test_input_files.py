@@ -98,3 +98,17 @@ def test_a_repeat_count_beyond_int32_is_refused_not_wrapped():
     dose = crsim.Dose("central", 100, additional=4_294_967_297, interval=1.0)
     with pytest.raises(crsim.InputError, match=r"doses\[0\]\.additional = 4294967297 is not allowed"):
         crsim.simulate("pk1", doses=[dose], days=1)
+
+
+def test_a_path_with_a_nul_is_refused_not_truncated(tmp_path):
+    res = crsim.simulate("pk1", doses=[crsim.Dose("central", 100)], days=1)
+    with pytest.raises(crsim.InputError, match="without NUL characters"):
+        res.save(str(tmp_path / "x\0y.h5"))
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("name", ["a\x1b[31mred", "tab\there", "bell\x07"])
+def test_scenario_names_with_control_characters_are_refused(name):
+    # names are printed by the command line and become HDF5 group names
+    with pytest.raises(crsim.InputError, match="name = .* is not allowed: a scenario name"):
+        crsim.Scenario("pk1", name=name, regimen=["100 mg iv"], horizon_h=24)

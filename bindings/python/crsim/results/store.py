@@ -21,7 +21,11 @@ IoError = _core.IoError
 def _path(path: Any, field: str = "path") -> str:
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
         raise input_error(field, path, "a file path (str or pathlib.Path)")
-    return os.fspath(path)
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text or "\0" in text:
+        # the C++ writer would stop at the NUL and write another file ("x\0y.h5" -> "x")
+        raise input_error(field, text, "a non-empty file path without NUL characters")
+    return text
 
 
 def _record(name: str, res: Any) -> Dict[str, Any]:

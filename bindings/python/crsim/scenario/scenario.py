@@ -45,7 +45,8 @@ BODY_FIELDS = ("patient.weight_kg", "patient.height_cm")
 OUTPUT_KEYS = ("step_h", "times_h")
 SOLVER_KEYS = ("method", "rtol", "atol", "max_steps", "max_step", "initial_step")
 METHODS = ("auto", "rosenbrock4", "dopri5")
-NAME_PATTERN = r"(?!\.\.?$)[^/\x00]+"
+#: A scenario name: no '/', no control characters (names are printed and are HDF5 group names).
+NAME_PATTERN = r"(?!\.\.?$)[^/\x00-\x1f\x7f]+"
 
 
 @dataclass(frozen=True)
@@ -338,9 +339,8 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
 
 def _check_identity(d: Mapping[str, Any], p: Problems, default_name: str):
     """The scenario's name and description."""
-    name = p.text("name", d.get("name", default_name),
-                         "a scenario name: non-empty text without '/' (not '.' or '..')",
-                         pattern=NAME_PATTERN) or default_name
+    name = p.text("name", d.get("name", default_name), "a scenario name: non-empty text without '/' "
+                  "or control characters (not '.' or '..')", pattern=NAME_PATTERN) or default_name
     desc = d.get("description", "")
     if desc is None:
         desc = ""
