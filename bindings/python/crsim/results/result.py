@@ -65,7 +65,12 @@ class Result:
                  t_start: float = 0.0, solver: Optional[Dict[str, Any]] = None):
         # raw: the engine's output, a bound _core.Trajectory (arrays are views into it) or a dict
         # with the same fields (a batch run, a results file)
-        get = raw.__getitem__ if isinstance(raw, Mapping) else (lambda key: getattr(raw, key))
+        def get(key: str, default: Any = KeyError) -> Any:
+            value = raw.get(key, default) if isinstance(raw, Mapping) else getattr(raw, key, default)
+            if value is KeyError:
+                raise KeyError(key)
+            return value
+
         t = tables(model._info)
         self.model = model
         self.times: np.ndarray = get("times")
@@ -76,7 +81,8 @@ class Result:
         self.state_dose_units: List[str] = list(t.state_dose_units)
         self.observable_names: List[str] = list(t.observable_names)
         self.observable_units: List[str] = list(t.observable_units)
-        self.parameters: Dict[str, float] = dict(zip(t.parameter_names, np.asarray(get("parameters"), dtype=float).tolist()))
+        values = np.asarray(get("parameters"), dtype=float).tolist()
+        self.parameters: Dict[str, float] = dict(zip(t.parameter_names, values))
         self.parameter_units: Dict[str, str] = dict(t.parameter_units)
         self.weight = weight
         self.t_start = t_start
@@ -90,9 +96,7 @@ class Result:
         self._scenario_json: Optional[str] = None
         self._call: Optional[Dict[str, Any]] = None   # simulate() arguments, for .scenario
         self._readouts: Optional[Readouts] = None     # set when loaded from a file
-        # None when loaded from a file
-        self._firings: Optional[Dict[str, Any]] = (raw.get("firings") if isinstance(raw, Mapping)
-                                                   else raw.firings)
+        self._firings: Optional[Dict[str, Any]] = get("firings", None)  # None when loaded from a file
         self._policies_used = False  # set by simulate: readouts then record the firings
 
     # --- scenario -----------------------------------------------------------------------------
