@@ -110,16 +110,15 @@ def has_weight_parameter(info: Mapping[str, Any]) -> bool:
 
 # --- the keyword path ------------------------------------------------------------------------------
 
-
 def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
-            parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
-            height: Optional[float] = None,
-            initial: Optional[Mapping[str, float]] = None, method: str = "auto",
-            rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
-            max_step: float = 0.0, initial_step: float = 0.0,
-            sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
-            days: Optional[float] = None, policies: Any = None,
-            sensitivity_error_control: bool = True) -> Problem:
+                 parameters: Optional[Mapping[str, float]] = None, weight: Optional[float] = None,
+                 height: Optional[float] = None,
+                 initial: Optional[Mapping[str, float]] = None, method: str = "auto",
+                 rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 500_000,
+                 max_step: float = 0.0, initial_step: float = 0.0,
+                 sensitivities: Union[None, bool, str, Sequence[str]] = None, t_start: float = 0.0,
+                 days: Optional[float] = None, policies: Any = None,
+                 sensitivity_error_control: bool = True) -> Problem:
     """The arguments of :func:`crsim.simulate` (not a Scenario), checked and converted, as an engine
     problem."""
     m = as_model(model)
@@ -134,7 +133,7 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
     if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
         given = (parameters or {}).get(WEIGHT_PARAMETER)
         if weight is None:
-            weight_kg = overrides.get(WEIGHT_PARAMETER, m.parameter_values[WEIGHT_PARAMETER])
+            weight_kg = effective_weight(m, None, overrides)
         elif given is not None and given != weight_kg:
             raise input_error("weight", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} "
                               f"= {given} kg (give one of them)")
