@@ -3,7 +3,7 @@
 // Each policy is a small state machine: `active` while its condition holds, `true_since` the
 // located time it started to hold. It fires at max(true_since + sustained, earliest time its limits
 // allow) if the condition still holds then and the time lies in its window. Crossings inside a step
-// are located by bisection on the stepper's dense output (evaluator `z_at`).
+// are located by bisection on the stepper's dense output (evaluator `z_at`, crossing.hpp).
 #pragma once
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "crossing.hpp"
 #include "crsim/errors.hpp"
 #include "crsim/model.hpp"
 #include "crsim/policy.hpp"
@@ -226,13 +227,10 @@ private:
     // First time in (lo, hi] at which the condition of policy i differs from its value at lo.
     double locate(std::size_t i, double lo, double hi, const Evaluator& z_at, std::vector<double>& z) const {
         const bool at_lo = watch_[i].active;
-        const double tol = policies_[i].time_tolerance;
-        while (hi - lo > tol) {
-            const double mid = 0.5 * (lo + hi);
-            z_at(mid, z.data());
-            if (holds(i, mid, z.data()) == at_lo) lo = mid; else hi = mid;
-        }
-        return hi;
+        return bisect_change(lo, hi, policies_[i].time_tolerance, [&](double t) {
+                   z_at(t, z.data());
+                   return holds(i, t, z.data()) != at_lo;
+               }).hi;
     }
 
     Watch check(std::size_t i) const {

@@ -16,6 +16,7 @@
 #include "crsim/errors.hpp"
 #include "crsim/interrupt.hpp"
 #include "policy_monitor.hpp"
+#include "readout_recorder.hpp"
 #include "stiffness.hpp"
 
 namespace crsim {
@@ -252,6 +253,7 @@ private:
     std::size_t seq_ = 0;
     std::vector<int> infusing_;      // per state: infusions running
     std::unique_ptr<detail::PolicyMonitor> policies_;
+    std::unique_ptr<detail::ReadoutRecorder> readouts_;  // the readout trajectory (when asked for)
     std::size_t next_out_ = 0;
     double last_dt_ = 0.0;
     System sys_{model_, nullptr, 0, 0, nullptr, {}, {}, nullptr};
@@ -420,6 +422,7 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
                               "step size underflow; the problem is too stiff for this method or "
                               "the right-hand side is discontinuous");
         double stop = b;
+        const double t_prev = stepper.previous_time();
         if (!policies_->empty()) {
             int fired = -1;
             const double tf = policies_->scan_step(stepper.previous_time(), stepper.current_time(),
@@ -430,6 +433,10 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
                 stop = tf;
             }
         }
+        // The readout trajectory: the step as the run keeps it, up to where a policy fired.
+        if (readouts_->enabled())
+            readouts_->step(t_prev, stop < b ? stop : stepper.current_time(),
+                            stop < b ? nullptr : raw(const_cast<State&>(x)), z_at);
         while (next_out_ < times.size() && times[next_out_] < stop &&
                times[next_out_] <= stepper.current_time()) {
             stepper.calc_state(times[next_out_], tmp);
@@ -463,6 +470,7 @@ template <class Segment>
 void Driver::integrate_all(Segment&& segment, std::vector<double>& zv) {
     const double t_end = pr_.times.back();
     double t = pr_.t_start;
+    readouts_->point(t, zv.data());  // the initial state, before doses at t_start
     for (;;) {
         if (interrupt_.requested()) throw Interrupted("at t = " + fmt(t) + " h");
         // At a discontinuity (or where a policy fired): doses, then policies that are due here
@@ -474,6 +482,7 @@ void Driver::integrate_all(Segment&& segment, std::vector<double>& zv) {
             apply_events_at(t, zv);
             policies_->observe_point(t, zv.data());
         }
+        readouts_->point(t, zv.data());  // after the doses (the state before: the last step's end)
         while (next_out_ < pr_.times.size() && pr_.times[next_out_] == t) {
             record(t, zv.data());
             ++next_out_;
@@ -610,6 +619,9 @@ Trajectory Driver::run() {
                              "a finite initial value (check the parameters it is computed from)");
 
     policies_->set_state_size(static_cast<int>(N));
+    readouts_ = std::make_unique<detail::ReadoutRecorder>(model_, pr_.readouts, p_.data(),
+                                                          out_.readout);
+    readouts_->set_state_size(static_cast<int>(N));
 
     sys_.p = p_.data();
     q_.resize(static_cast<std::size_t>(model_.n_prepared()));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <string>
 
 #include "crsim/errors.hpp"
@@ -103,7 +104,60 @@ GradeCourse astct_grade_course(const std::vector<double>& times, const std::vect
     return gc;
 }
 
+std::vector<ReadoutWatch> crs_readout_watch(const GradingPolicy& pol) {
+    const double fluids = pol.map_target - pol.fluid_map_gain;  // MAP below: fluids do not suffice
+    const auto ge = Comparison::GreaterEqual, le = Comparison::LessEqual;
+    return {
+        {"temperature", ge, pol.fever_c},
+        {"sbp", ge, pol.sbp_hypotension},
+        {"map", ge, pol.map_target},
+        {"map", ge, fluids},
+        {"map", ge, fluids - pol.ne_restorable},
+        {"map", ge, fluids - pol.ne_avp_restorable},
+        {"fio2_required", le, pol.fio2_room_air},
+        {"fio2_required", le, pol.fio2_low_flow_max},
+        {"fio2_required", le, pol.fio2_positive_pressure},
+        {"b_cell_fraction", ge, kBCellAplasiaFraction},
+    };
+}
+
 namespace {
+// Per point k, the largest (or smallest) y[j] over the points j <= k with ts[j] >= ts[k] - width
+// (a monotone queue: linear in the number of points).
+std::vector<double> window_extreme(const std::vector<double>& ts, const std::vector<double>& y,
+                                   double width, bool largest) {
+    std::vector<double> out(ts.size());
+    std::deque<std::size_t> q;
+    for (std::size_t k = 0; k < ts.size(); ++k) {
+        while (!q.empty() && (largest ? y[q.back()] <= y[k] : y[q.back()] >= y[k])) q.pop_back();
+        q.push_back(k);
+        while (ts[q.front()] < ts[k] - width) q.pop_front();
+        out[k] = y[q.front()];
+    }
+    return out;
+}
+
+// The grade course (at the points ts) read at the output times: the grade of the last point at or
+// before each (after a discontinuity's doses, as outputs are), 0 once the episode of that point
+// closed (pol.resolution_h after its last quiet start).
+std::vector<int> grade_at(const std::vector<double>& out, const std::vector<double>& ts,
+                          const GradeCourse& gc, const GradingPolicy& pol) {
+    std::vector<int> g(out.size(), 0);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        const auto it = std::upper_bound(ts.begin(), ts.end(), out[k]);
+        if (it == ts.begin()) continue;
+        const std::size_t j = static_cast<std::size_t>(it - ts.begin()) - 1;
+        g[k] = gc.grade[j];
+        const Episode* ep = nullptr;
+        for (const Episode& e : gc.episodes)
+            if (e.onset_h <= ts[j]) ep = &e;
+        if (g[k] > 0 && ep != nullptr && !std::isnan(ep->resolution_h) &&
+            ts[j] >= ep->resolution_h && out[k] - ep->resolution_h >= pol.resolution_h)
+            g[k] = 0;
+    }
+    return g;
+}
+
 // Value of series y at time t (linear interpolation; clamps at the ends).
 double at_time(const std::vector<double>& ts, const std::vector<double>& y, double t) {
     if (t <= ts.front()) return y.front();
@@ -118,14 +172,21 @@ double at_time(const std::vector<double>& ts, const std::vector<double>& y, doub
 CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const GradingPolicy& pol) {
     if (model.name() != "crs")
         throw InputError("model", "'" + model.name() + "'", "'crs' (readouts need its observables)");
-    const std::size_t T = tr.times.size(), no = static_cast<std::size_t>(model.n_observables());
+    // The readout trajectory when recorded (grid-independent), else the output grid.
+    const bool fine = !tr.readout.times.empty();
+    const auto& ts = fine ? tr.readout.times : tr.times;
+    const auto& obs = fine ? tr.readout.observables : tr.observables;
+    const std::size_t T = ts.size(), no = static_cast<std::size_t>(model.n_observables());
+    if (obs.size() != T * no)
+        throw InputError(fine ? "trajectory.readout.observables" : "trajectory.observables",
+                         std::to_string(obs.size()) + " values",
+                         std::to_string(T * no) + " (times x observables of model crs)");
     auto series = [&](const char* name) {
         const std::size_t j = static_cast<std::size_t>(model.observable_index(name));
         std::vector<double> v(T);
-        for (std::size_t k = 0; k < T; ++k) v[k] = tr.observables[k * no + j];
+        for (std::size_t k = 0; k < T; ++k) v[k] = obs[k * no + j];
         return v;
     };
-    const auto& ts = tr.times;
     const auto cart = series("car_t_blood"), il6 = series("il6"), crp = series("crp"),
                fer = series("ferritin"), ifng = series("ifng"), mcp1 = series("mcp1"),
                temp = series("temperature"), map = series("map"), sbp = series("sbp"),
@@ -151,10 +212,14 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
         if (k + 1 < T) {
             const double dt = ts[k + 1] - ts[k];
             if (ts[k + 1] <= 28.0 * 24.0) r.cart_auc28 += 0.5 * (cart[k] + cart[k + 1]) * dt / 24.0;
-            if (bfrac[k] < 0.01) r.b_cell_aplasia_h += dt;
+            if (bfrac[k] < kBCellAplasiaFraction) r.b_cell_aplasia_h += dt;
         }
     }
     r.cart_last = cart.back();
+    if (fine && !tr.times.empty() && tr.observables.size() == tr.times.size() * no) {
+        const auto j = static_cast<std::size_t>(model.observable_index("car_t_blood"));
+        r.cart_last = tr.observables[(tr.times.size() - 1) * no + j];  // at the last output time
+    }
 
     // ASTCT grade course; anti-cytokine therapy = doses into the kAnticytokineStates.
     std::vector<double> anticyto;
@@ -169,7 +234,7 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
     std::vector<GraderInputs> gin(T);
     for (std::size_t k = 0; k < T; ++k) gin[k] = GraderInputs{temp[k], map[k], sbp[k], fio2[k]};
     const GradeCourse gc = astct_grade_course(ts, gin, anticyto, pol);
-    r.grade = gc.grade;
+    r.grade = fine ? grade_at(tr.times, ts, gc, pol) : gc.grade;
     r.episodes = static_cast<int>(gc.episodes.size());
     if (!gc.episodes.empty()) {
         r.onset_h = gc.episodes.front().onset_h;
@@ -189,6 +254,12 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
     int grade_max_so_far = 0;
     double fer_max_crs = 0.0;
     int pulmonary = 0;
+    // partial HScore over the past 7 days (max temperature, nadir counts)
+    const double week = 7.0 * 24.0;
+    const auto tmax7 = window_extreme(ts, temp, week, true);
+    const auto hbmin = window_extreme(ts, hb, week, false);
+    const auto pltmin = window_extreme(ts, plt, week, false);
+    const auto ancmin = window_extreme(ts, anc, week, false);
     for (std::size_t k = 0; k < T; ++k) {
         const double t = ts[k];
         grade_max_so_far = std::max(grade_max_so_far, gc.grade[k]);
@@ -211,16 +282,8 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
         const int cytopenias = (anc[k] < 1.0) + (plt[k] < 100.0) + (hb[k] < 9.0);
         const int hlh = (temp[k] >= 38.5) + (cytopenias >= 2) + (fib[k] <= 150.0) + (fer[k] >= 500.0);
         r.hlh2004_max = std::max(r.hlh2004_max, hlh);
-        // partial HScore over the past 7 days (max temperature, nadir counts)
-        double tmax7 = temp[k], hbmin = hb[k], pltmin = plt[k], ancmin = anc[k];
-        for (std::size_t j = k; j-- > 0 && ts[j] >= t - 7.0 * 24.0;) {
-            tmax7 = std::max(tmax7, temp[j]);
-            hbmin = std::min(hbmin, hb[j]);
-            pltmin = std::min(pltmin, plt[j]);
-            ancmin = std::min(ancmin, anc[j]);
-        }
-        int hs = tmax7 > 39.4 ? 49 : (tmax7 >= 38.4 ? 33 : 0);
-        const int lineages = (hbmin <= 9.2) + (ancmin <= 5.0) + (pltmin <= 110.0);
+        int hs = tmax7[k] > 39.4 ? 49 : (tmax7[k] >= 38.4 ? 33 : 0);
+        const int lineages = (hbmin[k] <= 9.2) + (ancmin[k] <= 5.0) + (pltmin[k] <= 110.0);
         hs += lineages == 3 ? 34 : (lineages == 2 ? 24 : 0);
         hs += fer[k] > 6000.0 ? 50 : (fer[k] >= 2000.0 ? 35 : 0);
         hs += fib[k] <= 250.0 ? 30 : 0;

@@ -35,8 +35,12 @@ def test_readouts_agree_with_the_grade_course(run):
     dt = 1.0  # h between outputs
     assert r["hours_grade_ge2"] == pytest.approx(dt * (grade.values >= 2).sum(), abs=2 * dt)
     assert r["hours_grade_ge3"] <= r["hours_grade_ge2"]
-    assert r["il6_peak"] == pytest.approx(run["il6"].max(), rel=1e-12)
-    assert r["cart_cmax"] == pytest.approx(run["car_t_blood"].max(), rel=1e-12)
+    # peaks are taken at the solver's step points (the readout trajectory), not on the output grid:
+    # within 1e-4 of the hourly outputs' maximum, and at least every step point's value
+    assert r["il6_peak"] == pytest.approx(run["il6"].max(), rel=1e-4)
+    assert r["cart_cmax"] == pytest.approx(run["car_t_blood"].max(), rel=1e-4)
+    _, _, obs = run._readout_trajectory(fallback=False)
+    assert r["il6_peak"] == obs[:, run.observable_names.index("il6")].max()
     assert run.readout_units["il6_peak"] == "pg/mL"
 
 

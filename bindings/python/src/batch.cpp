@@ -28,13 +28,14 @@ crsim::Problem problem_from(const crsim::Model& model, const py::handle& h, std:
     const py::dict d = to_dict(h, f, "a dict with keys parameters, doses, times, weight_kg, t_start, "
                                      "initial, options, sensitivities, policies");
     static const std::set<std::string> known = {"parameters", "doses", "times", "weight_kg", "t_start",
-                                                "initial", "options", "sensitivities", "policies"};
+                                                "initial", "options", "sensitivities", "policies",
+                                                "readouts"};
     for (auto kv : d) {
         const std::string key = to_string(kv.first, f + " key", "a field name (str)");
         if (!known.count(key))
             throw crsim::InputError(f, "a dict with key '" + key + "'",
                                     "keys among parameters, doses, times, weight_kg, t_start, initial, "
-                                    "options, sensitivities, policies");
+                                    "options, sensitivities, policies, readouts");
     }
     if (!d.contains("times")) throw crsim::InputError(f + ".times", "missing", "output times in h");
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -42,10 +43,13 @@ crsim::Problem problem_from(const crsim::Model& model, const py::handle& h, std:
     const double weight = w.is_none() ? nan : to_double(w, f + ".weight_kg", "a body weight in kg or None");
     const double t0 = to_double(get_or(d, "t_start", py::float_(0.0)), f + ".t_start", "a time in h");
     try {
-        return to_problem(model, get_or(d, "parameters", py::dict()), get_or(d, "doses", py::list()),
-                          d["times"], weight, t0, get_or(d, "initial", py::dict()),
-                          get_or(d, "options", py::dict()), get_or(d, "sensitivities", py::list()),
-                          get_or(d, "policies", py::list()));
+        crsim::Problem pr =
+            to_problem(model, get_or(d, "parameters", py::dict()), get_or(d, "doses", py::list()),
+                       d["times"], weight, t0, get_or(d, "initial", py::dict()),
+                       get_or(d, "options", py::dict()), get_or(d, "sensitivities", py::list()),
+                       get_or(d, "policies", py::list()));
+        pr.readouts = to_readouts(get_or(d, "readouts", py::none()));
+        return pr;
     } catch (const crsim::InputError& e) {
         throw crsim::InputError::nested(f + ".", e);
     }
@@ -90,12 +94,15 @@ void bind_batch(py::module_& m) {
           "Runs many simulations of one model on a pool of C++ threads (threads <= 0: one per "
           "hardware thread) with the GIL released. problems: list of dicts with the arguments of "
           "simulate (parameters, doses, times, weight_kg, t_start, initial, options, "
-          "sensitivities, policies). A policy dict has name, variable (observable or state), "
+          "sensitivities, policies; readouts: see _core.Problem). A policy dict has name, "
+          "variable (observable or state), "
           "comparison ('>=' or '<='), threshold, sustained (h), action (list of dose dicts whose "
           "time is an offset from administration), delay (h), max_firings, min_interval (h), "
           "max_per_period, period (h), window_start, window_end (h), time_tolerance (h); counts "
           "may be inf. Returns a list in input order: each entry the dict simulate returns plus "
           "status ('ok', 'InputError', 'SolverError' or 'OtherError') and message (empty when ok; "
-          "a failed run has only these two keys). Conversion errors raise InputError naming "
+          "a failed run has only these two keys; readout_times, readout_states, "
+          "readout_observables "
+          "when a readout trajectory was recorded). Conversion errors raise InputError naming "
           "problems[i].<field> before anything runs.");
 }

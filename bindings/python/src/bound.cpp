@@ -1,12 +1,13 @@
 // crsim._core (private): bound objects at the Python boundary.
 //
 //   _core.Problem(model, parameters, doses, times, weight_kg, t_start, initial, options,
-//                 sensitivities, policies, dose_field="doses")
+//                 sensitivities, policies, readouts=None)
 //       one run converted and checked once (a crsim::Problem and its model); .simulate() runs it
 //       with the GIL released and returns a
 //   _core.Trajectory
 //       the engine's output, owned by the object; its arrays (times, states, observables,
-//       sensitivities) are numpy views into it (no copy), alive as long as any view is.
+//       sensitivities, the readout trajectory) are numpy views into it (no copy), alive as long
+//       as any view is; readout_times/_states/_observables are None when none was recorded.
 //
 // crsim.scenario.resolve builds the arguments; crsim.run.simulate makes the Problem and wraps the
 // Trajectory in a crsim.Result.
@@ -69,16 +70,20 @@ void bind_bound(py::module_& m) {
         .def(py::init([](const std::string& model, const py::handle& parameters, const py::handle& doses,
                          const py::handle& times, double weight_kg, double t_start,
                          const py::handle& initial, const py::handle& options,
-                         const py::handle& sensitivities, const py::handle& policies) {
+                         const py::handle& sensitivities, const py::handle& policies,
+                         const py::handle& readouts) {
                  BoundProblem b;
                  b.model = model_by_name(model);
                  b.problem = to_problem(*b.model, parameters, doses, times, weight_kg, t_start, initial,
                                         options, sensitivities, policies);
+                 b.problem.readouts = to_readouts(readouts);
                  return b;
              }),
              py::arg("model"), py::arg("parameters"), py::arg("doses"), py::arg("times"),
              py::arg("weight_kg"), py::arg("t_start"), py::arg("initial"), py::arg("options"),
-             py::arg("sensitivities"), py::arg("policies"))
+             py::arg("sensitivities"), py::arg("policies"), py::arg("readouts") = py::none(),
+             "readouts: None, or the watched thresholds of a readout trajectory to record along "
+             "(a list of (variable, '>=' or '<=', threshold); [] records the step points alone).")
         .def_property_readonly("model", [](const BoundProblem& b) { return b.model->name(); })
         .def_property_readonly("n_times", [](const BoundProblem& b) { return b.problem.times.size(); })
         .def("simulate",
@@ -136,5 +141,26 @@ void bind_bound(py::module_& m) {
         .def_property_readonly("doses",
                                [](const BoundTrajectory& b) { return events_to_dict(*b.model, b.tr.doses); })
         .def_property_readonly("firings",
-                               [](const BoundTrajectory& b) { return firings_to_dict(b.tr.firings); });
+                               [](const BoundTrajectory& b) {
+                                   return firings_to_dict(b.tr.firings);
+                               })
+        .def_property_readonly("readout_times", [](py::object self) -> py::object {
+            const auto& r = traj(self).tr.readout;
+            if (r.times.empty()) return py::none();
+            return view(r.times, {static_cast<py::ssize_t>(r.times.size())}, self);
+        })
+        .def_property_readonly("readout_states", [](py::object self) -> py::object {
+            const auto& b = traj(self);
+            const auto& r = b.tr.readout;
+            if (r.times.empty()) return py::none();
+            return view(r.states, {static_cast<py::ssize_t>(r.times.size()),
+                                   static_cast<py::ssize_t>(b.model->n_states())}, self);
+        })
+        .def_property_readonly("readout_observables", [](py::object self) -> py::object {
+            const auto& b = traj(self);
+            const auto& r = b.tr.readout;
+            if (r.times.empty()) return py::none();
+            return view(r.observables, {static_cast<py::ssize_t>(r.times.size()),
+                                        static_cast<py::ssize_t>(b.model->n_observables())}, self);
+        });
 }

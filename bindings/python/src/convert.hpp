@@ -37,6 +37,12 @@ crsim::Problem to_problem(const crsim::Model& model, const py::handle& parameter
                           const py::handle& times, double weight_kg, double t_start,
                           const py::handle& initial, const py::handle& options,
                           const py::handle& sensitivities, const py::handle& policies);
+// The readout trajectory to record: None (none) or a list of watched thresholds, each a
+// (variable, comparison '>=' or '<=', threshold) sequence; errors name `<field>[i]`.
+crsim::ReadoutOptions to_readouts(const py::handle& h, const std::string& field = "readouts");
+// The readout trajectory as numpy arrays into `out` (readout_times, readout_states,
+// readout_observables), or nothing when none was recorded.
+void readout_to_dict(const crsim::Model& model, const crsim::ReadoutTrajectory& r, py::dict& out);
 // A trajectory as the dict _core.simulate returns (numpy arrays, stats, doses, firings).
 py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& problem,
                             const crsim::Trajectory& tr);

@@ -1,5 +1,7 @@
 // crsim._core: clinical readouts of a "crs" trajectory (ASTCT grade per time, onset, duration,
-// time at grade, biomarker peaks, HLH flags), computed by crsim::models::crs_readouts.
+// time at grade, biomarker peaks, HLH flags), computed by crsim::models::crs_readouts, from the
+// run's readout trajectory when given (grid-independent), and the thresholds that trajectory
+// watches (crsim::models::crs_readout_watch).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -17,7 +19,8 @@ using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 std::vector<double> to_vector(const Array& a) { return std::vector<double>(a.data(), a.data() + a.size()); }
 
 py::dict readouts(const std::string& model_name, const Array& times, const Array& states,
-                  const Array& observables, const py::dict& doses) {
+                  const Array& observables, const py::dict& doses, const py::object& readout_times,
+                  const py::object& readout_observables) {
     const auto model = crsim::models::builtin_registry().get(model_name);
     const auto T = static_cast<std::size_t>(times.size());
     if (states.ndim() != 2 || static_cast<std::size_t>(states.shape(0)) != T ||
@@ -32,6 +35,19 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
     tr.times = to_vector(times);
     tr.states = to_vector(states);
     tr.observables = to_vector(observables);
+    if (readout_times.is_none() != readout_observables.is_none())
+        throw crsim::InputError("readout_times", readout_times.is_none() ? "None" : "an array",
+                                "given together with readout_observables (both or neither)");
+    if (!readout_times.is_none()) {
+        const Array rt = readout_times.cast<Array>(), ro = readout_observables.cast<Array>();
+        if (rt.ndim() != 1 || rt.size() == 0 || ro.ndim() != 2 || ro.shape(0) != rt.size() ||
+            ro.shape(1) != model->n_observables())
+            throw crsim::InputError("readout_observables", "an array of the wrong shape",
+                                    "shape (len(readout_times) > 0, n_observables) of model " +
+                                        model_name);
+        tr.readout.times = to_vector(rt);
+        tr.readout.observables = to_vector(ro);
+    }
     const auto names = doses["state"].cast<std::vector<std::string>>();
     const auto time = doses["time"].cast<std::vector<double>>();
     const auto amount = doses["amount"].cast<std::vector<double>>();
@@ -85,7 +101,19 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
 
 void bind_crs_readouts(py::module_& m) {
     m.def("crs_readouts", &readouts, py::arg("model"), py::arg("times"), py::arg("states"),
-          py::arg("observables"), py::arg("doses"),
+          py::arg("observables"), py::arg("doses"), py::arg("readout_times") = py::none(),
+          py::arg("readout_observables") = py::none(),
           "Clinical readouts of a run of the crs model (docs/model.md sec. 7): dict of numbers, flags and "
-          "the ASTCT grade per output time ('grade').");
+          "the ASTCT grade per output time ('grade'); from the readout trajectory when given "
+          "(readout_times, readout_observables), else from the output grid.");
+    m.def("crs_readout_watch", [] {
+              py::list out;
+              for (const auto& w : crsim::models::crs_readout_watch())
+                  out.append(py::make_tuple(
+                      w.variable, w.comparison == crsim::Comparison::GreaterEqual ? ">=" : "<=",
+                      w.threshold));
+              return out;
+          },
+          "The thresholds the readout trajectory of a crs run watches, from the ASTCT grader's "
+          "GradingPolicy: a list of (observable, '>=' or '<=', threshold).");
 }

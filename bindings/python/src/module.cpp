@@ -254,6 +254,41 @@ crsim::Problem to_problem(const crsim::Model& model, const py::handle& parameter
     return pr;
 }
 
+crsim::ReadoutOptions to_readouts(const py::handle& h, const std::string& field) {
+    crsim::ReadoutOptions r;
+    if (h.is_none()) return r;
+    const std::string allowed = "None or a list of (variable, '>=' or '<=', threshold)";
+    if (!py::isinstance<py::list>(h) && !py::isinstance<py::tuple>(h))
+        throw crsim::InputError(field, repr_of(h), allowed);
+    r.record = true;
+    std::size_t i = 0;
+    for (auto item : h) {
+        const std::string f = field + "[" + std::to_string(i++) + "]";
+        const std::string one = "a (variable, '>=' or '<=', threshold) tuple";
+        const bool seq = py::isinstance<py::list>(item) || py::isinstance<py::tuple>(item);
+        if (!seq || py::len(item) != 3) throw crsim::InputError(f, repr_of(item), one);
+        const py::sequence t = py::reinterpret_borrow<py::sequence>(item);
+        crsim::ReadoutWatch w;
+        w.variable = to_string(t[0], f + ".variable", "an observable or state name");
+        const std::string c = to_string(t[1], f + ".comparison", "'>=' or '<='");
+        if (c != ">=" && c != "<=")
+            throw crsim::InputError(f + ".comparison", "'" + c + "'", "'>=' or '<='");
+        w.comparison = c == ">=" ? crsim::Comparison::GreaterEqual : crsim::Comparison::LessEqual;
+        w.threshold = to_double(t[2], f + ".threshold", "a finite threshold");
+        r.watch.push_back(w);
+    }
+    return r;
+}
+
+void readout_to_dict(const crsim::Model& model, const crsim::ReadoutTrajectory& r, py::dict& out) {
+    if (r.times.empty()) return;
+    const auto R = static_cast<py::ssize_t>(r.times.size());
+    out["readout_times"] = array_from(r.times, {R});
+    out["readout_states"] = array_from(r.states, {R, static_cast<py::ssize_t>(model.n_states())});
+    out["readout_observables"] =
+        array_from(r.observables, {R, static_cast<py::ssize_t>(model.n_observables())});
+}
+
 py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& pr, const crsim::Trajectory& tr) {
     const auto T = static_cast<py::ssize_t>(tr.times.size());
     const auto n = static_cast<py::ssize_t>(model.n_states());
@@ -270,6 +305,7 @@ py::dict trajectory_to_dict(const crsim::Model& model, const crsim::Problem& pr,
     out["stats"] = stats_to_dict(tr.stats, pr.options.method);
     out["doses"] = events_to_dict(model, tr.doses);
     out["firings"] = firings_to_dict(tr.firings);
+    readout_to_dict(model, tr.readout, out);
     return out;
 }
 

@@ -38,6 +38,26 @@ struct SolverOptions {
     bool sensitivity_error_control = true;
 };
 
+// A threshold the readout trajectory watches: where `variable` (an observable or state) starts or
+// stops satisfying `variable <comparison> threshold`, bracketing points are recorded.
+struct ReadoutWatch {
+    std::string variable;
+    Comparison comparison = Comparison::GreaterEqual;
+    double threshold = 0.0;
+};
+
+// The readout trajectory (off by default): the state at every accepted step end of the solver and
+// at both sides of every discontinuity (dose, infusion start or stop, policy firing), plus two
+// points bracketing each crossing of a watched threshold, located by bisection on the dense output
+// to `time_tolerance` h. Its points depend on the solver's steps and the model, never on the output
+// times asked for, so readouts computed from it (onset, duration, time at grade, peaks) do not
+// depend on the output grid. Recording it leaves the output at the requested times unchanged.
+struct ReadoutOptions {
+    bool record = false;
+    std::vector<ReadoutWatch> watch;
+    double time_tolerance = 1e-6;  // h, > 0
+};
+
 struct Problem {
     std::vector<double> parameters;             // full vector in model order (empty = defaults)
     std::map<std::string, double> initial;      // state name -> initial value overriding x0(p)
@@ -52,6 +72,7 @@ struct Problem {
     // Triggered policies, watched on every step (see policy.hpp). Sensitivities do not include the
     // dependence of a firing time on the parameters.
     std::vector<Policy> policies;
+    ReadoutOptions readouts;
 };
 
 // A hand-over of method "auto" from one stepper to the other.
@@ -76,6 +97,14 @@ struct SolverStats {
 // "dopri5+rosenbrock4"; a run without steps names the method `requested` starts with.
 std::string method_used(Method requested, const SolverStats& stats);
 
+// Points of the readout trajectory in time order (ReadoutOptions); at a discontinuity two points
+// share its time, the state before and after it. States without their sensitivities.
+struct ReadoutTrajectory {
+    std::vector<double> times;        // R
+    std::vector<double> states;       // R x n, row-major
+    std::vector<double> observables;  // R x n_obs, row-major
+};
+
 struct Trajectory {
     std::vector<double> times;        // T
     std::vector<double> states;       // T x n, row-major
@@ -85,6 +114,7 @@ struct Trajectory {
     std::vector<double> observable_sensitivities;  // T x n_obs x m
     std::vector<DoseEvent> doses;     // the administrations up to the last output time (incl. triggered)
     std::vector<PolicyFiring> firings;  // triggered policies, in time order
+    ReadoutTrajectory readout;        // empty unless problem.readouts.record
     SolverStats stats;
 };
 

@@ -48,7 +48,13 @@ class ModelExtension:
         drug_states: drug -> the states whose administrations count as its doses (scan readouts
             ``<drug>_doses``).
         readouts: function(result) -> (name -> value, name -> unit): the clinical readouts of a run
-            (``Result.readouts``); None: the per-observable summary (max, t_max, auc, last).
+            (``Result.readouts``); None: the per-observable summary (max, t_max, auc, last). A model
+            with readouts has its runs record a readout trajectory (docs/package.md, "Readout
+            trajectory"): ``result._readout_trajectory()``, independent of the output grid.
+        readout_watch: the thresholds that readout trajectory watches, ``(variable, ">=" or "<=",
+            threshold)``: the engine records two points bracketing each crossing, located by
+            bisection on the solver's dense output (1e-6 h), so that readouts see a change of
+            state (fever, hypotension) with its true start and end whatever the output grid.
         extra_readouts: function(result) -> (values, units): readouts a scan reports beyond
             ``Result.readouts`` (besides the dose counts and ``policy_firings``), or None.
         scan_readouts: the readouts a scan tabulates when none are asked for (empty: all).
@@ -72,6 +78,7 @@ class ModelExtension:
     grade_observable: Optional[str] = None
     drug_states: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     readouts: Optional[Callable[[Any], Readouts]] = None
+    readout_watch: Sequence[Tuple[str, str, float]] = ()
     extra_readouts: Optional[Callable[[Any], Readouts]] = None
     scan_readouts: Sequence[str] = ()
     plot_variables: Sequence[str] = ()

@@ -98,6 +98,11 @@ class Result:
         self._readouts: Optional[Readouts] = None     # set when loaded from a file
         self._firings: Optional[Dict[str, Any]] = get("firings", None)  # None when loaded from a file
         self._policies_used = False  # set by simulate: readouts then record the firings
+        # The readout trajectory (engine runs of a model with readouts; never in results files):
+        # solver step points, both sides of discontinuities, located threshold crossings.
+        self._readout_times: Optional[np.ndarray] = get("readout_times", None)
+        self._readout_states: Optional[np.ndarray] = get("readout_states", None)
+        self._readout_observables: Optional[np.ndarray] = get("readout_observables", None)
 
     # --- scenario -----------------------------------------------------------------------------
     @property
@@ -121,6 +126,20 @@ class Result:
         return self._scenario_json or "{}"
 
     # --- readouts -----------------------------------------------------------------------------
+    def _readout_trajectory(self, fallback: bool = True) -> Tuple[Any, Any, Any]:
+        """(times (R,), states (R, n_states), observables (R, n_observables)) of the readout
+        trajectory the engine recorded along this run (docs/package.md, "Readout trajectory"):
+        the state at every accepted solver step, at both sides of every discontinuity (the same
+        time twice: before, then after the doses) and at two points bracketing each crossing of the
+        extension's ``readout_watch`` thresholds. Its points do not depend on the output grid.
+        Without one (a model without readouts, a loaded file) the output grid, or (None, None,
+        None) when ``fallback`` is False."""
+        if self._readout_times is not None:
+            return self._readout_times, self._readout_states, self._readout_observables
+        if fallback:
+            return self.times, self.states, self.observables
+        return None, None, None
+
     def _readout_pair(self) -> Readouts:
         if self._readouts is None:
             fn = extension(self.model.name).readouts or summary_readouts

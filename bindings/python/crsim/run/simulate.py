@@ -31,7 +31,8 @@ def run_problem(problem: Problem) -> Result:
     integrated with the GIL released, its output kept in C++ and seen through numpy views."""
     c = problem.core
     bound = _core.Problem(problem.model.name, c["parameters"], c["doses"], c["times"], c["weight_kg"],
-                          c["t_start"], c["initial"], c["options"], c["sensitivities"], c["policies"])
+                          c["t_start"], c["initial"], c["options"], c["sensitivities"],
+                          c["policies"], c.get("readouts"))
     return to_result(problem, bound.simulate())
 
 

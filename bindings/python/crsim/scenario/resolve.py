@@ -23,6 +23,7 @@ from crsim import _core
 from crsim.base.convert import as_bool, as_finite, as_float, as_int, as_names, as_str
 from crsim.base.errors import InputError, input_error
 from crsim.base.problems import suggest
+from crsim.model.extension import extension
 from crsim.model.model import WEIGHT_PARAMETER, Model, as_model
 from crsim.model.strategies import expand, strategy
 from crsim.model.targets import resolve_variable, targets_for
@@ -35,7 +36,8 @@ from crsim.spec.strategy import Strategy
 
 __all__ = ["Problem", "resolve_scenario", "resolve_call", "to_core_doses", "core_policies",
            "regimen_doses", "default_times", "output_grid", "effective_weight",
-           "has_weight_parameter", "unit_targets", "MAX_OUTPUT_TIMES", "DEFAULT_TAIL_H"]
+           "has_weight_parameter", "unit_targets", "MAX_OUTPUT_TIMES", "DEFAULT_TAIL_H",
+           "readout_watch"]
 
 DEFAULT_HORIZON_H = 24.0   # default run length after the last administration ends, h
 MAX_DEFAULT_POINTS = 2000  # the default grid has at most about this many intervals
@@ -84,13 +86,24 @@ def resolve_scenario(s: Any) -> Problem:
     sens = (m.parameter_names if s.sensitivities is True else list(s.sensitivities or []))
     core = dict(parameters=overrides, doses=core_doses, times=output_grid(s, m, core_doses, w),
                 weight_kg=w, t_start=float(s.t_start_h), initial=dict(s.initial), options=options,
-                sensitivities=sens, policies=core_policies(pols, m, w, height_cm=h))
+                sensitivities=sens, policies=core_policies(pols, m, w, height_cm=h),
+                readouts=readout_watch(m))
     call = dict(model=m.name, parameter_set=m.parameter_set, doses=list(s.doses),
                 parameters=dict(s.parameters), weight=None if math.isnan(w) else w,
                 height=s.patient.height_cm,
                 initial=dict(s.initial), options=options, sensitivities=sens,
                 t_start=float(s.t_start_h), policies=list(s.policies))
     return Problem(m, core, call, w, bool(s.policies))
+
+
+def readout_watch(model: Model) -> Optional[List[tuple]]:
+    """The readout trajectory a run of ``model`` records (the engine's ``readouts`` argument):
+    None for a model without clinical readouts in its extension, else the thresholds it watches
+    (``extension.readout_watch``; none: step points and discontinuities only)."""
+    ext = extension(model.name)
+    if ext.readouts is None and not ext.readout_watch:
+        return None
+    return [tuple(w) for w in ext.readout_watch]
 
 
 def effective_weight(model: Model, weight: Optional[float], parameters: Mapping[str, float]) -> float:
@@ -189,7 +202,8 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
 
     ivals = _as_values(initial, "initial", "state unit")
     core = dict(parameters=overrides, doses=core_doses, times=grid, weight_kg=weight_kg, t_start=t0,
-                initial=ivals, options=options, sensitivities=sens, policies=core_pols)
+                initial=ivals, options=options, sensitivities=sens, policies=core_pols,
+                readouts=readout_watch(m))
     call = dict(model=m.name, parameter_set=m.parameter_set, doses=dose_list,
                 parameters=_as_values(parameters, "parameters", "parameter unit"),
                 weight=None if math.isnan(weight_kg) else weight_kg,

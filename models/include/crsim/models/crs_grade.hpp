@@ -38,6 +38,9 @@ struct GradingPolicy {
     double anticytokine_dex_effect = 0.05;
 };
 
+// B-cell aplasia: B cells below this fraction of their level at infusion (b_cell_aplasia_h).
+inline constexpr double kBCellAplasiaFraction = 0.01;
+
 // States whose doses count as anti-cytokine therapy in the grade course (name prefixes).
 inline constexpr const char* kAnticytokineStates[] = {"tocilizumab", "siltuximab", "dexamethasone"};
 
@@ -101,6 +104,13 @@ GradeCourse astct_grade_course(const std::vector<double>& times, const std::vect
 // generated model's observables (crs_grade_now.cpp).
 DerivedOutputs crs_grade_now_output(const ModelInfo& info);
 
+// The thresholds the readout trajectory of a "crs" run watches (ReadoutOptions::watch), all from
+// `policy`: fever (temperature), hypotension (SBP, MAP target), the MAP deficits at which fluids no
+// longer suffice and one or two vasopressors are needed, the FiO2 of the oxygen devices, and
+// B-cell aplasia. Between two recorded points none of them changes side (unless it crosses and
+// crosses back within one solver step), so the grade course is located to the bisection tolerance.
+std::vector<ReadoutWatch> crs_readout_watch(const GradingPolicy& policy = {});
+
 // Per-patient summary of a run of the "crs" model.
 struct CrsReadouts {
     double cart_cmax = 0.0;       // cells/uL
@@ -128,6 +138,14 @@ struct CrsReadouts {
 
 // Readouts of a trajectory of the "crs" model (observables by name); anti-cytokine times are the
 // doses into the tocilizumab and dexamethasone states found in trajectory.doses.
+// With a readout trajectory (trajectory.readout, recorded with the watches of crs_readout_watch)
+// every readout comes from its points alone, so none depends on the output grid: onset, duration,
+// time at grade, B-cell aplasia time are exact to the bisection tolerance (1e-6 h by default) plus
+// the rare crossing and crossing back within one solver step; peaks, minima, Tmax, AUC and the
+// HLH / IEC-HS criteria are evaluated at the solver's step points (its own resolution; the dense
+// output between them is not searched). `grade` is then the grade course read at the output times
+// (piecewise constant between recorded points, episodes closing 24 h after their last quiet start).
+// Without one (an empty trajectory.readout) the readouts come from the output grid, as before.
 CrsReadouts crs_readouts(const Model& model, const Trajectory& trajectory,
                          const GradingPolicy& policy = {});
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from crsim import _core
 from crsim.model.extension import ModelExtension
 from crsim.viz.explore import current_values
 from .readouts import (PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, crs_grade, crs_readouts,
@@ -76,6 +77,8 @@ EXTENSION = ModelExtension(
     grade_observable="crs_grade_now",
     drug_states=DRUG_STATES,
     readouts=crs_readouts,
+    # the grader's thresholds (crsim::models::GradingPolicy, one source of truth)
+    readout_watch=tuple(_core.crs_readout_watch()),
     extra_readouts=extra_readouts,
     scan_readouts=SCAN_READOUTS,
     plot_variables=PLOT_VARIABLES,

@@ -1,7 +1,8 @@
 """Clinical readouts of the CRS model ("crs"): the ASTCT grade at every output time and the
 per-patient summary in clinical language (computed in C++, crsim::models::crs_readouts, as
-specified in docs/model.md section 7), the scan extras (tumor at day 28), the clinical summary in
-words and the default plot."""
+specified in docs/model.md section 7, from the run's readout trajectory: solver steps and located
+threshold crossings, so that they do not depend on the output grid), the scan extras (tumor at day
+28), the clinical summary in words and the default plot."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple, Union
@@ -52,8 +53,9 @@ READOUTS: Dict[str, Tuple[str, str]] = {
 def _raw(result: Any) -> dict:
     if result.model.name not in CRS_MODELS:
         raise input_error("result", result.model.name, "a result of the crs model")
+    rt, _, ro = result._readout_trajectory(fallback=False)
     return _core.crs_readouts(result.model.name, result.times, result.states, result.observables,
-                              result._doses)
+                              result._doses, rt, ro)
 
 
 def crs_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, str]]:
@@ -65,7 +67,9 @@ def crs_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, s
 
 
 def crs_grade(result: Any) -> pd.Series:
-    """The ASTCT CRS grade at every output time (index: time in h). Output times should be at
+    """The ASTCT CRS grade at every output time (index: time in h), read from the grade course of
+    the run's readout trajectory (so a fever between two output times still opens an episode). A
+    result without one (built from arrays) is graded on its output times, which should then be at
     most a few hours apart for the episode logic (24 h resolution) to be meaningful."""
     grade = np.asarray(_raw(result)["grade"], dtype=int)
     return pd.Series(grade, index=pd.Index(result.times, name="time_h"), name="astct_grade")
