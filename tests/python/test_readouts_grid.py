@@ -102,6 +102,19 @@ def test_any_crs_incidence_under_tocilizumab_grade1_does_not_depend_on_the_grid(
     assert np.array_equal(hourly.onset_h.to_numpy(), fine.onset_h.to_numpy(), equal_nan=True)
 
 
+def test_scan_readouts_do_not_depend_on_the_grid():
+    strategies = ["none", "tocilizumab_grade1", "tocilizumab_grade2"]
+    keys = ["max_grade", "onset_h", "hours_grade_ge2", "hours_grade_ge3", "il6_peak", "crp_peak",
+            "tocilizumab_doses"]
+    hourly = crsim.scan(_scenario(), {"strategy": strategies}, readouts=keys)
+    six = crsim.scan(_scenario().replace(outputs={"step_h": 6.0}), {"strategy": strategies},
+                     readouts=keys)
+    # every arm has CRS (a treated first fever too), the earliest treatment the mildest
+    assert hourly.max_grade.min() >= 1 and hourly.max_grade[1] == hourly.max_grade.min()
+    for k in keys:
+        assert np.array_equal(hourly[k].to_numpy(), six[k].to_numpy(), equal_nan=True), k
+
+
 def test_the_readout_trajectory_is_not_kept_in_results_files(tmp_path):
     res = crsim.simulate(_scenario("tocilizumab_grade1"))
     t, s, o = res._readout_trajectory(fallback=False)
