@@ -91,6 +91,7 @@ inline Run run(const std::string& set, const std::vector<crsim::Dose>& doses, do
 
 const std::string kMosun = "tce_mosunetuzumab_nhl";
 const std::string kBlin = "tce_blinatumomab_nhl";
+const std::string kTec = "tce_teclistamab_mm";
 
 // Mosunetuzumab label, cycle 1 (21-day cycles): 1 mg D1, 2 mg D8, 60 mg D15, each over 4 h, then
 // C2 D1 60 mg over 2 h (Lunsumio US prescribing information).

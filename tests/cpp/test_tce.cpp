@@ -12,7 +12,7 @@ using namespace tce_test;
 
 TEST_CASE("tce: the untreated patient stays at the baseline steady state", "[tce]") {
     const auto& m = tce_model();
-    for (const auto& set : {kMosun, kBlin}) {
+    for (const auto& set : {kMosun, kBlin, kTec}) {
         const auto p = crsim::parameters_from(m, load_set(set));
         std::vector<double> x0(static_cast<std::size_t>(m.n_states())), dx(x0.size());
         m.initial(p.data(), x0.data());
@@ -162,7 +162,8 @@ TEST_CASE("tce: the instantaneous ASTCT grade is a derived output of the model",
 
 TEST_CASE("tce: every parameter changes some output (no parameter silently ignored)", "[tce][sensitivity]") {
     // One scenario that exercises every route: the priming switch on, a saturable elimination, an SC
-    // dose (ka, F) and an IV dose of the engager, tocilizumab, siltuximab, oral and IV dexamethasone.
+    // dose (ka, F), a time-varying clearance (CL_tv, kdes) and an IV dose of the engager,
+    // tocilizumab, siltuximab, oral and IV dexamethasone.
     // An 80 kg patient (weight scaling acts) and post-activated T cells returning to rest within days
     // (fTa0deact 0.5/day instead of 0.001/day), so that blood resting T cells exceed their baseline and
     // their homeostatic death (fTrapop) acts. Each parameter in turn is moved by 10 % (towards the
@@ -170,7 +171,7 @@ TEST_CASE("tce: every parameter changes some output (no parameter silently ignor
     const auto& m = tce_model();
     const std::map<std::string, double> base_ov = {
         {"priming_on", 1.0}, {"tce_Vmax", 0.001}, {"tce_ka", 0.02}, {"tce_F", 0.7}, {"body_weight", 80.0},
-        {"fTa0deact", 0.5}};
+        {"fTa0deact", 0.5}, {"tce_CL_tv", 0.01}, {"tce_kdes", 0.01}};
     const std::vector<crsim::Dose> doses = {
         dose("tce_depot", 1.0, 0.0), dose("dexamethasone_depot", 10.0, 0.5), dose("tocilizumab_central", 560.0, 1.0, 1.0),
         dose("siltuximab_central", 770.0, 2.0, 1.0), dose("tce_central", 2.0, 7.0, 4.0),

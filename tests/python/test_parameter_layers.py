@@ -18,7 +18,7 @@ SOURCE_DIR = ROOT / "data" / "parameters"
 SETS = sorted(SNAPSHOT)
 # Sets added after the snapshot (the T-cell-engager model, docs/tce-model.md); their values are
 # checked by tests/cpp/test_tce.cpp.
-NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl"]
+NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl", "tce_teclistamab_mm"]
 ALL_SETS = sorted(SETS + NEW_SETS)
 
 

@@ -37,7 +37,7 @@ from sbml_eval import Evaluator, initial_state
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = sorted((ROOT / "tests" / "data" / "sbml").glob("*.xml"))
 PK = ["pk1", "pk1_oral", "pk2", "pk2_mm", "pk2_oral", "robertson"]
-BUILTIN = PK + ["crs"]
+BUILTIN = PK + ["crs", "tce"]
 DOSED = {"pk1": "central", "pk1_oral": "depot", "pk2": "central", "pk2_mm": "central",
          "pk2_oral": "depot", "robertson": None}
 # unit-check warnings that say "cannot be fully checked" (a literal number without units, or a
@@ -166,7 +166,8 @@ def test_export_round_trips_to_the_same_generated_code(model):
         assert cpp.emit_source(back, **kw) == cpp.emit_source(original, **kw)
     else:  # the parameter set's values and sources travel; everything else as in the source
         m = crsim.Model(model)
-        assert back.sources == m.sources + [f"parameter values: crsim parameter set '{CRS_SET}'"]
+        assert back.sources == m.sources + [
+            f"parameter values: crsim parameter set '{m.parameter_set}'"]
         table = m.parameters.set_index("name")
         assert [p.name for p in back.parameters] == [p.name for p in original.parameters]
         for p, q in zip(back.parameters, original.parameters):

@@ -12,7 +12,7 @@ import crsim
 from crsim import _core
 
 ROOT = Path(__file__).resolve().parents[2]
-SETS = ("tce_mosunetuzumab_nhl", "tce_blinatumomab_nhl")
+SETS = ("tce_mosunetuzumab_nhl", "tce_blinatumomab_nhl", "tce_teclistamab_mm")
 
 
 def _mosunetuzumab_cycle1():
@@ -63,21 +63,26 @@ def _table_rows(text):
 
 
 def test_docs_parameter_table_shows_the_resolved_sets():
-    a, b = (_core.load_parameter_set(str(ROOT / "data" / "parameters" / f"{s}.json")) for s in SETS)
-    flat = [x["parameters"] for x in (a, b)]  # patient entries included
+    """docs/tce-model.md section 5 (written by scripts/tce_parameter_table.py): one row per model
+    parameter, in order, with each product set's resolved value, unit and source."""
+    titles = ("mosunetuzumab", "blinatumomab", "teclistamab")
+    flat = [_core.load_parameter_set(str(ROOT / "data" / "parameters" / f"{s}.json"))["parameters"]
+            for s in SETS]  # patient entries included
     model = crsim.Model("tce")
     rows = _table_rows((ROOT / "docs" / "tce-model.md").read_text(encoding="utf-8"))
     assert [r.split(" | ")[0][3:-1] for r in rows] == list(model.parameters["name"])
     for row in rows:
         cells = [c.strip() for c in row.strip("| ").split(" | ")]
         name = cells[0].strip("`")
-        ea, eb = flat[0][name], flat[1][name]
-        assert cells[1] == ea["unit"], name
-        assert math.isclose(float(cells[3]), ea["value"], rel_tol=1e-5), name
-        assert math.isclose(float(cells[4]), eb["value"], rel_tol=1e-5), name
-        want = ea["source"] if ea["source"] == eb["source"] else \
-            f"mosunetuzumab: {ea['source']}<br>blinatumomab: {eb['source']}"
-        assert cells[5] == want, name
+        entries = [f[name] for f in flat]
+        assert cells[1] == entries[0]["unit"], name
+        for k, e in enumerate(entries):
+            assert math.isclose(float(cells[3 + k]), e["value"], rel_tol=1e-5), (name, SETS[k])
+        sources = [e["source"] for e in entries]
+        distinct = list(dict.fromkeys(sources))
+        want = sources[0] if len(distinct) == 1 else "<br>".join(
+            ", ".join(t for t, s in zip(titles, sources) if s == d) + ": " + d for d in distinct)
+        assert cells[3 + len(SETS)] == want, name
 
 
 def test_shipped_scenarios_run():
