@@ -166,3 +166,13 @@ def test_progress_flag_shows_progress_on_a_long_run(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "crsim: writing x.h5 ... 1 s" in p.stderr
     assert "crsim: writing x.h5 done in 1." in p.stderr
+
+
+def test_show_prints_the_patient_height_of_per_m2_dosing(tmp_path):
+    """Blinatumomab dosed per m²: `crsim show` names weight and height (the body surface area's
+    inputs), so the file says what the doses were computed for."""
+    p = run("run", str(DATA / "tce_blinatumomab_nhl_step_up.yaml"), "-o", "b.h5", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    s = run("show", "b.h5", cwd=tmp_path)
+    assert s.returncode == 0, s.stderr
+    assert "patient: 70.0 kg, 185.65714 cm" in s.stdout

@@ -62,3 +62,23 @@ def test_ash_consensus_gives_dexamethasone_for_persistent_fever():
     t = float(fired["administered_h"].iloc[0])
     after = ash.times > t + 6
     assert ash["il6"][after].max() < plain["il6"][after].max()
+
+
+def test_scan_over_height_rescales_per_m2_doses():
+    """Blinatumomab in ug/m2/day: a scan over patient.height_cm changes the body surface area
+    (Mosteller) and so the engager's steady-state concentration in proportion; a bad height is
+    refused naming the key."""
+    sc = crsim.Scenario("tce", name="blin", parameter_set="tce_blinatumomab_nhl",
+                        patient={"weight_kg": 70, "height_cm": 170},
+                        regimen=["blinatumomab 15 ug/m2/day iv for 3 d"], horizon_days=3,
+                        outputs={"step_h": 1})
+    heights = [150.0, 185.0]
+    tab = crsim.scan(sc, {"patient.height_cm": heights}, readouts=["il6_peak"])
+    assert list(tab["patient.height_cm"]) == heights
+    assert tab["il6_peak"].iloc[1] > tab["il6_peak"].iloc[0]
+    css = [crsim.simulate(sc.replace(patient={"weight_kg": 70, "height_cm": h}))["tce_ngml"][-1]
+           for h in heights]
+    bsa = [math.sqrt(h * 70 / 3600) for h in heights]
+    assert css[1] / css[0] == pytest.approx(bsa[1] / bsa[0], rel=1e-3)
+    with pytest.raises(crsim.InputError, match="patient.height_cm"):
+        crsim.scan(sc, {"patient.height_cm": [-5]})

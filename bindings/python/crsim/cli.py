@@ -345,8 +345,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
             if sc.get("description"):
                 print(f"  description: {sc['description']}")
             patient = sc.get("patient") or {}
-            if isinstance(patient, dict) and patient.get("weight_kg") is not None:
-                print(f"  patient: {patient['weight_kg']} kg")
+            if isinstance(patient, dict):
+                said = [f"{patient[k]} {unit}" for k, unit in (("weight_kg", "kg"), ("height_cm", "cm"))
+                        if patient.get(k) is not None]
+                if said:
+                    print("  patient: " + ", ".join(said))
             for i, e in enumerate(sc.get("regimen") or []):
                 print(f"  regimen[{i}]: {e if isinstance(e, str) else json.dumps(e)}")
         span = f"{t[0]:g}-{t[-1]:g} h" if len(t) else "none"

@@ -11,7 +11,8 @@ What is varied is named by a key (docs/policies.md):
 - ``strategy``: a standard strategy name (or a :class:`crsim.Strategy`, or a list of policies /
   strategies) replacing the scenario's policies.
 - ``parameters.<name>``: a parameter value (model unit).
-- ``patient.weight_kg``.
+- ``patient.weight_kg``, ``patient.height_cm`` (the height sets the body surface area of per-m²
+  doses).
 - ``regimen[i].<field>``: a field of regimen entry i as a :class:`crsim.Dose` (``amount``,
   ``time``, ``time_days``, ``duration``, ...; text entries are parsed first).
 - ``horizon_days`` / ``horizon_h``.
@@ -48,7 +49,7 @@ __all__ = ["scan", "plot_scan", "scan_scenarios"]
 _POLICY_FIELDS = tuple(k for k in POLICY_KEYS if k != "name") + ("trigger_grade", "threshold")
 _DOSE_FIELDS = tuple(f.name for f in dataclasses.fields(Dose))
 _KEY_FORMS = ("policy.<field>, policies[i].<field>, strategy, parameters.<name>, patient.weight_kg, "
-              "regimen[i].<field>, horizon_days, horizon_h")
+              "patient.height_cm, regimen[i].<field>, horizon_days, horizon_h")
 
 
 def _base_scenario(base: Union[str, Scenario, Model], base_policy: Any) -> Scenario:
@@ -152,8 +153,8 @@ def _apply(draft: Dict[str, Any], doses: List[Dose], model: str, key: str, value
     if m:
         draft["parameters"] = {**draft["parameters"], m.group(1): value}
         return
-    if key == "patient.weight_kg":
-        draft["patient"] = {**draft["patient"], "weight_kg": value}
+    if key in ("patient.weight_kg", "patient.height_cm"):
+        draft["patient"] = {**draft["patient"], key.split(".")[1]: value}
         return
     m = re.fullmatch(r"regimen\[(\d+)\]\.(\w+)", key)
     if m:
