@@ -10,8 +10,10 @@ Registered in pyproject.toml::
 """
 from __future__ import annotations
 
+from crsim import _core
 from crsim.model.extension import ModelExtension
-from .readouts import PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, per_dose, tce_readouts
+from .readouts import (GRADER_INPUTS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, per_dose,
+                       tce_readouts)
 from .strategies import standard
 
 __all__ = ["EXTENSION", "per_dose"]
@@ -49,6 +51,8 @@ EXTENSION = ModelExtension(
     grade_observable="crs_grade_now",
     drug_states=DRUG_STATES,
     readouts=tce_readouts,
+    # the CRS grader's thresholds (its GradingPolicy) on the inputs this model has
+    readout_watch=tuple(w for w in _core.crs_readout_watch() if w[0] in GRADER_INPUTS),
     scan_readouts=SCAN_READOUTS,
     plot_variables=PLOT_VARIABLES,
     summary=clinical_summary,

@@ -3,19 +3,27 @@ engager: each administration into ``tce_central`` or ``tce_depot`` opens a windo
 the next one (or the end of the run), and the window's CRS episode, IL-6 peak, grade, time to onset
 and target depletion are attributed to that dose. The grade is the model's instantaneous ASTCT grade
 ``crs_grade_now`` (temperature, MAP, SBP, FiO2; the grader of the CRS model), its maximum over the
-window; an episode is a window in which it reaches 1. Output times a few hours apart or closer keep
-the peaks and onsets meaningful."""
+window; an episode is a window in which it reaches 1.
+
+All of them are read from the run's readout trajectory (docs/package.md, "Readout trajectory"): the
+solver's own step points, both sides of every dose, and two points 1e-6 h apart around each crossing
+of the grader's thresholds (:data:`READOUT_WATCH`), so they do not depend on the output grid the
+user asked for; peaks are the largest value at those points. A run loaded from a file has no readout
+trajectory: its readouts come from the output grid."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
-__all__ = ["ENGAGER_STATES", "dose_windows", "per_dose", "tce_readouts", "PLOT_VARIABLES",
+__all__ = ["ENGAGER_STATES", "GRADER_INPUTS", "dose_windows", "per_dose", "tce_readouts", "PLOT_VARIABLES",
            "SCAN_READOUTS", "clinical_summary"]
 
 #: The states an engager dose enters (IV and SC).
 ENGAGER_STATES = ("tce_central", "tce_depot")
+
+#: The grader inputs of the model (the CRS model's grader reads the same observables).
+GRADER_INPUTS = ("temperature", "map", "sbp", "fio2_required")
 
 PLOT_VARIABLES = ("tce", "il6", "crp", "temperature", "b_cell_fraction_blood", "target_fraction",
                   "crs_grade_now")
@@ -39,31 +47,39 @@ def dose_windows(result: Any) -> List[Tuple[float, float, float]]:
             for i, (t, a) in enumerate(zip(starts, amounts))]
 
 
-def _at(times: np.ndarray, values: np.ndarray, t: float) -> float:
-    return float(np.interp(t, times, values))
+def _course(result: Any) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """Times and the observables the readouts use, on the readout trajectory (or the output grid
+    of a loaded run). At a dose time the trajectory holds the state before, then after the dose."""
+    times, _, obs = result._readout_trajectory()
+    names = list(result.observable_names)
+    cols = ("il6", "crs_grade_now", "target_fraction", "b_cell_fraction_blood")
+    return np.asarray(times, dtype=float), {c: np.asarray(obs[:, names.index(c)]) for c in cols}
 
 
 def per_dose(result: Any) -> List[Dict[str, float]]:
     """One record per engager administration: time_h, amount (mg), il6_peak, max_grade, crs (0/1),
     onset_h (from the dose to the first grade >= 1; NaN without), target_fraction_before/after,
-    b_cell_fraction_blood_before."""
-    t = np.asarray(result.times, dtype=float)
-    il6, grade = np.asarray(result["il6"]), np.asarray(result["crs_grade_now"])
-    target, blood_b = np.asarray(result["target_fraction"]), np.asarray(result["b_cell_fraction_blood"])
+    b_cell_fraction_blood_before. A window runs from the state just after its dose to the state
+    just before the next engager dose (or the end of the run)."""
+    t, c = _course(result)
     rows = []
     for start, end, amount in dose_windows(result):
-        w = (t >= start) & (t < end) if end > start else (t >= start)
-        g = grade[w]
+        first = int(np.searchsorted(t, start, side="left"))       # before the dose
+        i0 = max(int(np.searchsorted(t, start, side="right")) - 1, first)   # just after it
+        i1 = int(np.searchsorted(t, end, side="left")) if end > start else len(t) - 1
+        i1 = min(max(i1, i0), len(t) - 1)
+        w = slice(i0, i1 + 1)
+        g = c["crs_grade_now"][w]
         fever = np.nonzero(g >= 1)[0]
         rows.append({
             "time_h": start, "amount": amount,
-            "il6_peak": float(il6[w].max()) if w.any() else float("nan"),
-            "max_grade": float(g.max()) if w.any() else float("nan"),
+            "il6_peak": float(c["il6"][w].max()),
+            "max_grade": float(g.max()),
             "crs": float(fever.size > 0),
             "onset_h": float(t[w][fever[0]] - start) if fever.size else float("nan"),
-            "target_fraction_before": _at(t, target, start),
-            "target_fraction_after": _at(t, target, end),
-            "b_cell_fraction_blood_before": _at(t, blood_b, start),
+            "target_fraction_before": float(c["target_fraction"][min(first, len(t) - 1)]),
+            "target_fraction_after": float(c["target_fraction"][i1]),
+            "b_cell_fraction_blood_before": float(c["b_cell_fraction_blood"][min(first, len(t) - 1)]),
         })
     return rows
 
@@ -71,14 +87,14 @@ def per_dose(result: Any) -> List[Dict[str, float]]:
 def tce_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, str]]:
     """The run's readouts: the whole run (max_grade, il6_peak, crs_episodes, first_crs_dose,
     target_fraction_end) and per dose ``dose<k>.<name>`` (k from 1, see :func:`per_dose`)."""
-    t = np.asarray(result.times, dtype=float)
+    t, c = _course(result)
     rows = per_dose(result)
     values: Dict[str, Union[float, str]] = {
-        "max_grade": float(np.max(result["crs_grade_now"])),
-        "il6_peak": float(np.max(result["il6"])),
+        "max_grade": float(np.max(c["crs_grade_now"])),
+        "il6_peak": float(np.max(c["il6"])),
         "crs_episodes": float(sum(r["crs"] for r in rows)),
         "first_crs_dose": float(next((k + 1 for k, r in enumerate(rows) if r["crs"]), float("nan"))),
-        "target_fraction_end": float(np.asarray(result["target_fraction"])[-1]) if t.size else float("nan"),
+        "target_fraction_end": float(c["target_fraction"][-1]) if t.size else float("nan"),
         "first_dose_il6_peak": rows[0]["il6_peak"] if rows else float("nan"),
         "first_dose_max_grade": rows[0]["max_grade"] if rows else float("nan"),
     }
