@@ -53,3 +53,15 @@ def test_readouts_are_saved_and_loaded(run, tmp_path):
             assert math.isnan(back.readouts[k])
         else:
             assert back.readouts[k] == v
+
+
+def test_dose_counts_are_readouts_of_a_single_run():
+    """`simulate(...).readouts["tocilizumab_doses"]` as a scan or a population reports it (it
+    raised KeyError although `population(readouts=[...])` accepted the name): the label strategy
+    fires tocilizumab; nothing else is given."""
+    sc = crsim.Scenario.from_file(crsim.example("default")).replace(policies=["tocilizumab_grade2"])
+    r = crsim.simulate(sc).readouts
+    assert r["tocilizumab_doses"] >= 1 and r["siltuximab_doses"] == 0
+    assert r["tocilizumab_doses"] == r["policy_firings"]
+    pop = crsim.population(sc, 3, {"rho": 0.3}, seed=2, readouts=["tocilizumab_doses"])
+    assert (pop["tocilizumab_doses"] >= 1).all()

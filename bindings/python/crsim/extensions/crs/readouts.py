@@ -12,6 +12,7 @@ import pandas as pd
 
 from crsim import _core
 from crsim.base.errors import input_error
+from crsim.model.extension import extension
 from crsim.results.readouts import value_at
 
 __all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
@@ -59,10 +60,16 @@ def _raw(result: Any) -> dict:
 
 
 def crs_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, str]]:
-    """Clinical readouts of a CRS run: (name -> value, name -> unit); flags are 0/1 numbers."""
+    """Clinical readouts of a CRS run: (name -> value, name -> unit); flags are 0/1 numbers. With
+    them the number of administrations of each drug (``tocilizumab_doses``, ..., scheduled and
+    triggered), as a scan or a population reports them."""
     raw = _raw(result)
     values = {k: float(raw[k]) for k in READOUTS}
     units = {k: READOUTS[k][0] for k in READOUTS}
+    states = list(result._doses["state"])
+    for drug, targets in extension(result.model.name).drug_states.items():
+        values[f"{drug}_doses"] = float(sum(1 for s in states if s in targets))
+        units[f"{drug}_doses"] = ""
     return values, units
 
 
