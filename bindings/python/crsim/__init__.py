@@ -44,6 +44,7 @@ from crsim.results.files import IoError, load, save
 from crsim.results.result import Result
 from crsim.results.sensitivities import Sensitivities
 from crsim.run.population import load_population, population, sample_parameters, save_population
+from crsim.results.plot import plot
 from crsim.run.scan import plot_scan, scan
 from crsim.run.simulate import simulate
 from crsim.fitting.data import check_data, read_data
@@ -88,6 +89,7 @@ __all__ = [
     "models",
     "parameter_sets",
     "parse_regimen",
+    "plot",
     "plot_scan",
     "population",
     "read_data",

@@ -32,6 +32,7 @@ from crsim.model.sbml import to_sbml
 from crsim.results.files import save
 from crsim.results.store import IoError, read_file
 from crsim.run import demo as _demo
+from crsim.results.plot import plot
 from crsim.run.demo import report
 from crsim.run.population import MAX_PATIENTS, population, save_population
 from crsim.run.simulate import run_scenario
@@ -100,7 +101,10 @@ def _plot(results, path: str) -> None:
     first = next(iter(results.values()))
     names = [n for n in first.default_plot_variables
              if all(n in r.observable_names for r in results.values())][:MAX_PLOTTED]
-    if names:  # one panel per shared variable, one line per scenario
+    if all(r.model.name == first.model.name for r in results.values()):
+        # the model's clinical figure, one colour per scenario
+        fig = plot(list(results.values()), labels=list(results))
+    elif names:  # different models sharing variables: a panel per variable, a line per scenario
         fig = first.plot(names)
         if len(results) > 1:
             for r in list(results.values())[1:]:

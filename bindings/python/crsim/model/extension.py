@@ -26,11 +26,24 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["ModelExtension", "EMPTY", "ENTRY_POINT_GROUP", "extension", "extensions", "register"]
+__all__ = ["ModelExtension", "PlotPanel", "EMPTY", "ENTRY_POINT_GROUP", "extension", "extensions",
+           "register"]
 
 ENTRY_POINT_GROUP = "crsim.models"
 
 Readouts = Tuple[Dict[str, Any], Dict[str, str]]
+
+
+@dataclass(frozen=True)
+class PlotPanel:
+    """One panel of a model's clinical figure (:func:`crsim.plot`): the variables drawn in it (a
+    second unit goes on a right-hand axis), its title, a log axis, and reference lines
+    ``(value, label)`` such as the ASTCT fever threshold (38, "fever")."""
+
+    variables: Tuple[str, ...]
+    title: str = ""
+    log: bool = False
+    thresholds: Tuple[Tuple[float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,13 @@ class ModelExtension:
         extra_readouts: function(result) -> (values, units): readouts a scan reports beyond
             ``Result.readouts`` (besides the dose counts and ``policy_firings``), or None.
         scan_readouts: the readouts a scan tabulates when none are asked for (empty: all).
-        plot_variables: what ``Result.plot()`` draws by default (empty: all observables).
+        plot_variables: the variables of the default figure when the model has no ``plot_panels``
+            (empty: all observables), one panel each.
+        plot_panels: the model's clinical figure (:class:`PlotPanel` each), drawn by
+            ``Result.plot()``, ``crsim.plot`` and the command line.
+        plot_labels: variable -> a readable label for axes and legends (``"IL-6"``).
+        grade_course: function(result) -> pandas Series of the clinical grade by output time (h),
+            drawn as the figure's last panel, or None.
         summary: function(result) -> lines of a clinical summary in words (``crsim demo``,
             ``crsim run``, the explorer), or None.
         population_summary: function(table) -> lines the command line prints about a population
@@ -82,6 +101,9 @@ class ModelExtension:
     extra_readouts: Optional[Callable[[Any], Readouts]] = None
     scan_readouts: Sequence[str] = ()
     plot_variables: Sequence[str] = ()
+    plot_panels: Sequence[PlotPanel] = ()
+    plot_labels: Mapping[str, str] = field(default_factory=dict)
+    grade_course: Optional[Callable[[Any], Any]] = None
     summary: Optional[Callable[[Any], List[str]]] = None
     population_summary: Optional[Callable[[Any], List[str]]] = None
     strategies: Optional[Callable[[], Sequence[Any]]] = None

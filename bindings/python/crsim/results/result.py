@@ -13,7 +13,7 @@ from crsim.base.convert import as_names
 from crsim.base.errors import input_error
 from crsim.model.extension import extension
 from crsim.model.model import Model, tables
-from crsim.results.plot import plot_result
+from crsim.results.plot import clinical_figure, plot_result
 from crsim.results.readouts import summarize
 from crsim.results.sensitivities import Sensitivities
 from crsim.results.store import write_records
@@ -308,18 +308,28 @@ class Result:
         raise input_error("form", form, "'wide' or 'long'")
 
     # --- plots and readouts -------------------------------------------------------------------
-    def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None):
-        """One panel per variable (default: the model's key variables, from its extension, else all
-        observables, else all states) against time, in h or, for runs longer
-        than 72 h, in days; units in the axis labels. ``ax``: an Axes (one variable) or a
-        sequence of Axes to draw into. Returns the matplotlib Figure."""
-        names = self.default_plot_variables if variables is None else as_names(
-            variables, "variables", "state or observable names")
-        if not names:
-            raise input_error("variables", variables, "at least one state or observable name")
-        for i, n in enumerate(names):
-            self._check_variable(n, f"variables[{i}]")
-        return plot_result(self, names, ax)
+    def plot(self, variables: Union[None, str, Sequence[str]] = None, ax: Any = None,
+             log: Optional[bool] = None):
+        """The clinical course (:func:`crsim.plot`): the model's panels from its extension (log
+        axes where values span decades, the ASTCT thresholds, the grade, dose and policy-firing
+        markers, the scenario as title), or for a model without panels its key variables (else
+        all observables, else all states), one panel each. ``variables``: these instead, one panel
+        each. ``log``: True/False forces log/linear axes. ``ax``: an Axes (one variable) or a
+        sequence of Axes to draw the variables into (no figure of its own). Time in h, or in days
+        for runs longer than 72 h; units in the axis labels. Returns the matplotlib Figure."""
+        names = None if variables is None else as_names(variables, "variables",
+                                                        "state or observable names")
+        if names is not None:
+            if not names:
+                raise input_error("variables", variables, "at least one state or observable name")
+            for i, n in enumerate(names):
+                self._check_variable(n, f"variables[{i}]")
+        if log is not None and not isinstance(log, bool):
+            raise input_error("log", log, "True (log axes), False (linear) or None (the model's)")
+        if ax is not None:
+            return plot_result(self, names if names is not None else self.default_plot_variables,
+                               ax)
+        return clinical_figure([self], variables=names, log=log)
 
     @property
     def default_plot_variables(self) -> List[str]:

@@ -14,8 +14,8 @@ from typing import Any, Dict, List
 from crsim import _core
 from crsim.model.extension import ModelExtension
 from crsim.viz.explore import current_values
-from .readouts import (PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, crs_grade, crs_readouts,
-                       extra_readouts, population_summary)
+from .readouts import (PLOT_LABELS, PLOT_PANELS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary,
+                       crs_grade, crs_readouts, extra_readouts, population_summary)
 from .strategies import standard
 
 __all__ = ["EXTENSION", "crs_grade"]
@@ -82,6 +82,9 @@ EXTENSION = ModelExtension(
     extra_readouts=extra_readouts,
     scan_readouts=SCAN_READOUTS,
     plot_variables=PLOT_VARIABLES,
+    plot_panels=PLOT_PANELS,
+    plot_labels=PLOT_LABELS,
+    grade_course=crs_grade,
     summary=clinical_summary,
     population_summary=population_summary,
     strategies=standard,

@@ -12,11 +12,12 @@ import pandas as pd
 
 from crsim import _core
 from crsim.base.errors import input_error
-from crsim.model.extension import extension
+from crsim.model.extension import PlotPanel, extension
 from crsim.results.readouts import value_at
 
 __all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
-           "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES"]
+           "grader_thresholds", "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES",
+           "PLOT_PANELS", "PLOT_LABELS"]
 
 CRS_MODELS = ("crs",)
 
@@ -115,6 +116,37 @@ def clinical_summary(result: Any) -> List[str]:
 #: The cascade at a glance: CAR-T meets tumor, cytokines, liver and fever, haemodynamics, oxygen.
 PLOT_VARIABLES = ("car_t_blood", "tumor_cells", "ifng", "il6", "crp", "ferritin", "temperature",
                   "map", "fio2_required")
+
+def grader_thresholds(variable: str, count: int = 4) -> tuple:
+    """The ASTCT grader's thresholds on one of its inputs (GradingPolicy, via the readout watch),
+    as reference lines (value, label) of the clinical figure."""
+    words = {"temperature": "fever", "map": "MAP", "sbp": "SBP", "fio2_required": "FiO2"}
+    values = [w[2] for w in _core.crs_readout_watch() if w[0] == variable][:count]
+    return tuple((v, f"{words.get(variable, variable)} {v:g}") for v in values)
+
+
+#: The clinical figure (Result.plot(), crsim.plot, crsim run --plot, crsim demo): CAR-T and tumour
+#: on log axes, the cytokines, CRP and ferritin, then the grader's inputs with its thresholds.
+PLOT_PANELS = (
+    PlotPanel(("car_t_blood",), "CAR-T cells in blood", log=True),
+    PlotPanel(("tumor_cells",), "tumour", log=True),
+    PlotPanel(("ifng", "il6"), "cytokines", log=True),
+    PlotPanel(("crp", "ferritin"), "inflammation markers", log=True),
+    PlotPanel(("temperature",), "temperature", thresholds=grader_thresholds("temperature")),
+    PlotPanel(("map",), "mean arterial pressure without fluids or vasopressors",
+              thresholds=grader_thresholds("map", 1)),
+    PlotPanel(("fio2_required",), "oxygen the patient needs",
+              thresholds=grader_thresholds("fio2_required", 2)),
+)
+
+#: Readable names of the figure's variables (units come from the model).
+PLOT_LABELS = {
+    "car_t_blood": "CAR-T in blood", "tumor_cells": "tumour cells", "ifng": "IFN-γ", "il6": "IL-6",
+    "il6_free": "free IL-6", "crp": "CRP", "ferritin": "ferritin", "temperature": "temperature",
+    "map": "MAP", "sbp": "SBP", "fio2_required": "FiO₂ needed", "tocilizumab": "tocilizumab",
+    "b_cells": "B cells", "fibrinogen": "fibrinogen", "car_t_effector": "CAR-T cells",
+    "siltuximab": "siltuximab", "dexamethasone": "dexamethasone",
+}
 
 #: Readouts a scan reports beyond ``Result.readouts``: readout -> (unit, meaning). The dose counts
 #: come from the extension's ``drug_states``, the tumor burden from :func:`extra_readouts`.

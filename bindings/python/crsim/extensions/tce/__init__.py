@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from crsim import _core
 from crsim.model.extension import ModelExtension
-from .readouts import (GRADER_INPUTS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary, per_dose,
-                       tce_readouts)
+from .readouts import (GRADER_INPUTS, PLOT_LABELS, PLOT_PANELS, PLOT_VARIABLES, SCAN_READOUTS,
+                       clinical_summary, grade_course, per_dose, tce_readouts)
 from .strategies import standard
 
 __all__ = ["EXTENSION", "per_dose"]
@@ -55,6 +55,9 @@ EXTENSION = ModelExtension(
     readout_watch=tuple(w for w in _core.crs_readout_watch() if w[0] in GRADER_INPUTS),
     scan_readouts=SCAN_READOUTS,
     plot_variables=PLOT_VARIABLES,
+    plot_panels=PLOT_PANELS,
+    plot_labels=PLOT_LABELS,
+    grade_course=grade_course,
     summary=clinical_summary,
     strategies=standard,
 )

@@ -15,8 +15,13 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["ENGAGER_STATES", "GRADER_INPUTS", "dose_windows", "per_dose", "tce_readouts", "PLOT_VARIABLES",
+from crsim import _core
+from crsim.model.extension import PlotPanel
+
+__all__ = ["ENGAGER_STATES", "GRADER_INPUTS", "PLOT_PANELS", "PLOT_LABELS", "grade_course",
+           "dose_windows", "per_dose", "tce_readouts", "PLOT_VARIABLES",
            "SCAN_READOUTS", "clinical_summary"]
 
 #: The states an engager dose enters (IV and SC).
@@ -27,6 +32,40 @@ GRADER_INPUTS = ("temperature", "map", "sbp", "fio2_required")
 
 PLOT_VARIABLES = ("tce", "il6", "crp", "temperature", "b_cell_fraction_blood", "target_fraction",
                   "crs_grade_now")
+
+
+def _thresholds(variable: str, count: int) -> tuple:
+    words = {"temperature": "fever", "map": "MAP", "fio2_required": "FiO2"}
+    values = [w[2] for w in _core.crs_readout_watch() if w[0] == variable][:count]
+    return tuple((v, f"{words[variable]} {v:g}") for v in values)
+
+
+#: The clinical figure: the engager, IL-6 and CRP, target depletion, then the grader's inputs with
+#: the CRS grader's thresholds; the instantaneous ASTCT grade below (:func:`grade_course`).
+PLOT_PANELS = (
+    PlotPanel(("tce_ngml",), "T-cell engager in serum", log=True),
+    PlotPanel(("il6", "crp"), "IL-6 and CRP", log=True),
+    PlotPanel(("b_cell_fraction_blood", "target_fraction"), "target cells (fraction of baseline)",
+              log=True),
+    PlotPanel(("temperature",), "temperature", thresholds=_thresholds("temperature", 1)),
+    PlotPanel(("map",), "mean arterial pressure without fluids or vasopressors",
+              thresholds=_thresholds("map", 1)),
+    PlotPanel(("fio2_required",), "oxygen the patient needs",
+              thresholds=_thresholds("fio2_required", 2)),
+)
+
+PLOT_LABELS = {"tce_ngml": "engager", "tce": "T-cell engager", "il6": "IL-6", "crp": "CRP",
+               "b_cell_fraction_blood": "B cells in blood", "target_fraction": "all targets",
+               "temperature": "temperature", "map": "MAP", "fio2_required": "FiO₂ needed",
+               "crs_grade_now": "ASTCT grade", "tce_central": "engager IV",
+               "tce_depot": "engager SC"}
+
+
+def grade_course(result: Any) -> pd.Series:
+    """The instantaneous ASTCT grade on the run's readout trajectory (index: time in h)."""
+    times, _, obs = result._readout_trajectory()
+    g = obs[:, list(result.observable_names).index("crs_grade_now")]
+    return pd.Series(np.asarray(g, dtype=float), index=pd.Index(times, name="time_h"))
 SCAN_READOUTS = ("max_grade", "il6_peak", "crs_episodes", "first_dose_il6_peak",
                  "first_dose_max_grade", "target_fraction_end")
 
