@@ -141,3 +141,29 @@ def test_bad_parts_name_the_field_and_point_into_the_whole_text(text, token, wha
         pos = text.index(token)
         assert f"at position {pos}\n" in msg
         assert msg.splitlines()[2] == "    " + " " * pos + "^"
+
+
+def test_natural_phrasings_of_the_start_and_small_units():
+    """`at day 3`, `on day 3` and `from day 3` are `day 3`; ng and g are amounts like mg."""
+    ref = parse_regimen("tocilizumab 8 mg/kg iv day 3")[0]
+    for words in ("at day 3", "on day 3", "from day 3"):
+        d = parse_regimen(f"tocilizumab 8 mg/kg iv {words}")[0]
+        assert (d.time, d.amount, d.unit) == (ref.time, ref.amount, ref.unit) == (72.0, 8.0, "mg/kg")
+    assert parse_regimen("blinatumomab 28000 ng/day iv for 7 d", target="c")[0].amount == \
+        pytest.approx(parse_regimen("blinatumomab 28 ug/day iv for 7 d", target="c")[0].amount)
+    assert parse_regimen("tocilizumab 0.56 g iv")[0].amount == pytest.approx(560.0)
+    assert parse_regimen("10 ng iv", target="c")[0].amount == pytest.approx(1e-5)
+
+
+def test_multi_word_drug_names():
+    """A drug named in several words is looked up by all of them; a word too many is an error
+    naming the whole name, not silently dropped."""
+    table = {"axicabtagene ciloleucel": "car_t_effector", "tocilizumab": "tocilizumab_central"}
+    d = parse_regimen("axicabtagene ciloleucel 2e6 cells/kg iv", targets=table)[0]
+    assert (d.target, d.amount, d.unit) == ("car_t_effector", 2e6, "cells/kg")
+    with pytest.raises(crsim.InputError, match="tocilizumab bogus"):
+        parse_regimen("tocilizumab bogus 8 mg/kg iv", targets=table)
+    # with the model's names: a CAR-T product in cells is a CAR-T dose whatever its name
+    sc = crsim.Scenario("crs", name="axi", parameter_set="crs_axicabtagene_lbcl",
+                        patient={"weight_kg": 70}, regimen=["axicabtagene ciloleucel 2e6 cells/kg iv"])
+    assert sc is not None

@@ -18,13 +18,17 @@ case-insensitive)::
     "blinatumomab 15 ug/m2/day iv over 21 d max 28 ug/day"
     "mosunetuzumab 1 mg iv over 4h day 0; 2 mg over 4h day 7; 60 mg over 4h day 14"
 
-Units: amounts in mg, g, ug/µg/mcg or cells, each optionally per kg of body weight (``mg/kg``) or
+Units: amounts in g, mg, ug/µg/mcg, ng or cells, each optionally per kg of body weight (``mg/kg``) or
 per m² of body surface area (``mg/m2``, ``mg/m²``; the surface area comes from the patient's height
 and weight, Mosteller formula, when the dose is resolved); times in min, h, d, w.
 
 Start time: ``day D`` is D × 24 h after t = 0, so ``day 0`` is t = 0 and ``day 1`` is t = 24 h —
 days are counted from 0, not as a cycle's clinical "day 1" (a cycle's C1D1, D8, D15 are
-``day 0``, ``day 7``, ``day 14``). ``at TIME`` gives the start in h (``at 1h``). Neither: t = 0.
+``day 0``, ``day 7``, ``day 14``; ``on day 3``, ``at day 3`` and ``from day 3`` say the same).
+``at TIME`` gives the start in h (``at 1h``). Neither: t = 0.
+
+Drug names may have several words (``axicabtagene ciloleucel``): the words before the first amount,
+route or other token, known to the model by all of them (a word too many is an error, not ignored).
 
 A continuous infusion is written as a rate per day (or per hour, ``mg/h``) with how long it runs
 (``for 7 d`` or ``over 7 d``): it becomes a zero-order infusion of the whole amount (rate ×
@@ -49,11 +53,11 @@ from crsim.base.errors import InputError, input_error
 
 _NUM = r"(\d+(?:\.\d*)?(?:e[+-]?\d+)?|\.\d+(?:e[+-]?\d+)?)"
 _PER_BODY = r"(?:\s*/\s*(kg|m2|m²|m\^2))?"           # per kg of body weight, per m² of body surface
-_AMT_UNIT = rf"(mg|g|ug|µg|mcg|cells){_PER_BODY}"      # groups: unit, per-body
+_AMT_UNIT = rf"(mg|g|ug|µg|mcg|ng|cells){_PER_BODY}"   # groups: unit, per-body
 _PER_TIME = r"(?:\s*/\s*(h|hr|hour|d|day))?"           # a rate: amount per hour or per day
 _TIME_UNIT = r"(min|minutes?|h|hr|hrs|hours?|d|days?|w|wk|wks|weeks?)"
 _HOURS = {"min": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
-_MG = {"mg": 1.0, "g": 1000.0, "ug": 1e-3, "µg": 1e-3, "mcg": 1e-3, "cells": 1.0}
+_MG = {"mg": 1.0, "g": 1000.0, "ug": 1e-3, "µg": 1e-3, "mcg": 1e-3, "ng": 1e-6, "cells": 1.0}
 _ROUTES = {"iv": "iv", "po": "po", "oral": "po", "sc": "sc", "subcut": "sc", "im": "im"}
 
 #: Default route -> state map of the PK library models.
@@ -62,7 +66,7 @@ DEFAULT_TARGETS = {"iv": "central", "po": "depot", "sc": "depot", "im": "depot"}
 #: The grammar, as the error messages show it.
 GRAMMAR = ("[drug] AMOUNT UNIT [iv|po|sc|im] [over DURATION | at RATE UNIT/h] [qINTERVAL] [xCOUNT] "
            "[max AMOUNT UNIT] [day D | at TIME] [lag TIME] [F FRACTION], or a continuous infusion "
-           "RATE UNIT/day for DURATION; UNIT mg, g, ug or cells, optionally /kg or /m2; several "
+           "RATE UNIT/day for DURATION; UNIT g, mg, ug, ng or cells, optionally /kg or /m2; several "
            "administrations separated by ';'")
 
 _PATTERNS = [
@@ -73,7 +77,7 @@ _PATTERNS = [
     ("every", rf"(?:q|every\s+){_NUM}?\s*{_TIME_UNIT}(?![a-z])"),
     ("count", r"(?:x\s*(\d+)|(\d+)\s*doses|times\s+(\d+))(?![a-z0-9])"),
     ("cap", rf"(?:max(?:imum)?|cap)\s+{_NUM}\s*{_AMT_UNIT}{_PER_TIME}(?![a-z])"),
-    ("day", rf"(?:on\s+)?day\s+{_NUM}(?![a-z0-9])"),
+    ("day", rf"(?:(?:on|at|from)\s+)?day\s+{_NUM}(?![a-z0-9])"),
     ("at", rf"(?:at|t\s*=)\s*{_NUM}\s*{_TIME_UNIT}(?![a-z])"),
     ("lag", rf"lag\s+{_NUM}\s*{_TIME_UNIT}(?![a-z])"),
     ("f", rf"(?:f|bioavailability)\s*=?\s*{_NUM}(?![a-z0-9])"),
@@ -221,8 +225,8 @@ def _parse_part(text: str, start: int, end: int, first: Optional[dict]) -> dict:
                 break
         else:
             m = _DRUG.match(text, pos, end)
-            if m and drug is None and not seen:
-                drug = m.group(0).lower()
+            if m and not seen:   # the drug's name: one or more words before any other token
+                drug = m.group(0).lower() if drug is None else f"{drug} {m.group(0).lower()}"
                 pos = m.end()
                 continue
             m = _BARE.match(text, pos, end) if first is not None and "amount" not in seen else None
