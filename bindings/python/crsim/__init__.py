@@ -44,6 +44,7 @@ from crsim.results.files import IoError, load, save
 from crsim.results.result import Result
 from crsim.results.sensitivities import Sensitivities
 from crsim.run.population import load_population, population, sample_parameters, save_population
+from crsim.run.incidence import incidence, plot_incidence
 from crsim.results.plot import plot
 from crsim.run.scan import plot_scan, scan
 from crsim.run.simulate import simulate
@@ -84,12 +85,14 @@ __all__ = [
     "doses_from_nonmem",
     "explore",
     "fit",
+    "incidence",
     "load",
     "load_population",
     "models",
     "parameter_sets",
     "parse_regimen",
     "plot",
+    "plot_incidence",
     "plot_scan",
     "population",
     "read_data",
