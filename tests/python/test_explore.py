@@ -60,3 +60,48 @@ def test_a_failing_run_is_reported_not_raised():
     assert "the run failed" in e.summary_html() and "max_steps" in e.summary_html()
     e.set("parameters.rho", 0.05)   # still failing, still no exception
     assert e.result is None
+
+
+def test_classroom_explorer_reference_units_strategies_steady_axes():
+    """The figure is the clinical course over the faint untreated reference course (with the
+    grade panel); controls show their units; every standard strategy is on the menu; axes keep
+    the range they had (they only widen) when a setting changes."""
+    e = crsim.explore()
+    labels = [s.description for s in e._sliders.values()]
+    assert labels == ["tumor_burden (cells)", "CAR-T dose (cells/kg)", "strategy"]
+    menu = set(e._sliders["strategy"].options)
+    assert menu == {"none"} | {n for n in crsim.strategies("crs")["name"] if n != "none"}
+    ylabels = [a.get_ylabel() for a in e.figure.axes]
+    assert "ASTCT grade" in ylabels
+    temp = e.figure.axes[ylabels.index("temperature (°C)")]
+    greys = [line for line in temp.get_lines() if line.get_color() == "0.6"]
+    assert len(greys) == 1                                    # the reference course
+    before = {i: a.get_ylim() for i, a in enumerate(e.figure.axes)}
+    e.set("strategy", "tocilizumab_grade2")
+    after = {i: a.get_ylim() for i, a in enumerate(e.figure.axes)}
+    for i, (lo, hi) in before.items():
+        assert after[i][0] <= lo + 1e-12 and after[i][1] >= hi - 1e-12
+    assert e.reference.readouts["max_grade"] == 3 and e.result.readouts["max_grade"] < 3
+
+
+def test_slider_moves_in_an_event_loop_are_coalesced():
+    """Inside a running event loop (Jupyter) a burst of slider moves runs one simulation, after
+    the slider has been still for DEBOUNCE_S; outside one, every move runs at once (above)."""
+    import asyncio
+
+    from crsim.viz import explore as ex
+
+    e = crsim.explore()
+    runs = []
+    original = e._update
+    e._update = lambda: (runs.append(dict(e.values)), original())[1]
+    slider = e._sliders["regimen[0].amount"]
+
+    async def burst():
+        for k in range(5):
+            slider.value = slider.value * 1.1
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(ex.DEBOUNCE_S + 0.3)
+
+    asyncio.run(burst())
+    assert len(runs) == 1 and runs[0]["regimen[0].amount"] == pytest.approx(slider.value)

@@ -94,7 +94,15 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return y
 
 
-def _draw_panel(ax: Any, panel: PlotPanel, results: Sequence[Any], labels: Sequence[str]) -> None:
+def _style(k: int, reference: bool) -> dict:
+    """Line style of result k; the reference course (k == 0 when there is one) faint grey."""
+    if reference and k == 0:
+        return {"color": "0.6", "lw": 1.2, "alpha": 0.8}
+    return {"color": f"C{k - 1 if reference else k}", "lw": 1.5}
+
+
+def _draw_panel(ax: Any, panel: PlotPanel, results: Sequence[Any], labels: Sequence[str],
+                reference: bool = False) -> None:
     first = results[0]
     units = [first.units.get(v, "") for v in panel.variables]
     main_unit = units[0]
@@ -108,7 +116,7 @@ def _draw_panel(ax: Any, panel: PlotPanel, results: Sequence[Any], labels: Seque
             target = ax if units[j] == main_unit else right
             y = _positive(res[name]) if panel.log else np.asarray(res[name], dtype=float)
             text = label_of(res, name, with_unit=False)
-            line, = target.plot(t, y, color=f"C{k}", ls=_STYLES[j % len(_STYLES)], lw=1.5,
+            line, = target.plot(t, y, ls=_STYLES[j % len(_STYLES)], **_style(k, reference),
                                 label=text if len(results) == 1 else f"{text}, {rlabel}")
             handles.append(line)
     for a, unit in ((ax, main_unit), (right, next((u for u in units if u != main_unit), None))):
@@ -127,8 +135,9 @@ def _draw_panel(ax: Any, panel: PlotPanel, results: Sequence[Any], labels: Seque
     if panel.title:
         ax.set_title(panel.title, loc="left", fontsize=9)
     if len(panel.variables) > 1:
-        ax.legend(handles=handles[: len(panel.variables)] if len(results) > 1 else handles,
-                  fontsize=7, loc="upper right")
+        nv = len(panel.variables)
+        first_drawn = nv if reference else 0          # the legend shows the first non-reference
+        ax.legend(handles=handles[first_drawn:first_drawn + nv], fontsize=7, loc="upper right")
     ax.grid(True, alpha=0.3)
 
 
@@ -176,11 +185,17 @@ def _markers(ax: Any, results: Sequence[Any]) -> None:
 
 def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = None,
                     variables: Optional[Sequence[str]] = None, log: Optional[bool] = None,
-                    title: Optional[str] = None, markers: bool = True):
-    """The clinical course of one or several results of one model (see :func:`crsim.plot`)."""
+                    title: Optional[str] = None, markers: bool = True, reference: Any = None):
+    """The clinical course of one or several results of one model (see :func:`crsim.plot`);
+    ``reference``: a result drawn first, faint grey, labelled "reference" (the explorer's
+    untreated base course)."""
     import matplotlib.pyplot as plt
 
     results = list(results)
+    has_ref = reference is not None
+    if has_ref:
+        results = [reference] + results
+        labels = None if labels is None else ["reference"] + list(labels)
     if not results:
         raise input_error("results", results, "at least one result")
     model = results[0].model.name
@@ -192,6 +207,8 @@ def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = No
             raise input_error(f"results[{i}]", "a result without output times",
                               "a result with at least one output time")
     labels = list(labels) if labels is not None else [_title([r]) for r in results]
+    if has_ref:
+        labels[0] = "reference"
     if len(labels) != len(results):
         raise input_error("labels", labels, f"{len(results)} labels, one per result")
     if variables is not None:
@@ -207,27 +224,29 @@ def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = No
                              gridspec_kw={"height_ratios": heights})
     axes = list(axes[:, 0])
     for ax, panel in zip(axes, panels):
-        _draw_panel(ax, panel, results, labels)
+        _draw_panel(ax, panel, results, labels, has_ref)
     if grade is not None:
         ax = axes[-1]
         for k, res in enumerate(results):
             g = grade(res)
             t, _ = time_axis(np.asarray(g.index, dtype=float))
-            ax.step(t, np.asarray(g, dtype=float), where="post", color=f"C{k}", lw=1.5)
-            ax.fill_between(t, 0, np.asarray(g, dtype=float), step="post", color=f"C{k}",
-                            alpha=0.15 if len(results) == 1 else 0.08)
+            style = _style(k, has_ref)
+            ax.step(t, np.asarray(g, dtype=float), where="post", **style)
+            if not (has_ref and k == 0):
+                ax.fill_between(t, 0, np.asarray(g, dtype=float), step="post", color=style["color"],
+                                alpha=0.15 if len(results) == 1 else 0.08)
         ax.set_ylim(-0.2, 4.6)
         ax.set_yticks([0, 1, 2, 3, 4])
         ax.set_ylabel("ASTCT grade")
         ax.grid(True, alpha=0.3)
     if markers:
-        _markers(axes[0], results)
+        _markers(axes[0], results[1:] if has_ref else results)
         if panels and panels[0].title:
             axes[0].set_title(panels[0].title, loc="left", fontsize=9, pad=9)
     axes[-1].set_xlabel(time_axis(results[0].times)[1])
     fig.suptitle(title if title is not None else _title(results), fontsize=11)
     if len(results) > 1:
-        handles = [plt.Line2D([], [], color=f"C{k}", lw=2) for k in range(len(results))]
+        handles = [plt.Line2D([], [], **_style(k, has_ref)) for k in range(len(results))]
         fig.legend(handles, labels, loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,5 +1,8 @@
 """An interactive explorer for notebooks: sliders and menus over a scenario, the course re-simulated
-and re-drawn on every change, with the clinical summary in words.
+and re-drawn on every change, with the clinical summary in words. For a classroom: the model's
+clinical figure (with the grade) over the base scenario's untreated course drawn faintly as a
+reference, axes that do not jump between settings (they only widen), units on the controls, and
+updates coalesced while a slider is being moved by keys.
 
 Controls use the keys of :func:`crsim.scan` (``parameters.<name>``, ``regimen[i].amount``,
 ``patient.weight_kg``, ``strategy``, ``policy.delay_h``, ...), so whatever a scan can vary, the
@@ -13,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from crsim.base.errors import InputError, input_error
 from crsim.model.extension import extension
 from crsim.model.model import Model
+from crsim.results.plot import clinical_figure
 from crsim.run.demo import default_scenario
 from crsim.run.scan import scan_scenarios
 from crsim.run.simulate import simulate
@@ -22,6 +26,10 @@ __all__ = ["explore", "Explorer", "default_controls"]
 
 #: Number of slider positions between the ends of a range.
 SLIDER_STEPS = 40
+#: Seconds a control must stay still before the course is re-simulated (changes in between, e.g.
+#: from holding an arrow key, are coalesced into one run); only inside a running event loop
+#: (Jupyter), elsewhere every change runs at once.
+DEBOUNCE_S = 0.25
 
 
 def default_controls(scenario: Scenario) -> Dict[str, Any]:
@@ -82,6 +90,12 @@ class Explorer:
         self._w = w
         self._variables = list(variables) if variables is not None else None
         self._sliders: Dict[str, Any] = {}
+        self._ylims: Dict[int, tuple] = {}   # panel -> limits so far (axes only widen)
+        self._pending = None                 # the scheduled (debounced) update
+        try:  # the base scenario without any strategy: the faint reference course
+            self.reference = simulate(scenario.replace(policies=[]))
+        except (InputError, RuntimeError):
+            self.reference = None
         current = current_values(scenario, list(controls))
         for key, spec in controls.items():
             self._sliders[key] = self._control(key, spec, current.get(key))
@@ -89,7 +103,7 @@ class Explorer:
         self._summary = w.HTML()
         self._plot = w.Output()
         for key, s in self._sliders.items():
-            s.observe(lambda change, k=key: self.set(k, change["new"]), names="value")
+            s.observe(lambda change, k=key: self._changed(k, change["new"]), names="value")
         self.widget = w.VBox([w.VBox(list(self._sliders.values())), self._summary, self._plot])
         self._update()
 
@@ -98,6 +112,9 @@ class Explorer:
         w = self._w
         labels = extension(self.scenario.model).control_labels
         label = labels.get(key) or key.replace("parameters.", "")
+        unit = self._unit(key)
+        if unit:
+            label = f"{label} ({unit})"
         style = {"description_width": "initial"}
         layout = w.Layout(width="480px")
         if isinstance(spec, (list, tuple)) and spec and all(isinstance(v, str) for v in spec):
@@ -121,6 +138,39 @@ class Explorer:
                                     continuous_update=False, readout_format=".3g")
         return w.FloatSlider(value=start, min=lo, max=hi, step=(hi - lo) / SLIDER_STEPS, description=label,
                              style=style, layout=layout, continuous_update=False, readout_format=".3g")
+
+    def _unit(self, key: str) -> str:
+        """The unit a control's value is in (a parameter's, a dose's, kg), or ''."""
+        if key.startswith("parameters."):
+            name = key.split(".", 1)[1]
+            unit = Model(self.scenario.model, self.scenario.parameter_set).parameter_units.get(name, "")
+            return "" if unit in ("", "1") else unit
+        if key.startswith("regimen[") and key.endswith("].amount"):
+            i = int(key[len("regimen["):-len("].amount")])
+            doses = self.scenario.doses
+            return doses[i].unit if 0 <= i < len(doses) else ""
+        if key == "patient.weight_kg":
+            return "kg"
+        if key.endswith("_h"):
+            return "h"
+        return ""
+
+    def _changed(self, key: str, value: Any) -> None:
+        """A control moved (the widget's observer): record it and re-simulate once it stays still
+        for DEBOUNCE_S inside an event loop (Jupyter), at once elsewhere."""
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or DEBOUNCE_S <= 0:
+            self.set(key, value)
+            return
+        self.values[key] = value
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = loop.call_later(DEBOUNCE_S, self._update)
 
     def set(self, key: str, value: Any) -> "Explorer":
         """Sets a control (as moving its slider would) and re-simulates."""
@@ -169,12 +219,24 @@ class Explorer:
         if self.result is not None:
             from IPython.display import display
 
-            fig = self.result.plot(self._variables)
+            fig = clinical_figure([self.result], labels=["current"], variables=self._variables,
+                                  reference=self.reference)
+            self._steady_axes(fig)
             fig.set_size_inches(9, 1.0 + 1.5 * len(fig.axes))
             self.figure = fig
             with self._plot:
                 display(fig)
             plt.close(fig)
+
+    def _steady_axes(self, fig: Any) -> None:
+        """Each panel's y-limits: the union of what it showed so far, so that a setting's course is
+        read against the same axes as the one before (they widen when a course leaves them)."""
+        for i, ax in enumerate(fig.axes):
+            lo, hi = ax.get_ylim()
+            if i in self._ylims:
+                lo, hi = min(lo, self._ylims[i][0]), max(hi, self._ylims[i][1])
+                ax.set_ylim(lo, hi)
+            self._ylims[i] = (lo, hi)
 
     def summary_lines(self) -> List[str]:
         """The current run in words (the clinical summary of the model's extension, else the first

@@ -61,11 +61,10 @@ def scan_regimen(model: Any) -> List[Any]:
 
 def explorer_controls(scenario: Any) -> Dict[str, Any]:
     """The CRS teaching explorer: tumor burden and CAR-T dose (log sliders over ±10-fold around the
-    scenario's values), and the intervention strategy (none, tocilizumab or dexamethasone ones)."""
+    scenario's values), and the intervention strategy (none or any standard strategy)."""
     ex = current_values(scenario, ["parameters.tumor_burden", "regimen[0].amount"])
     burden, dose = ex["parameters.tumor_burden"], ex["regimen[0].amount"]
-    names = ["none"] + [s.name for s in EXTENSION.standard_strategies().values()
-                        if s.name.startswith(("tocilizumab", "dexa"))]
+    names = ["none"] + [s.name for s in EXTENSION.standard_strategies().values() if s.name != "none"]
     return {"parameters.tumor_burden": (burden / 10, burden * 10),
             "regimen[0].amount": (dose / 10, dose * 10),
             "strategy": names}
