@@ -76,7 +76,7 @@ def test_other_keys_strategies_and_regimen_fields(default):
     assert len(tab) == 2
     fig = crsim.plot_scan(crsim.scan(default, {"policy.delay_h": [0, 24]}, base_policy="tocilizumab_grade2"),
                           "hours_grade_ge2")
-    assert fig.axes[0].get_xlabel() == "policy.delay_h"
+    assert fig.axes[0].get_xlabel() == "delay (h)"
 
 
 def test_heatmap(table):
@@ -84,8 +84,13 @@ def test_heatmap(table):
 
     fig = crsim.plot_scan(table, "hours_grade_ge2")
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "policy.delay_h" and ax.get_ylabel() == "policy.trigger_grade"
+    # readable axis names with units (issue 17), the readout with its unit as the title
+    assert ax.get_xlabel() == "delay (h)" and ax.get_ylabel() == "trigger: ASTCT grade ≥"
+    assert ax.get_title() == "hours grade ge2 (h)"
     assert len(ax.texts) == 12
+    grade = crsim.plot_scan(table, "max_grade")
+    ticks = grade.axes[1].get_yticks()                     # the colour bar: whole grades only
+    assert len(ticks) and all(float(t).is_integer() for t in ticks)
     assert isinstance(fig, matplotlib.figure.Figure)
     with pytest.raises(crsim.InputError, match="readout"):
         crsim.plot_scan(table, "nothing")

@@ -325,6 +325,42 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
     return table
 
 
+_KEY_WORDS = {"policy.trigger_grade": "trigger: ASTCT grade ≥", "policy.delay_h": "delay (h)",
+              "policy.sustained_h": "condition sustained (h)", "policy.threshold": "trigger threshold",
+              "policy.max_doses": "doses at most", "policy.min_interval_h": "interval at least (h)",
+              "patient.weight_kg": "body weight (kg)", "patient.height_cm": "height (cm)",
+              "horizon_days": "run length (days)", "horizon_h": "run length (h)",
+              "strategy": "strategy"}
+
+
+def key_label(key: str, table: Optional[pd.DataFrame] = None) -> str:
+    """A grid key in words with its unit (``policy.delay_h`` -> "delay (h)", ``parameters.rho`` ->
+    "rho (1/h)", the extension's control label for a regimen amount)."""
+    if key in _KEY_WORDS:
+        return _KEY_WORDS[key]
+    model = (table.attrs.get("model") if table is not None else None) or None
+    m = re.fullmatch(r"parameters\.(\w+)", key)
+    if m and model:
+        try:
+            unit = Model(model).parameter_units.get(m.group(1), "")
+        except InputError:
+            unit = ""
+        return m.group(1) + (f" ({unit})" if unit not in ("", "1") else "")
+    if model:
+        label = extension(model).control_labels.get(key)
+        if label:
+            return label
+    m = re.fullmatch(r"regimen\[(\d+)\]\.(\w+)", key)
+    if m:
+        return f"dose {int(m.group(1)) + 1}: {m.group(2).replace('_', ' ')}"
+    return key.split(".", 1)[-1].replace("_", " ")
+
+
+def _readout_title(readout: str, table: pd.DataFrame) -> str:
+    unit = table.attrs.get("units", {}).get(readout, "")
+    return readout.replace("_", " ") + (f" ({unit})" if unit not in ("", "1") else "")
+
+
 def plot_scan(table: pd.DataFrame, readout: str, x: Optional[str] = None, y: Optional[str] = None,
               ax: Any = None, annotate: bool = True, cmap: str = "viridis_r"):
     """A heatmap of one readout of a :func:`scan` table over two grid keys (``y`` rows, ``x``
@@ -358,15 +394,18 @@ def plot_scan(table: pd.DataFrame, readout: str, x: Optional[str] = None, y: Opt
         fig = ax.figure
     im = ax.imshow(grid, cmap=cmap, aspect="auto")
     ax.set_xticks(range(len(xs)))
-    ax.set_xticklabels([str(v) for v in xs])
+    ax.set_xticklabels([f"{v:g}" if isinstance(v, float) else str(v) for v in xs])
     ax.set_yticks(range(len(ys)))
-    ax.set_yticklabels([str(v) for v in ys] if y is not None else [""])
-    ax.set_xlabel(x)
+    ax.set_yticklabels([f"{v:g}" if isinstance(v, float) else str(v) for v in ys]
+                       if y is not None else [""])
+    ax.set_xlabel(key_label(x, table))
     if y is not None:
-        ax.set_ylabel(y)
-    unit = table.attrs.get("units", {}).get(readout, "")
-    ax.set_title(readout + (f" ({unit})" if unit else ""))
-    fig.colorbar(im, ax=ax)
+        ax.set_ylabel(key_label(y, table))
+    ax.set_title(_readout_title(readout, table))
+    bar = fig.colorbar(im, ax=ax)
+    finite = grid[np.isfinite(grid)]
+    if finite.size and np.all(finite == np.round(finite)) and finite.max() - finite.min() <= 10:
+        bar.set_ticks(np.arange(finite.min(), finite.max() + 1))   # grades, counts: integers only
     if annotate:
         finite = grid[np.isfinite(grid)]
         mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
