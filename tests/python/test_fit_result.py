@@ -199,4 +199,12 @@ def test_fitset_plot_and_table():
     assert len(fs) == 3 and set(fs.table["parameter"]) == {"CL", "V", "C.a"}
     fig = fs.plot(["CL", "V"])
     assert len(fig.axes) == 2
+    fig.canvas.draw()
+    assert any(ax.get_xscale() == "log" for ax in fig.axes)
+    for ax in fig.axes:      # log axes read as plain numbers, no overlapping minor labels
+        if ax.get_xscale() == "log":
+            shown = [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+            assert shown == []
+            assert all("10^" not in t.get_text() and "×" not in t.get_text()
+                       for t in ax.get_xticklabels())
     assert fs.to_pandas().shape == (9, 11)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from crsim.base.errors import input_error
 from crsim.fitting.result import FitResult
+from crsim.results.plot import readable_log_axis
 
 __all__ = ["FitSet"]
 
@@ -98,6 +99,7 @@ class FitSet:
             a.set_yticks(y, [str(i) for i in t["id"]])
             if (t["scale"] == "log").all():
                 a.set_xscale("log")
+                readable_log_axis(a.xaxis)
             unit = t["unit"].iloc[0] if len(t) else ""
             a.set_xlabel(f"{n} ({unit})" if unit else n)
         axes[0].set_ylabel("id")

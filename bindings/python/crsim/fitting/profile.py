@@ -13,6 +13,7 @@ import pandas as pd
 from crsim.base.errors import input_error
 from crsim.fitting.diagnostics import IdentifiabilityWarning
 from crsim.fitting.optimize import minimize
+from crsim.results.plot import readable_log_axis
 
 __all__ = ["Profile", "profile"]
 
@@ -62,6 +63,7 @@ class Profile:
         ax.axvline(self.estimate, color="k", lw=0.8)
         if (t["value"] > 0).all() and t["value"].max() / t["value"].min() > 5:
             ax.set_xscale("log")
+            readable_log_axis(ax.xaxis)
         ax.set_xlabel(f"{self.parameter} ({self.unit})" if self.unit else self.parameter)
         ax.set_ylabel("Δ(−2 log L)")
         ax.legend(fontsize="small")

@@ -291,3 +291,14 @@ def plot(results: Union[Any, Sequence[Any], Mapping[str, Any]], labels: Optional
         raise input_error("log", log, "True (log axes), False (linear) or None (the model's)")
     return clinical_figure(results, labels=labels, variables=variables, log=log, title=title,
                            markers=markers)
+
+
+def readable_log_axis(axis: Any) -> None:
+    """Ticks of a log-scale matplotlib axis (``ax.xaxis`` or ``ax.yaxis``) at 1, 2 and 5 per decade,
+    labelled as plain numbers ("0.8", "2", "50"), without minor labels: a range under a decade
+    then still reads cleanly instead of overlapping "8×10⁻¹9×10⁻¹10⁰"."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
