@@ -103,5 +103,11 @@ def test_slider_moves_in_an_event_loop_are_coalesced():
             await asyncio.sleep(0.01)
         await asyncio.sleep(ex.DEBOUNCE_S + 0.3)
 
-    asyncio.run(burst())
+    # a plain event loop: asyncio.run() would install its own SIGINT handler and, restoring Python's,
+    # drop crsim's (which stands in front of Python's: tests/python/test_hardening_engine.py)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(burst())
+    finally:
+        loop.close()
     assert len(runs) == 1 and runs[0]["regimen[0].amount"] == pytest.approx(slider.value)
