@@ -45,6 +45,7 @@ from crsim.results.result import Result
 from crsim.results.sensitivities import Sensitivities
 from crsim.run.population import load_population, population, sample_parameters, save_population
 from crsim.run.incidence import incidence, plot_incidence
+from crsim.run.gsa import GSAResult, gsa
 from crsim.results.plot import plot
 from crsim.run.scan import plot_scan, scan
 from crsim.run.simulate import simulate
@@ -65,6 +66,7 @@ __all__ = [
     "Explorer",
     "FitResult",
     "FitSet",
+    "GSAResult",
     "IdentifiabilityWarning",
     "InputError",
     "IoError",
@@ -85,6 +87,7 @@ __all__ = [
     "doses_from_nonmem",
     "explore",
     "fit",
+    "gsa",
     "incidence",
     "load",
     "load_population",

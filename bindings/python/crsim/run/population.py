@@ -144,6 +144,17 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     if not isinstance(scenario, Scenario):
         raise input_error("scenario", scenario, "a crsim.Scenario or a scenario file path")
     params = sample_parameters(scenario, n, variability, correlation, seed)
+    return run_parameter_table(scenario, params, readouts, threads)
+
+
+def run_parameter_table(scenario: Scenario, params: pd.DataFrame,
+                        readouts: Optional[Sequence[str]] = None,
+                        threads: Optional[int] = None) -> pd.DataFrame:
+    """Runs one patient per row of ``params`` (columns: parameter names, values in the parameter's
+    unit) through the batch engine, as :func:`population` does with sampled rows (and
+    :func:`crsim.gsa` with a design's): the parameters, then the readouts; a row outside the
+    parameters' bounds or whose run fails keeps NaN readouts and its message in ``error``."""
+    n = len(params)
     prep = resolve_scenario(scenario)
     base = prep.core
     nthreads = 0 if threads is None else int(threads)
