@@ -11,6 +11,63 @@ namespace {
 void require(bool ok, const std::string& field, double value, const std::string& allowed) {
     if (!ok) throw InputError(field, fmt(value), allowed);
 }
+
+double merge_distance(double t, double t_start) {
+    return std::max(kMergeSpan * std::max(1.0, std::abs(t - t_start)),
+                    kMergeAbsolute * std::abs(t));
+}
+
+// Moves every administration time and infusion end that lies within the merge distance after an
+// earlier one onto it (clusters are measured from their earliest time, so a cluster spans at most
+// one merge distance), and those within the merge distance before the horizon (the last output
+// time, where the run ends) onto the horizon. Infusions keep their amounts; one whose start and
+// end merge is a bolus.
+void merge_close_times(std::vector<DoseEvent>& events, double t_start, double horizon) {
+    if (std::isfinite(horizon)) {
+        const double reach = merge_distance(horizon, t_start);
+        for (DoseEvent& e : events) {
+            const double end = e.end;
+            if (e.time < horizon && horizon - e.time <= reach) e.time = horizon;
+            if (e.is_infusion() && end < horizon && horizon - end <= reach) e.end = horizon;
+            if (e.is_infusion() && !(e.end > e.time)) e.rate = 0.0, e.end = e.time;
+            else if (e.is_infusion() && e.end != end) e.rate = e.amount / (e.end - e.time);
+        }
+    }
+    std::vector<double> times;
+    times.reserve(2 * events.size());
+    for (const DoseEvent& e : events) {
+        times.push_back(e.time);
+        if (e.is_infusion()) times.push_back(e.end);
+    }
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+    std::vector<double> onto(times.size());
+    double first = times[0];
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        const double t = times[i];
+        const double reach = merge_distance(first, t_start);
+        if (t - first > reach) first = t;
+        onto[i] = first;
+    }
+    const auto merged = [&](double t) {
+        const auto it = std::lower_bound(times.begin(), times.end(), t);
+        return onto[static_cast<std::size_t>(it - times.begin())];
+    };
+    for (DoseEvent& e : events) {
+        const double time = merged(e.time);
+        if (!e.is_infusion()) {
+            e.time = e.end = time;
+            continue;
+        }
+        const double end = merged(e.end);
+        if (!(end > time)) {
+            e.rate = 0.0, e.time = e.end = time;  // too short to integrate: the amount as a bolus
+        } else if (time != e.time || end != e.end) {
+            e.rate = e.amount / (end - time);  // moved: the same amount over the new duration
+            e.time = time, e.end = end;
+        }
+    }
+}
 }  // namespace
 
 std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>& doses,
@@ -97,6 +154,7 @@ std::vector<DoseEvent> expand_doses(const Model& model, const std::vector<Dose>&
             events.push_back(e);
         }
     }
+    merge_close_times(events, t_start, horizon);
     std::stable_sort(events.begin(), events.end(),
                      [](const DoseEvent& a, const DoseEvent& b) { return a.time < b.time; });
     return events;

@@ -88,7 +88,7 @@ def test_censoring_rules():
                        "lloq": [0.1, 0.1, 0.1, np.nan, np.nan],
                        "censored": [0, 0, 1, 1, "no"]})
     tab = crsim.check_data(df, "pk1")
-    # row 1: below its lloq -> censored at the lloq; row 2: missing value with lloq;
+    # row 1: below its lloq -> censored at the lloq; row 2: missing value, flagged, with lloq;
     # row 3: flagged without lloq -> the value is the limit (NONMEM DV = LLOQ).
     assert list(tab["censored"]) == [False, True, True, True, False]
     np.testing.assert_allclose(tab["limit"].to_numpy()[1:4], [0.1, 0.1, 0.2])

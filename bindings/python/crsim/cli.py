@@ -37,6 +37,7 @@ from crsim.run.demo import report
 from crsim.run.population import MAX_PATIENTS, population, save_population
 from crsim.run.simulate import run_scenario
 from crsim.scenario.scenario import Scenario
+from crsim.spec.dosing import MAX_WEIGHT_KG, WEIGHT_ALLOWED
 
 EXIT_USER_ERROR = 2
 EXIT_SOLVER_ERROR = 1
@@ -229,8 +230,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    if args.weight is not None and not (math.isfinite(args.weight) and args.weight > 0):
-        raise InputError(f"--weight = {args.weight:g} is not allowed: a body weight > 0 kg")
+    if args.weight is not None and not (math.isfinite(args.weight)
+                                        and 0 < args.weight <= MAX_WEIGHT_KG):
+        raise InputError(f"--weight = {args.weight:g} is not allowed: {WEIGHT_ALLOWED}")
     if args.days is not None and not (math.isfinite(args.days) and args.days > 0):
         raise InputError(f"--days = {args.days:g} is not allowed: a run length > 0 days")
     _check_output(args.output, "-o", ("h5", "hdf5"))

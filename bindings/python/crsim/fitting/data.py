@@ -7,13 +7,16 @@ columns, e.g. covariates, are ignored):
 - time, one of: ``time`` with ``time_unit`` (``h``, ``d``, ``min`` or ``week`` per row), ``time_h``
   (hours) or ``time_d`` (days). Times are >= 0.
 - ``observable``: a model observable (or state) name, e.g. ``il6``, ``car_t_blood``, ``C``.
-- ``value`` (or ``dv``): the measurement in ``unit``; NaN only on censored rows.
+- ``value`` (or ``dv``): the measurement in ``unit``; NaN only on rows flagged censored, negative
+  only on flagged rows or rows without an ``lloq`` (and not for proportional or log-normal errors).
 - ``unit``: converted to the observable's unit in the model (mg/L <-> ug/mL <-> ng/mL,
   pg/mL <-> ng/L, cells/uL <-> cells/mL <-> 1e9/L, ...; see ``crsim.base.units``).
 - ``lloq`` (optional): lower limit of quantification, in ``unit``.
 - ``censored`` (or ``blq``; optional): True/1 for a result below the limit of quantification.
-  A row is censored when flagged, or when its value is missing or below its ``lloq``. The limit of
-  a censored row is its ``lloq``, else its ``value`` (NONMEM's DV = LLOQ convention).
+  A row is censored when flagged, or when its value (>= 0) is below its ``lloq``. A missing
+  value, or a negative one next to an ``lloq``, on a row not flagged censored is an error, not a
+  censored observation.
+  The limit of a censored row is its ``lloq``, else its ``value`` (NONMEM's DV = LLOQ convention).
 - dose records (optional): rows with ``evid`` = 1 and ``amt``, ``cmt`` (state name or 1-based
   number), optional ``rate`` (per time unit of the row), ``dur``, ``ii`` (in the row's time unit),
   ``addl`` and ``amt_unit`` (e.g. ``cells/kg``; default the state's dose unit); see
@@ -27,6 +30,7 @@ are not unique is named by position, ``data.iloc[<i>]['<column>']``), its value 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -38,6 +42,7 @@ from crsim.base.errors import InputError, input_error
 from crsim.model.model import Model, as_model
 from crsim.scenario.nonmem import doses_from_nonmem
 from crsim.base.units import TIME_UNITS_H, conversion_factor
+from crsim.spec.dosing import MAX_WEIGHT_KG, WEIGHT_ALLOWED
 
 __all__ = ["read_data", "check_data", "FitData", "prepare_data", "data_cell"]
 
@@ -243,7 +248,8 @@ def prepare_data(data: Any, model: Model) -> FitData:
     time_h, factor, _ = _times_h(data, cols, cell)
     ids = data[cols["id"]].to_numpy() if "id" in cols else np.ones(n, dtype=int)
     for i, v in enumerate(ids):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or (isinstance(v, float) and math.isnan(v)) \
+                or isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, numbers.Number)):
             raise input_error(cell(data.index[i], "id"), v, "a subject identifier (number or text)")
     evid = np.zeros(n)
     if "evid" in cols:
@@ -283,16 +289,24 @@ def prepare_data(data: Any, model: Model) -> FitData:
         v = value[i]
         if np.isinf(v):
             raise input_error(cell(label, "value"), v, "a finite number")
-        censored = bool(flag[i]) or (not np.isnan(lq) and (np.isnan(v) or v < lq))
+        # A missing value only on a row flagged censored; an unflagged value in [0, lloq) is
+        # censored at its lloq (M3), a negative one next to an lloq is an error (it was censored
+        # without a word). Negative values without an lloq are measurements (an additive error
+        # produces them); the proportional and log-normal error models refuse them (fit setup).
+        if not flag[i] and np.isnan(v):
+            raise input_error(cell(label, "value"), v, "a number (a missing value is allowed only "
+                              "on a censored row: set censored = 1 and lloq)")
+        if not flag[i] and v < 0 and not np.isnan(lq):
+            raise input_error(cell(label, "value"), v, f"a measurement >= 0 next to lloq = {lq:g} "
+                              "(a negative value is allowed there only on a censored row: set "
+                              "censored = 1)")
+        censored = bool(flag[i]) or (not np.isnan(lq) and v < lq)
         limit = np.nan
         if censored:
             limit = lq if not np.isnan(lq) else v
-            if np.isnan(limit):
-                raise input_error(cell(label, "value"), v, "a number, or for a censored row a value or "
-                                  "an lloq giving the limit of quantification")
-        elif np.isnan(v):
-            raise input_error(cell(label, "value"), v, "a number (a missing value is allowed only on a "
-                              "censored row: set censored = 1 and lloq)")
+            if np.isnan(limit) or limit < 0:
+                raise input_error(cell(label, "value"), v, "a number >= 0, or for a censored row a "
+                                  "value >= 0 or an lloq giving the limit of quantification")
         rows.append((ids[i], time_h[i], name, v * f, target, lq * f, censored, limit * f, v, unit,
                      label.item() if isinstance(label, np.generic) else label))
     if not rows:
@@ -308,7 +322,7 @@ def prepare_data(data: Any, model: Model) -> FitData:
             doses[sid] = _dose_records(data, cols, rs, time_h, factor, model, cell) if rs.size else []
     weights: Dict[Any, float] = {}
     if "weight" in cols:
-        w = _numbers(data, cols["weight"], "weight", cell, "a body weight > 0 kg")
+        w = _numbers(data, cols["weight"], "weight", cell, WEIGHT_ALLOWED)
         for sid in order:
             ws = pd.unique(w[(ids == sid) & ~np.isnan(w)])
             if len(ws) > 1:
@@ -316,9 +330,9 @@ def prepare_data(data: Any, model: Model) -> FitData:
                 raise input_error(cell(data.index[i], "weight"), ws[1], f"one body weight per subject "
                                   f"(subject {sid!r} also has {ws[0]:g} kg)")
             if len(ws) == 1:
-                if not (np.isfinite(ws[0]) and ws[0] > 0):
+                if not (np.isfinite(ws[0]) and 0 < ws[0] <= MAX_WEIGHT_KG):
                     i = int(np.flatnonzero((ids == sid) & (w == ws[0]))[0])
-                    raise input_error(cell(data.index[i], "weight"), ws[0], "a body weight > 0 kg")
+                    raise input_error(cell(data.index[i], "weight"), ws[0], WEIGHT_ALLOWED)
                 weights[sid] = float(ws[0])
     order = [sid for sid in order if (table["id"] == sid).any()]
     return FitData(table, order, doses, weights, bool(dose_rows.size))

@@ -12,6 +12,7 @@ import numpy as np
 from crsim.base.convert import as_finite
 from crsim.fitting.data import FitData, data_cell
 from crsim.scenario.resolve import to_core_doses
+from crsim.spec.dosing import MAX_WEIGHT_KG, WEIGHT_ALLOWED
 from crsim.base.errors import InputError, input_error
 from crsim.fitting.fitset import FitSet
 from crsim.fitting.result import FitResult
@@ -128,8 +129,10 @@ def build_objective(setup: FitSetup, ids: List[Any]) -> Tuple[Objective, FitData
             if w is None:
                 w = setup.base[WEIGHT_PARAMETER]
             params[WEIGHT_PARAMETER] = float(w)
-        wk = math.nan if w is None else as_finite(w, f"weight[{sid!r}]", "a body weight > 0 kg",
+        wk = math.nan if w is None else as_finite(w, f"weight[{sid!r}]", WEIGHT_ALLOWED,
                                                    lower=0.0, strict=True)
+        if wk > MAX_WEIGHT_KG:
+            raise input_error(f"weight[{sid!r}]", wk, WEIGHT_ALLOWED)
         core = to_core_doses(setup.doses[sid], m, wk)
         subjects.append(Subject(id=sid, times=times, core_doses=core, weight_kg=wk, rows=rows,
                                 t_index=np.searchsorted(times, t),

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 
 from crsim.base.errors import input_error
-from crsim.fitting.diagnostics import IdentifiabilityWarning
+from crsim.fitting.diagnostics import FitFailedWarning, IdentifiabilityWarning
 from crsim.fitting.objective import Objective
 from crsim.fitting.plot import plot_fit, prediction_table
 from crsim.fitting.profile import profile
 from crsim.run.simulate import simulate
 
-__all__ = ["FitResult", "IdentifiabilityWarning", "covariance_from_information"]
+__all__ = ["FitResult", "IdentifiabilityWarning", "FitFailedWarning", "covariance_from_information"]
 
 #: Scaled Fisher information with an eigenvalue below this fraction of the largest is near singular.
 NEAR_SINGULAR = 1e-8
@@ -123,9 +123,22 @@ class FitResult:
         if information not in ("expected", "observed"):
             raise input_error("information", information, "'expected' or 'observed'")
         self.information = information
-        info = det["information"] if information == "expected" else self._observed_information()
+        finite = math.isfinite(self.m2ll)
+        if not finite:  # no likelihood at the end point: no information, no standard errors
+            self.converged = False
+            self.warnings.append(f"the fit ended at -2LL = {self.m2ll}: no likelihood at these "
+                                 "parameter values (the engine failed, or residuals or error "
+                                 "parameters are out of floating-point range); the estimates are "
+                                 "not a fit and their SE and confidence intervals are NaN")
+            warnings.warn(self.warnings[-1], FitFailedWarning, stacklevel=3)
+            info = np.full((len(self.names), len(self.names)), np.nan)
+        else:
+            info = det["information"] if information == "expected" else self._observed_information()
         self.fisher_information = pd.DataFrame(info, index=self.names, columns=self.names)
-        cov, msgs, self.condition_number = covariance_from_information(info, self.names)
+        if finite:
+            cov, msgs, self.condition_number = covariance_from_information(info, self.names)
+        else:
+            cov, msgs, self.condition_number = info.copy(), [], math.nan
         self.covariance = pd.DataFrame(cov, index=self.names, columns=self.names)
         sd = np.sqrt(np.diag(cov))
         with np.errstate(invalid="ignore", divide="ignore"):

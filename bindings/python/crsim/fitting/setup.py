@@ -227,6 +227,14 @@ def setup_fit(model, data, estimate, error_model, bounds, log_scale, fixed, dose
                 raise input_error(data_cell(r["row"], "value"), r["value_data"], f"a value > 0 "
                                   f"for the log-normal error model of {o} (values at or below the "
                                   "quantification limit: mark them censored with an lloq > 0)")
+        if ems[o].kind == "proportional":
+            bad = rows[~rows["censored"] & (rows["value"] < 0)]
+            if len(bad):
+                r = bad.iloc[0]
+                raise input_error(data_cell(r["row"], "value"), r["value_data"], f"a value >= 0 "
+                                  f"for the proportional error model of {o} (y = f (1 + b e) has "
+                                  "the sign of f; a negative measurement needs an additive or "
+                                  "combined error model, or censored = 1 with an lloq)")
         y_unc = rows.loc[~rows["censored"], "value"].to_numpy()
         ems[o] = ems[o].with_starts(y_unc if len(y_unc) else rows["limit"].to_numpy())
     # scales, starts, bounds

@@ -5,11 +5,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from crsim import _core
 from crsim.base.errors import InputError, input_error
 from crsim.model.model import Model, models
 from crsim.results.result import Result
-from crsim.results.store import IoError, _io_error, _path, write_records
+from crsim.results.store import IoError, _io_error, _path, read_results, write_records
 from crsim.scenario.scenario import Scenario
 
 __all__ = ["save", "load", "IoError"]
@@ -122,7 +121,7 @@ def load(path: Any, name: Optional[str] = None) -> Union[Result, Dict[str, Resul
         crsim results file, a newer schema version, inconsistent contents).
     """
     p = _path(path)
-    content = _core.read_results(p)
+    content = read_results(p)
     recs = content["scenarios"]
     if name is not None:
         names = [r["name"] for r in recs]

@@ -18,8 +18,13 @@ def summarize(times: np.ndarray, values: np.ndarray, unit: str) -> Dict[str, obj
     Computed from the output grid only, without interpolation or extrapolation: ``max`` and
     ``t_max_h`` are the largest sampled value and its time (a peak between grid points is missed
     by up to the grid spacing), ``auc`` is the trapezoidal integral from the first to the last output
-    time (exact for piecewise-linear courses, error O(dt^2) otherwise).
+    time (exact for piecewise-linear courses, error O(dt^2) otherwise). Without output rows every
+    number is NaN.
     """
+    if len(times) == 0 or len(values) == 0:
+        return {"unit": unit, "max": math.nan, "t_max_h": math.nan, "min": math.nan,
+                "last": math.nan, "t_first_h": math.nan, "t_last_h": math.nan, "auc": math.nan,
+                "auc_unit": f"h*{unit}"}
     k = int(np.argmax(values))
     return {
         "unit": unit,

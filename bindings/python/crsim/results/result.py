@@ -142,7 +142,10 @@ class Result:
 
     def _readout_pair(self) -> Readouts:
         if self._readouts is None:
-            fn = extension(self.model.name).readouts or summary_readouts
+            # a result without output rows (a damaged or foreign file) has only the summary
+            # readouts, all NaN: a model's clinical readouts need its course
+            own = extension(self.model.name).readouts if len(self.times) else None
+            fn = own or summary_readouts
             values, units = fn(self)
             if self._policies_used:  # the firings travel with the readouts (and into results files)
                 values, units = dict(values), dict(units)

@@ -83,7 +83,17 @@ def write_records(path: Any, named: Sequence[Tuple[str, Any]],
 def read_file(path: Any) -> Dict[str, Any]:
     """The raw contents of a results file as read by the C++ reader: ``meta`` and ``scenarios``
     (a list of dicts of names, units and numpy arrays)."""
-    return _core.read_results(_path(path))
+    return read_results(_path(path))
+
+
+def read_results(p: str) -> Dict[str, Any]:
+    """``_core.read_results(p)``; a text field that is not UTF-8 (a damaged file whose strings
+    libhdf5 still reads) is an IoError naming the file, not a UnicodeDecodeError."""
+    try:
+        return _core.read_results(p)
+    except UnicodeDecodeError as ex:
+        raise _io_error(p, f"results file '{p}' cannot be read: a text field is not valid UTF-8 "
+                           f"({ex.reason} at byte {ex.start}); the file is damaged") from None
 
 
 def _io_error(path: str, message: str) -> Exception:

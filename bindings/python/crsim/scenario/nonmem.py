@@ -12,6 +12,7 @@ NONMEM (ALAG, F), not data items: set them on the Dose objects if needed.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
@@ -121,6 +122,10 @@ def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optio
         raise input_error(name, table, "a pandas DataFrame with columns TIME, AMT, CMT, EVID")
     cols = _columns(table)
     if "id" in cols:
+        for label, v in table[cols["id"]].items():
+            if not (v is None or isinstance(v, (str, numbers.Number))):
+                raise input_error(f"{name}.loc[{label!r}, {cols['id']!r}]", v,
+                                  "a subject identifier (number or text)")
         ids = pd.unique(table[cols["id"]].dropna())
         if len(ids) > 1:
             raise input_error(f"{name}[{cols['id']!r}]", list(ids)[:5],

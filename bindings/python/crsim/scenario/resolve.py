@@ -28,7 +28,8 @@ from crsim.model.model import WEIGHT_PARAMETER, Model, as_model
 from crsim.model.strategies import expand, strategy
 from crsim.model.targets import resolve_variable, targets_for
 from crsim.scenario.nonmem import doses_from_nonmem
-from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, Dose, as_dose,
+from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, MAX_ADMINISTERED,
+                            MAX_WEIGHT_KG, WEIGHT_ALLOWED, Dose, as_dose,
                                body_surface_area, dose_basis)
 from crsim.spec.policy import Policy
 from crsim.spec.regimen import parse_regimen
@@ -142,7 +143,9 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
     if weight is None:
         weight_kg = math.nan
     else:
-        weight_kg = as_finite(weight, "weight", "a body weight > 0 kg", lower=0.0, strict=True)
+        weight_kg = as_finite(weight, "weight", WEIGHT_ALLOWED, lower=0.0, strict=True)
+        if weight_kg > MAX_WEIGHT_KG:
+            raise input_error("weight", weight, WEIGHT_ALLOWED)
     if WEIGHT_PARAMETER in m.parameter_names:  # the model's own body-weight parameter is the patient's
         given = (parameters or {}).get(WEIGHT_PARAMETER)
         if weight is None:
@@ -201,6 +204,7 @@ def resolve_call(model: Union[str, Model], times: Any = None, doses: Any = (),
         grid = _as_times(times)
 
     ivals = _as_values(initial, "initial", "state unit")
+    _check_initial_values(ivals, m)
     core = dict(parameters=overrides, doses=core_doses, times=grid, weight_kg=weight_kg, t_start=t0,
                 initial=ivals, options=options, sensitivities=sens, policies=core_pols,
                 readouts=readout_watch(m))
@@ -247,6 +251,17 @@ def _as_values(values: Any, field: str, unit_word: str) -> Dict[str, float]:
         raise input_error(field, values, f"a dict of name -> value ({unit_word})")
     return {as_str(k, f"{field} key", "a name (str)"): as_float(v, f"{field}.{k}", f"a number ({unit_word})")
             for k, v in values.items()}
+
+
+def _check_initial_values(values: Mapping[str, float], model: Model) -> None:
+    """Initial values are amounts, counts, concentrations or fractions: negative ones are refused
+    (they gave negative states without a word). NaN and unknown names are the engine's to report."""
+    for k, v in values.items():
+        if v < 0:
+            units = dict(zip(model.states["name"], model.states["unit"]))
+            raise input_error(f"initial.{k}", v, f"a finite initial value >= 0 in "
+                              f"{units.get(k) or 'the state unit'} (states are amounts, counts or "
+                              "concentrations)")
 
 
 def _as_policies(policies: Any, model: str) -> List[Any]:
@@ -382,8 +397,34 @@ def to_core_doses(doses: List[Dose], model: Model, weight_kg: float, field: str 
         if d.cap is not None:
             core["cap"] = as_finite(d.cap, f + "cap", f"a cap > 0 {dose_unit} (None for no cap)",
                                     lower=0.0, strict=True)
+        _check_administered(core, f, unit, dose_unit, weight_kg if per_kg else 1.0)
         out.append(core)
     return out
+
+
+def _check_administered(core: Dict[str, Any], f: str, unit: str, dose_unit: str,
+                        factor: float) -> None:
+    """Refuses an administration whose amount reaching the state (amount x weight or body surface
+    area, capped, x bioavailability) or infusion rate x bioavailability exceeds MAX_ADMINISTERED:
+    such doses overflowed the states, and the solver failed with "step size underflow" instead
+    of naming the input. NaN and negative values are left to the engine, which names them."""
+    amount, fa = core["amount"], core["bioavailability"]
+    if not (math.isfinite(amount) and math.isfinite(fa) and amount >= 0 and fa >= 0):
+        return
+    given = amount * factor
+    total = min(given, core["cap"]) * fa if "cap" in core else given * fa
+    if total > MAX_ADMINISTERED:
+        key, value = ("bioavailability", fa) if fa > 1 and total / fa <= MAX_ADMINISTERED \
+            else ("amount", amount)
+        raise input_error(f + key, value, f"an administered amount (amount in {unit} x body weight "
+                          f"or surface area, capped, x bioavailability) <= {MAX_ADMINISTERED:g} "
+                          f"{dose_unit}; here {total:.3g} {dose_unit}")
+    rate = core.get("rate")
+    if rate is not None and math.isfinite(rate) and rate * fa > MAX_ADMINISTERED:
+        key, value = ("bioavailability", fa) if fa > 1 and rate <= MAX_ADMINISTERED \
+            else ("rate", rate / factor)
+        raise input_error(f + key, value, f"an infusion rate x bioavailability <= "
+                          f"{MAX_ADMINISTERED:g} {dose_unit}/h; here {rate * fa:.3g} {dose_unit}/h")
 
 
 def _norm_unit(u: str) -> str:

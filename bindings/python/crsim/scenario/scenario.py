@@ -25,7 +25,8 @@ from crsim.model.targets import targets_for
 from crsim.model.usermodels import is_model_file, load_file
 from crsim.scenario.resolve import (MAX_OUTPUT_TIMES, core_policies, effective_weight,
                                     has_weight_parameter, to_core_doses, unit_targets)
-from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, Dose,
+from crsim.spec.dosing import (HEIGHT_ALLOWED, HEIGHT_RANGE_CM, HOURS_PER_DAY, MAX_WEIGHT_KG,
+                               WEIGHT_ALLOWED, Dose,
                                check_dose_mapping, dose_basis, dose_to_dict)
 from crsim.spec.policy import POLICY_KEYS, Policy, check_policy, policy_to_dict
 from crsim.spec.regimen import parse_regimen
@@ -416,8 +417,8 @@ def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float
     pd_ = p.mapping("patient", raw_patient, PATIENT_KEYS, "patient")
     if pd_ is not None:
         if pd_.get("weight_kg") is not None:
-            weight = p.number("patient.weight_kg", pd_["weight_kg"], "a body weight > 0 kg",
-                              lower=0.0, lower_open=True)
+            weight = p.number("patient.weight_kg", pd_["weight_kg"], WEIGHT_ALLOWED,
+                              lower=0.0, lower_open=True, upper=MAX_WEIGHT_KG)
         if pd_.get("height_cm") is not None:
             height = p.number("patient.height_cm", pd_["height_cm"], HEIGHT_ALLOWED,
                               lower=HEIGHT_RANGE_CM[0], upper=HEIGHT_RANGE_CM[1])
@@ -613,7 +614,9 @@ def _check_initial(d: Mapping[str, Any], p: Problems, model: Optional[str], info
             if info is not None and k not in snames:
                 p.add(path, v, f"a state of model {model}: unknown name '{k}'{suggest(str(k), snames)}")
                 continue
-            val = p.number(path, v, f"a finite initial value in {snames.get(k, 'the state unit')}")
+            unit = snames.get(k, "the state unit")
+            val = p.number(path, v, f"a finite initial value >= 0 in {unit} (states are amounts, "
+                           "counts or concentrations)", lower=0.0)
             if val is not None:
                 initial[k] = val
     return initial

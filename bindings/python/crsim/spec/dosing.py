@@ -12,6 +12,7 @@ from crsim.base.errors import input_error
 from crsim.base.problems import MISSING, Problems, suggest
 
 __all__ = ["Dose", "HOURS_PER_DAY", "DOSE_KEYS", "HEIGHT_RANGE_CM", "HEIGHT_ALLOWED", "as_dose",
+           "MAX_WEIGHT_KG", "WEIGHT_ALLOWED", "MAX_ADMINISTERED",
            "dose_to_dict", "check_dose_mapping", "dose_basis", "body_surface_area"]
 
 HOURS_PER_DAY = 24.0
@@ -21,6 +22,17 @@ HOURS_PER_DAY = 24.0
 HEIGHT_RANGE_CM = (20.0, 280.0)
 HEIGHT_ALLOWED = (f"a body height in cm within [{HEIGHT_RANGE_CM[0]:g}, {HEIGHT_RANGE_CM[1]:g}] "
                   "(1.75 m is 175 cm)")
+
+#: Largest body weight accepted, kg: above the heaviest person recorded (about 635 kg); weights
+#: of 1e300 kg overflowed the dosed states into "step size underflow".
+MAX_WEIGHT_KG = 1000.0
+WEIGHT_ALLOWED = f"a body weight > 0 kg, at most {MAX_WEIGHT_KG:g} kg"
+
+#: Largest amount reaching a state in one administration (amount x body weight or surface area,
+#: capped, x bioavailability), in the state's dose unit, and largest infusion rate x
+#: bioavailability, in dose unit/h. 1e20 is far beyond any dose (1e20 mg = 1e11 t; 1e20 cells =
+#: 1e5 t of cells) and far below where products of states overflow a double.
+MAX_ADMINISTERED = 1e20
 
 
 def body_surface_area(height_cm: float, weight_kg: float) -> float:
