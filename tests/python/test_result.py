@@ -109,3 +109,21 @@ def test_summary_against_closed_form():
     assert s["auc"] == pytest.approx(auc, rel=1e-4)
     assert s["last"] == pytest.approx(D * OneCmt(CL, V).bolus(30.0), rel=1e-6)
     assert (s["t_first_h"], s["t_last_h"]) == (0.0, 30.0)
+
+
+def test_to_xarray_time_by_variable_with_units():
+    """Result.to_xarray(): every observable and state a variable over time with its unit, kind and
+    description; a state sharing an observable's name keeps both (the state as <name>_state)."""
+    xr = pytest.importorskip("xarray")
+    res = crsim.simulate("crs", doses=[crsim.Dose("car_t_effector", 3e6, unit="cells/kg")],
+                         days=3, weight=35)
+    ds = res.to_xarray()
+    assert isinstance(ds, xr.Dataset)
+    assert np.array_equal(ds["time"].values, res.times) and ds["time"].attrs["units"] == "h"
+    assert np.array_equal(ds["il6"].values, res.observables[:, res.observable_names.index("il6")])
+    assert ds["il6"].attrs["units"] == "pg/mL" and ds["il6"].attrs["kind"] == "observable"
+    assert np.array_equal(ds["il6_state"].values, res.states[:, res.state_names.index("il6")])
+    assert ds["il6_state"].attrs["kind"] == "state"
+    assert len(ds.data_vars) == len(res.observable_names) + len(res.state_names)
+    assert ds.attrs["model"] == "crs" and ds.attrs["parameter_set"] == "crs_tisagenlecleucel_ball"
+    assert float(ds["temperature"].max()) == pytest.approx(float(res["temperature"].max()))

@@ -278,6 +278,35 @@ class Result:
                              output_units=[self.units[o] for o in outs], parameter_units=punits)
 
     # --- tables -------------------------------------------------------------------------------
+    def to_xarray(self):
+        """The trajectory as an ``xarray.Dataset``: coordinate ``time`` (h); one variable per
+        observable and per state (a state whose name an observable also has is ``<name>_state``),
+        each with ``units``, ``kind`` and ``description`` attributes; the model, its version, the
+        parameter set and the scenario's name as dataset attributes. Needs xarray."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise input_error("to_xarray", "xarray", "an installed xarray (pip install xarray)") from None
+        model = self.model
+        described = {r["name"]: r["description"] for table in (model.states, model.observables)
+                     for r in table.to_dict("records")}
+        data = {}
+        for i, n in enumerate(self.observable_names):
+            data[n] = ("time", np.asarray(self.observables[:, i]),
+                       {"units": self.units[n], "kind": "observable",
+                        "description": described.get(n, "")})
+        for i, n in enumerate(self.state_names):
+            key = n if n not in data else f"{n}_state"
+            data[key] = ("time", np.asarray(self.states[:, i]),
+                         {"units": self.state_units[i], "kind": "state",
+                          "description": described.get(n, "")})
+        ds = xr.Dataset(data, coords={"time": ("time", np.asarray(self.times), {"units": "h"})})
+        sc = getattr(self, "scenario", None)
+        ds.attrs.update({"model": model.name, "model_version": str(model.version),
+                         "parameter_set": model.parameter_set or "",
+                         "scenario": getattr(sc, "name", "") or ""})
+        return ds
+
     def to_pandas(self, form: str = "wide") -> pd.DataFrame:
         """The trajectory as a DataFrame.
 
