@@ -74,7 +74,8 @@ def _title(results: Sequence[Any]) -> str:
     return ", ".join(dict.fromkeys(names))
 
 
-def _panels(result: Any, variables: Optional[Sequence[str]], log: Optional[bool]) -> List[PlotPanel]:
+def _panels(result: Any, variables: Optional[Sequence[str]],
+            log: Optional[bool]) -> List[PlotPanel]:
     ext = extension(result.model.name)
     have = set(result.state_names) | set(result.observable_names)
     if variables is None and ext.plot_panels:
@@ -252,7 +253,8 @@ def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = No
     return fig
 
 
-def plot(results: Union[Any, Sequence[Any], Mapping[str, Any]], labels: Optional[Sequence[str]] = None,
+def plot(results: Union[Any, Sequence[Any], Mapping[str, Any]],
+         labels: Optional[Sequence[str]] = None,
          variables: Optional[Sequence[str]] = None, log: Optional[bool] = None,
          title: Optional[str] = None, markers: bool = True):
     """The clinical course of one or several results of one model in one figure.

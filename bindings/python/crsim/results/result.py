@@ -286,7 +286,8 @@ class Result:
         try:
             import xarray as xr
         except ImportError:
-            raise input_error("to_xarray", "xarray", "an installed xarray (pip install xarray)") from None
+            raise input_error("to_xarray", "xarray",
+                              "an installed xarray (pip install xarray)") from None
         model = self.model
         described = {r["name"]: r["description"] for table in (model.states, model.observables)
                      for r in table.to_dict("records")}
