@@ -5,7 +5,7 @@
 // stepper: the strongly connected components of its dependency graph (state i depends on state j
 // when J_ij may be nonzero; Tarjan's algorithm), ordered so that every component comes after the
 // components it depends on, give a symmetric permutation P with P W P^T block lower triangular
-// (Duff & Reid's block triangular form; the CRS model: components of 6, 5, 2, 2 states and 17
+// (Duff & Reid's block triangular form; the CRS model: components of 6, 5, 3, 2, 2 states and 22
 // singletons). Only the diagonal blocks are factored, each by a plain unblocked LU with partial
 // pivoting within the block, and a solve is a block forward substitution with the sparse entries
 // below the diagonal blocks. This is the exact LU of W (off-diagonal blocks are never modified by

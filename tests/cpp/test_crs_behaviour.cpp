@@ -193,7 +193,17 @@ TEST_CASE("all states stay non-negative and finite over 180 days, also at extrem
         base.rtol = 1e-6;
         base.atol = 1e-6;
         const double w = ps.parameters.at("body_weight").value;
-        base.extra_doses = {tocilizumab(72, w), dexamethasone_iv(80, 8)};
+        // the drugs of issue 14 too: anakinra SC, emapalumab, a methylprednisolone pulse
+        crsim::Dose ana = dexamethasone_iv(72, 4);
+        ana.target = "anakinra_depot";
+        ana.amount = 100.0;
+        crsim::Dose emap = siltuximab(96);
+        emap.target = "emapalumab_central";
+        emap.amount = 1.0;
+        crsim::Dose mp = dexamethasone_iv(100, 1);
+        mp.target = "methylprednisolone_central";
+        mp.amount = 1000.0;
+        base.extra_doses = {tocilizumab(72, w), dexamethasone_iv(80, 8), ana, emap, mp};
         check_states(run(base), set + " default");
         // every parameter at 1/100 and 100 times its value (clamped to its bounds), one at a time
         // (on the first set; the second shares the structure and most values)
@@ -240,7 +250,23 @@ TEST_CASE("every parameter of each set changes some output by 10 %", "[crs][beha
         // KD and MW show; at 11 mg/kg free IL-6 is ~1/30,000 of total whatever their exact values)
         crsim::Dose silt = siltuximab(120);
         silt.amount = 2e-4;
-        base.extra_doses = {tocilizumab(60, w), dexamethasone_iv(90, 2), oral, silt};
+        // methylprednisolone IV and oral (after the dexamethasone has gone), anakinra SC during the
+        // CRS, emapalumab at a trace dose (2e-3 mg/kg: about 10 x KD, so that KD and MW still set
+        // the free tenth of IFN-gamma while most of it is bound and its complex clearance shows)
+        crsim::Dose mp = dexamethasone_iv(150, 2);
+        mp.target = "methylprednisolone_central";
+        mp.amount = 40.0;
+        crsim::Dose mp_oral = dexamethasone_iv(200, 1);
+        mp_oral.target = "methylprednisolone_depot";
+        mp_oral.amount = 32.0;
+        crsim::Dose ana = dexamethasone_iv(40, 4);
+        ana.target = "anakinra_depot";
+        ana.amount = 100.0;
+        crsim::Dose emap = siltuximab(50);
+        emap.target = "emapalumab_central";
+        emap.amount = 2e-3;
+        base.extra_doses = {tocilizumab(60, w), dexamethasone_iv(90, 2), oral, silt,
+                            mp, mp_oral, ana, emap};
         const Run ref = run(base);
         for (const auto& pi : m.info().parameters) {
             Scenario sc = base;

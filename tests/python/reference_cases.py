@@ -95,6 +95,16 @@ CASES: List[Dict[str, Any]] = [
          [_DEX_IV], ["rho", "dex_IC50"]),
     _crs("crs_dexamethasone_po_72h", "default course, dexamethasone 10 mg po q6h x4 from 72 h "
          "(the depot route)", [_DEX_PO]),
+    # --- the drugs of issue 14 (docs/model.md secs. 5a-5c) -----------------------------------------
+    _crs("crs_methylprednisolone_72h", "default course, methylprednisolone 1 g iv at 72 h",
+         [{"target": "methylprednisolone_central", "amount": 1000, "unit": "mg", "time": 72}],
+         ["rho", "mp_dex_equiv"]),
+    _crs("crs_anakinra_48h", "default course, anakinra 100 mg sc q6h x28 from 48 h",
+         [{"target": "anakinra_depot", "amount": 100, "unit": "mg", "time": 48, "additional": 27,
+           "interval": 6}], ["rho", "ana_IC50"]),
+    _crs("crs_emapalumab_48h", "default course, emapalumab 1 mg/kg iv over 1 h at 48 h",
+         [{"target": "emapalumab_central", "amount": 1, "unit": "mg/kg", "time": 48,
+           "duration": 1}], ["rho", "emap_KD"]),
     # the policy of the standard strategy tocilizumab_grade2, its crossing located to 1e-12 h
     # instead of the default 1e-6 h: with 1e-6 h, round-off alone moves the firing by ~1e-7 h and
     # the states after it by ~1e-7 relative, which would swamp a 1e-9 comparison

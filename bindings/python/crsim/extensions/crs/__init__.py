@@ -29,6 +29,14 @@ DRUG_TARGETS = {
     "dexamethasone": "dexamethasone_central",
     "dexamethasone iv": "dexamethasone_central",
     "dexamethasone po": "dexamethasone_depot",
+    "methylprednisolone": "methylprednisolone_central",
+    "methylprednisolone iv": "methylprednisolone_central",
+    "methylprednisolone po": "methylprednisolone_depot",
+    "anakinra": "anakinra_central",
+    "anakinra iv": "anakinra_central",
+    "anakinra sc": "anakinra_depot",
+    "emapalumab": "emapalumab_central",
+    "emapalumab iv": "emapalumab_central",
     "tisagenlecleucel": "car_t_effector",
     "axicabtagene": "car_t_effector",
     "car-t": "car_t_effector",
@@ -50,6 +58,9 @@ DRUG_STATES = {
     "tocilizumab": ("tocilizumab_central",),
     "siltuximab": ("siltuximab_central",),
     "dexamethasone": ("dexamethasone_central", "dexamethasone_depot"),
+    "methylprednisolone": ("methylprednisolone_central", "methylprednisolone_depot"),
+    "anakinra": ("anakinra_central", "anakinra_depot"),
+    "emapalumab": ("emapalumab_central",),
 }
 
 

@@ -77,11 +77,12 @@ def standard() -> List[Strategy]:
             "astct_escalation",
             "escalation by grade: tocilizumab at grade >= 2 (label limits); dexamethasone 10 mg IV q6h "
             "for 24 h at grade >= 3, repeated daily while grade >= 3 persists (at most 3 days); "
-            "dexamethasone 20 mg IV q6h for 24 h at grade 4 (methylprednisolone is not modelled)",
+            "dexamethasone 20 mg IV q6h for 24 h at grade 4 (not the guidelines' alternative, "
+            "methylprednisolone 1 g/day)",
             "ASTCT-grade-based algorithms [read]: grade 2 tocilizumab, grade 3 tocilizumab + "
             "dexamethasone 10 mg IV q6h (NCCN-type guideline summary on guidelinecentral.com; Santomasso "
             "BD et al. 2021, ASCO guideline), refractory or grade 4: 20 mg q6h (J Clin Med 2023;12:6124, "
-            "Table 1, PMC10573998) or methylprednisolone 1 g/day (not in the model); " + _LABEL_SOURCE,
+            "Table 1, PMC10573998) or methylprednisolone 1 g/day (not used here); " + _LABEL_SOURCE,
             (label,
              Policy("dexamethasone at grade >= 3", when="grade >= 3",
                     give="dexamethasone 10 mg iv q6h x4", max_doses=3, min_interval_h=24),
