@@ -50,7 +50,7 @@ from crsim.results.plot import plot
 from crsim.run.scan import plot_scan, scan
 from crsim.run.simulate import simulate
 from crsim.fitting.data import check_data, read_data
-from crsim.fitting.diagnostics import IdentifiabilityWarning
+from crsim.fitting.diagnostics import FitFailedWarning, IdentifiabilityWarning
 from crsim.fitting.errormodels import ErrorModel
 from crsim.fitting.fit import fit
 from crsim.fitting.fitset import FitSet
@@ -64,6 +64,7 @@ __all__ = [
     "Dose",
     "ErrorModel",
     "Explorer",
+    "FitFailedWarning",
     "FitResult",
     "FitSet",
     "GSAResult",
