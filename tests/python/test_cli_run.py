@@ -176,3 +176,12 @@ def test_show_prints_the_patient_height_of_per_m2_dosing(tmp_path):
     s = run("show", "b.h5", cwd=tmp_path)
     assert s.returncode == 0, s.stderr
     assert "patient: 70.0 kg, 185.65714 cm" in s.stdout
+
+
+def test_output_piped_into_head_ends_quietly():
+    """`crsim params crs | head -3`: the command stops without a BrokenPipeError traceback."""
+    cmd = f"{sys.executable} -m crsim params crs | head -3"
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert len(p.stdout.splitlines()) == 3
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr

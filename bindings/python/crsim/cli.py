@@ -500,6 +500,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("crsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`crsim params crs | head`): stop quietly, as Unix tools do; the
+        # interpreter's own flush of stdout at exit would raise again, so stdout goes to devnull
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141   # 128 + SIGPIPE, the status a shell reports for a closed pipe
 
 
 if __name__ == "__main__":
