@@ -154,6 +154,9 @@ EXTRA_READOUTS: Dict[str, Tuple[str, str]] = {
     "tocilizumab_doses": ("", "tocilizumab administrations (scheduled and triggered)"),
     "siltuximab_doses": ("", "siltuximab administrations (scheduled and triggered)"),
     "dexamethasone_doses": ("", "dexamethasone administrations (IV and oral, scheduled and triggered)"),
+    "methylprednisolone_doses": ("", "methylprednisolone administrations (scheduled and triggered)"),
+    "anakinra_doses": ("", "anakinra administrations (SC and IV, scheduled and triggered)"),
+    "emapalumab_doses": ("", "emapalumab administrations (scheduled and triggered)"),
     "tumor_day28": ("cells", "CD19+ tumor cells at day 28 (672 h; linear interpolation on the "
                              "output grid; NaN if the run is shorter)"),
     "tumor_fraction_day28": ("1", "tumor at day 28 relative to the burden at infusion"),
