@@ -21,8 +21,11 @@ from crsim import _core
 ENDLESS = dict(model="pk1", parameters={}, doses=[{"target": "central", "amount": 100.0}],
                times=[0.0, 1e6], options={"method": "dopri5", "max_step": 1e-6, "max_steps": 2_000_000_000})
 
+# The child starts with Python's own SIGINT handler, as from a terminal: a test session run as a
+# background job (CI scripts, `cmd &`) has SIGINT ignored, which a child would inherit.
 SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from crsim import _core
     print("running", flush=True)
     t0 = time.monotonic()
