@@ -26,7 +26,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["ModelExtension", "PlotPanel", "EMPTY", "ENTRY_POINT_GROUP", "extension", "extensions",
+from crsim import _core
+
+__all__ = ["ModelExtension", "PlotPanel", "grader_thresholds", "EMPTY", "ENTRY_POINT_GROUP", "extension", "extensions",
            "register"]
 
 ENTRY_POINT_GROUP = "crsim.models"
@@ -44,6 +46,15 @@ class PlotPanel:
     title: str = ""
     log: bool = False
     thresholds: Tuple[Tuple[float, str], ...] = ()
+
+
+def grader_thresholds(variable: str, count: int = 4) -> Tuple[Tuple[float, str], ...]:
+    """The ASTCT grader's thresholds on one of its inputs (``temperature``, ``map``, ``sbp``,
+    ``fio2_required``; its GradingPolicy, read through the readout watch), at most ``count`` of
+    them, as reference lines ``(value, label)`` of a clinical figure."""
+    words = {"temperature": "fever", "map": "MAP", "sbp": "SBP", "fio2_required": "FiO2"}
+    values = [w[2] for w in _core.crs_readout_watch() if w[0] == variable][:count]
+    return tuple((v, f"{words.get(variable, variable)} {v:g}") for v in values)
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,20 @@ def value_at(times: np.ndarray, values: np.ndarray, t: float) -> float:
     return float(np.interp(t, times, values))
 
 
+def dose_counts(result: Any) -> Tuple[Dict[str, float], Dict[str, str]]:
+    """``<drug>_doses``: the administrations (scheduled and triggered) of each drug of the model's
+    extension (its ``drug_states``)."""
+    states = list(result._doses["state"])
+    values = {f"{drug}_doses": float(sum(1 for s in states if s in targets))
+              for drug, targets in extension(result.model.name).drug_states.items()}
+    return values, {k: "" for k in values}
+
+
 def extra_readouts(result: Any) -> Tuple[Dict[str, float], Dict[str, str]]:
     """Readouts beyond ``result.readouts`` for scans: per drug of the model's extension the number of
     administrations, the extension's extra readouts, and ``policy_firings`` (every model)."""
     ext = extension(result.model.name)
-    values: Dict[str, float] = {}
-    units: Dict[str, str] = {}
-    states = list(result._doses["state"])
-    for drug, targets in ext.drug_states.items():
-        values[f"{drug}_doses"] = float(sum(1 for s in states if s in targets))
-        units[f"{drug}_doses"] = ""
+    values, units = dose_counts(result)
     if ext.extra_readouts is not None:
         v, u = ext.extra_readouts(result)
         values.update(v)

@@ -12,11 +12,11 @@ import pandas as pd
 
 from crsim import _core
 from crsim.base.errors import input_error
-from crsim.model.extension import PlotPanel, extension
-from crsim.results.readouts import value_at
+from crsim.model.extension import PlotPanel, grader_thresholds
+from crsim.results.readouts import dose_counts, value_at
 
 __all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
-           "grader_thresholds", "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES",
+           "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES",
            "PLOT_PANELS", "PLOT_LABELS"]
 
 CRS_MODELS = ("crs",)
@@ -67,10 +67,9 @@ def crs_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, s
     raw = _raw(result)
     values = {k: float(raw[k]) for k in READOUTS}
     units = {k: READOUTS[k][0] for k in READOUTS}
-    states = list(result._doses["state"])
-    for drug, targets in extension(result.model.name).drug_states.items():
-        values[f"{drug}_doses"] = float(sum(1 for s in states if s in targets))
-        units[f"{drug}_doses"] = ""
+    counts, count_units = dose_counts(result)
+    values.update(counts)
+    units.update(count_units)
     return values, units
 
 
@@ -116,14 +115,6 @@ def clinical_summary(result: Any) -> List[str]:
 #: The cascade at a glance: CAR-T meets tumor, cytokines, liver and fever, haemodynamics, oxygen.
 PLOT_VARIABLES = ("car_t_blood", "tumor_cells", "ifng", "il6", "crp", "ferritin", "temperature",
                   "map", "fio2_required")
-
-def grader_thresholds(variable: str, count: int = 4) -> tuple:
-    """The ASTCT grader's thresholds on one of its inputs (GradingPolicy, via the readout watch),
-    as reference lines (value, label) of the clinical figure."""
-    words = {"temperature": "fever", "map": "MAP", "sbp": "SBP", "fio2_required": "FiO2"}
-    values = [w[2] for w in _core.crs_readout_watch() if w[0] == variable][:count]
-    return tuple((v, f"{words.get(variable, variable)} {v:g}") for v in values)
-
 
 #: The clinical figure (Result.plot(), crsim.plot, crsim run --plot, crsim demo): CAR-T and tumour
 #: on log axes, the cytokines, CRP and ferritin, then the grader's inputs with its thresholds.

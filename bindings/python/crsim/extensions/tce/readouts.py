@@ -12,13 +12,12 @@ user asked for; peaks are the largest value at those points. A run loaded from a
 trajectory: its readouts come from the output grid."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-from crsim import _core
-from crsim.model.extension import PlotPanel
+from crsim.model.extension import PlotPanel, grader_thresholds
 
 __all__ = ["ENGAGER_STATES", "GRADER_INPUTS", "PLOT_PANELS", "PLOT_LABELS", "grade_course",
            "dose_windows", "per_dose", "tce_readouts", "PLOT_VARIABLES",
@@ -34,12 +33,6 @@ PLOT_VARIABLES = ("tce", "il6", "crp", "temperature", "b_cell_fraction_blood", "
                   "crs_grade_now")
 
 
-def _thresholds(variable: str, count: int) -> tuple:
-    words = {"temperature": "fever", "map": "MAP", "fio2_required": "FiO2"}
-    values = [w[2] for w in _core.crs_readout_watch() if w[0] == variable][:count]
-    return tuple((v, f"{words[variable]} {v:g}") for v in values)
-
-
 #: The clinical figure: the engager, IL-6 and CRP, target depletion, then the grader's inputs with
 #: the CRS grader's thresholds; the instantaneous ASTCT grade below (:func:`grade_course`).
 PLOT_PANELS = (
@@ -47,11 +40,11 @@ PLOT_PANELS = (
     PlotPanel(("il6", "crp"), "IL-6 and CRP", log=True),
     PlotPanel(("b_cell_fraction_blood", "target_fraction"), "target cells (fraction of baseline)",
               log=True),
-    PlotPanel(("temperature",), "temperature", thresholds=_thresholds("temperature", 1)),
+    PlotPanel(("temperature",), "temperature", thresholds=grader_thresholds("temperature", 1)),
     PlotPanel(("map",), "mean arterial pressure without fluids or vasopressors",
-              thresholds=_thresholds("map", 1)),
+              thresholds=grader_thresholds("map", 1)),
     PlotPanel(("fio2_required",), "oxygen the patient needs",
-              thresholds=_thresholds("fio2_required", 2)),
+              thresholds=grader_thresholds("fio2_required", 2)),
 )
 
 PLOT_LABELS = {"tce_ngml": "engager", "tce": "T-cell engager", "il6": "IL-6", "crp": "CRP",
@@ -95,12 +88,14 @@ def _course(result: Any) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     return np.asarray(times, dtype=float), {c: np.asarray(obs[:, names.index(c)]) for c in cols}
 
 
-def per_dose(result: Any) -> List[Dict[str, float]]:
+def per_dose(result: Any, course: Optional[Tuple[np.ndarray, Dict[str, np.ndarray]]] = None
+             ) -> List[Dict[str, float]]:
     """One record per engager administration: time_h, amount (mg), il6_peak, max_grade, crs (0/1),
     onset_h (from the dose to the first grade >= 1; NaN without), target_fraction_before/after,
     b_cell_fraction_blood_before. A window runs from the state just after its dose to the state
-    just before the next engager dose (or the end of the run)."""
-    t, c = _course(result)
+    just before the next engager dose (or the end of the run). ``course``: :func:`_course` of
+    the result, when the caller has it already."""
+    t, c = course if course is not None else _course(result)
     rows = []
     for start, end, amount in dose_windows(result):
         first = int(np.searchsorted(t, start, side="left"))       # before the dose
@@ -127,7 +122,7 @@ def tce_readouts(result: Any) -> Tuple[Dict[str, Union[float, str]], Dict[str, s
     """The run's readouts: the whole run (max_grade, il6_peak, crs_episodes, first_crs_dose,
     target_fraction_end) and per dose ``dose<k>.<name>`` (k from 1, see :func:`per_dose`)."""
     t, c = _course(result)
-    rows = per_dose(result)
+    rows = per_dose(result, (t, c))
     values: Dict[str, Union[float, str]] = {
         "max_grade": float(np.max(c["crs_grade_now"])),
         "il6_peak": float(np.max(c["il6"])),
