@@ -96,3 +96,11 @@ def test_bad_input_names_the_field(ishigami):
         crsim.gsa(ishigami, RANGES, outputs=["f.last"], n=100)
     with pytest.raises(crsim.InputError, match="readout"):
         crsim.gsa(ishigami, RANGES, outputs=["f.nothing"], n=8)
+
+
+def test_an_output_with_failed_runs_is_not_analysed_and_says_so():
+    sc = crsim.Scenario.from_file(crsim.example("default")).replace(solver={"max_steps": 20})
+    res = crsim.gsa(sc, {"rho": (0.015, 0.06)}, outputs=["il6_peak"], n=4)
+    assert res.table.empty
+    assert len(res.notes) == 1 and res.notes[0].startswith("il6_peak: not analysed, 12 of 12 runs")
+    assert res.design["error"].str.contains("max_steps").all()

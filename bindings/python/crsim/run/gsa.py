@@ -33,9 +33,9 @@ METHODS = {"sobol": ("S1", "ST"), "fast": ("S1", "ST"), "morris": ("mu_star", "s
 class GSAResult:
     """A global sensitivity analysis: ``table`` (tidy: output, parameter, index, value, conf — the
     half-width of the confidence interval at ``conf_level``), ``design`` (the parameter rows run,
-    in model units, with their readouts), ``method``, ``n`` (SALib's base sample size) and
-    ``failed`` (rows whose run failed, left out of no analysis: an output with a failed row is not
-    analysed and says so)."""
+    in model units, with their readouts and, for a failed run, its message in ``error``),
+    ``method``, ``n`` (SALib's base sample size), ``conf_level`` and ``notes`` (an output with a
+    failed run is not analysed, and a note says so)."""
 
     table: pd.DataFrame
     design: pd.DataFrame
