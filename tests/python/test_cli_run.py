@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import crsim
-from crsim.base.progress import Progress
+from crsim.base import progress
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "scenarios"
 
@@ -138,20 +138,34 @@ def test_show_bad_files_exit_2(tmp_path, content, words):
 
 
 def test_progress_after_a_second_only():
+    """A step shows nothing when it ends within its delay; a longer one shows its elapsed time
+    (tqdm, refreshed while the engine works) and "done"; nothing when disabled."""
     buf = io.StringIO()
-    with Progress("quick", enabled=True, stream=buf, delay=0.5):
+    with progress.step("quick", True, stream=buf, delay=0.5):
         time.sleep(0.1)
     assert buf.getvalue() == ""
     buf = io.StringIO()
-    with Progress("slow step", enabled=True, stream=buf, delay=0.2, interval_pipe=0.2):
+    with progress.step("slow step", True, stream=buf, delay=0.2, interval=0.2):
         time.sleep(0.7)
-    lines = buf.getvalue().splitlines()
-    assert lines[0].startswith("crsim: slow step ... ") and lines[-1].startswith("crsim: slow step done in 0.")
-    assert len(lines) >= 3
+    shown = [x for x in buf.getvalue().replace("\r", "\n").splitlines() if x]
+    assert shown[0].startswith("crsim: slow step: 00:00") and shown[-1] == "crsim: slow step: 00:00, done"
+    assert len(shown) >= 3
     buf = io.StringIO()
-    with Progress("off", enabled=False, stream=buf, delay=0.0):
+    with pytest.raises(ZeroDivisionError):
+        with progress.step("failing step", True, stream=buf, delay=0.0, interval=0.1):
+            time.sleep(0.2)
+            1 / 0
+    assert buf.getvalue().rstrip().endswith("crsim: failing step: 00:00, failed")
+    buf = io.StringIO()
+    with progress.step("off", False, stream=buf, delay=0.0):
         time.sleep(0.2)
     assert buf.getvalue() == ""
+    # None: only on a terminal (a StringIO is not one)
+    with progress.step("auto", None, stream=buf, delay=0.0):
+        time.sleep(0.2)
+    assert buf.getvalue() == ""
+    with pytest.raises(crsim.InputError, match="progress = 'yes' is not allowed"):
+        progress.enabled("yes")
 
 
 def test_progress_flag_shows_progress_on_a_long_run(tmp_path):
@@ -164,8 +178,8 @@ def test_progress_flag_shows_progress_on_a_long_run(tmp_path):
     p = run("run", str(DATA / "dose_fields_example.yaml"), "-o", "x.h5", "--progress", cwd=tmp_path,
             env={"PYTHONPATH": str(hook)})
     assert p.returncode == 0, p.stderr
-    assert "crsim: writing x.h5 ... 1 s" in p.stderr
-    assert "crsim: writing x.h5 done in 1." in p.stderr
+    assert "crsim: writing x.h5: 00:01" in p.stderr
+    assert "crsim: writing x.h5: 00:01, done" in p.stderr
 
 
 def test_show_prints_the_patient_height_of_per_m2_dosing(tmp_path):

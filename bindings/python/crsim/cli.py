@@ -2,6 +2,8 @@
 
     crsim run SCENARIO.yaml [...] -o OUT.h5 [--plot PNG] [--csv CSV] [--progress]
     crsim demo [-o results.h5] [--plot demo.png] [--weight KG] [--days D]
+    crsim population SCENARIO.yaml -n N --vary NAME=OMEGA [...] -o OUT.csv|OUT.h5
+                     [--scheduler ADDRESS|local:N] [--progress]
     crsim show OUT.h5
     crsim models
     crsim params MODEL
@@ -25,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from crsim import _core
 from crsim.base.errors import InputError, SolverError
-from crsim.base.progress import Progress
+from crsim.base import progress as _progress
 from crsim.model.extension import extension
 from crsim.model.model import Model, models
 from crsim.model.sbml import to_sbml
@@ -34,7 +36,8 @@ from crsim.results.store import IoError, read_file
 from crsim.run import demo as _demo
 from crsim.results.plot import plot
 from crsim.run.demo import report
-from crsim.run.population import MAX_PATIENTS, population, save_population
+from crsim.run.batches import connect
+from crsim.run.population import MAX_PATIENTS, load_population, population
 from crsim.run.simulate import run_scenario
 from crsim.scenario.scenario import Scenario
 from crsim.spec.dosing import MAX_WEIGHT_KG, WEIGHT_ALLOWED
@@ -75,21 +78,23 @@ def _plot_formats() -> List[str]:
     return sorted(Figure().canvas.get_supported_filetypes())
 
 
-def _progress_enabled(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+def _progress_enabled(args: argparse.Namespace) -> Optional[bool]:
+    """True with --progress (bars on stderr even when it is not a terminal), else None (bars only
+    on a terminal)."""
+    return True if getattr(args, "progress", False) else None
 
 
-def _run_all(scenarios, progress: bool):
+def _run_all(scenarios, progress: Optional[bool]):
     results = {}
     for sc in scenarios:
-        with Progress(f"simulating '{sc.name}' ({sc.model})", enabled=progress):
+        with _progress.step(f"simulating '{sc.name}' ({sc.model})", progress):
             results[sc.name] = run_scenario(sc)
     return results
 
 
-def _save(results, path: str, progress: bool, argv: Optional[Sequence[str]]) -> None:
+def _save(results, path: str, progress: Optional[bool], argv: Optional[Sequence[str]]) -> None:
     command = "crsim " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    with Progress(f"writing {path}", enabled=progress):
+    with _progress.step(f"writing {path}", progress):
         save(results, path, attributes={"command": command})
 
 
@@ -282,6 +287,13 @@ def _parse_corr(items: Sequence[str]) -> Dict[Any, float]:
     return out
 
 
+def _columns(path: str) -> List[str]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return [str(c) for c in f["population"].attrs["columns"]]
+
+
 def _cmd_population(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -294,13 +306,32 @@ def _cmd_population(args: argparse.Namespace) -> int:
         raise InputError(f"--seed = {args.seed} is not allowed: an integer seed in [0, 2**63)")
     if args.threads is not None and args.threads < 0:
         raise InputError(f"--threads = {args.threads} is not allowed: a thread count >= 0 (0: all)")
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise InputError(f"--chunk-size = {args.chunk_size} is not allowed: a number of patients per "
+                         "Dask task >= 1")
     sc = Scenario.from_file(args.scenario)
-    table = population(sc, args.n, _parse_vary(args.vary), correlation=_parse_corr(args.corr) or None,
-                       seed=args.seed, threads=args.threads)
+    vary, corr = _parse_vary(args.vary), _parse_corr(args.corr) or None
+    client = None
+    if args.scheduler is not None:
+        client = connect(args.scheduler, "--scheduler")
+    try:
+        kwargs = dict(correlation=corr, seed=args.seed, threads=args.threads,
+                      client=client[0] if client else None, chunk_size=args.chunk_size,
+                      progress=_progress_enabled(args))
+        if args.output.lower().endswith((".h5", ".hdf5")):
+            # streamed to the file chunk by chunk (atomic: merged into a temporary file, renamed)
+            done = population(sc, args.n, vary, output=args.output, **kwargs)
+            table = None
+        else:
+            table = population(sc, args.n, vary, **kwargs)
+    finally:
+        if client is not None:
+            client[1]()
+    if table is None:
+        # the summary reads the readouts back, not the parameters
+        table = load_population(done.path, columns=[c for c in _columns(done.path) if c not in vary])
     units = table.attrs["units"]
-    if args.output.lower().endswith((".h5", ".hdf5")):
-        save_population(table, args.output, sc)  # atomic as well
-    else:
+    if not args.output.lower().endswith((".h5", ".hdf5")):
         out = table.copy()
         out.columns = [f"{c} [{units[c]}]" if units.get(c) else c for c in out.columns]
         tmp = args.output + ".part"
@@ -426,9 +457,20 @@ def _add_population(sub) -> None:
     p.add_argument("--corr", action="append", default=[], metavar="A,B=R",
                    help="correlation of two varied parameters' random effects")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="C++ threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="C++ threads (default: all cores; with --scheduler, per Dask task, default 1)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv|OUT.h5",
-                   help="table to write: CSV, or HDF5 (docs/hdf5-schema.md, population files)")
+                   help="table to write: CSV, or HDF5 (docs/hdf5-schema.md, population files; "
+                   "streamed chunk by chunk)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run chunks of patients on a Dask cluster: a scheduler address "
+                   "(tcp://host:8786) or local:N (a LocalCluster of N worker processes); "
+                   "docs/populations.md")
+    p.add_argument("--chunk-size", type=int, default=None, metavar="N",
+                   help="patients per Dask task (default: about four tasks per worker thread, "
+                   "at most 1000)")
+    p.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal")
     p.set_defaults(func=_cmd_population)
 
 

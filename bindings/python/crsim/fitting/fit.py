@@ -5,10 +5,11 @@ import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from crsim.base import progress as _progress
 from crsim.base.convert import as_finite
 from crsim.fitting.data import FitData, data_cell
 from crsim.scenario.resolve import to_core_doses
@@ -33,7 +34,7 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
         gradient: str = "sensitivities", by: Optional[str] = None, pooled: bool = False,
         solver: Optional[Mapping[str, Any]] = None, information: str = "expected",
         level: float = 0.95, seed: int = 0, workers: Optional[int] = None,
-        max_iterations: int = 500):
+        max_iterations: int = 500, progress: Optional[bool] = None):
     """Fits model parameters to observed data by maximum likelihood.
 
     Args:
@@ -74,6 +75,8 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
             for the standard errors.
         level: confidence level of the intervals.
         max_iterations: per start.
+        progress: a progress bar of the starts (``starts`` > 1) or of the subjects (``by``) on
+            stderr (None: only in a terminal; True: always, e.g. in a notebook).
 
     Returns:
         A :class:`crsim.FitResult` (one fit) or a :class:`crsim.FitSet` (``by="id"``).
@@ -86,17 +89,18 @@ def fit(model: Any, data: Any, estimate: Union[str, Sequence[str]],
                    start, starts, method, gradient, by, pooled, solver, information, level, seed,
                    workers, max_iterations)
     if by is not None:
-        return _fit_each(setup, t_wall)
-    return run_fit(setup, setup.data.ids, setup.workers)
+        return _fit_each(setup, t_wall, progress)
+    return run_fit(setup, setup.data.ids, setup.workers, progress)
 
 
 # --- one fit ------------------------------------------------------------------------------------------
 
-def _fit_each(setup: FitSetup, t_wall: float) -> FitSet:
+def _fit_each(setup: FitSetup, t_wall: float, progress: Optional[bool] = None) -> FitSet:
     """One fit per subject (``by``), in parallel over ``setup.workers``."""
     ids = setup.data.ids
     tasks = [(lambda i=i: run_fit(setup, [i], 1)) for i in ids]
-    out = run_parallel(tasks, setup.workers)
+    with _progress.bar(len(tasks), "fit by subject", progress, unit="subject") as bar:
+        out = run_parallel(tasks, setup.workers, bar.update)
     for r in out:  # bad input is the caller's to fix: raised, not filed as a failed subject
         if isinstance(r, InputError):
             raise r
@@ -146,7 +150,7 @@ def build_objective(setup: FitSetup, ids: List[Any]) -> Tuple[Objective, FitData
     return obj, fd
 
 
-def run_fit(setup: FitSetup, ids: List[Any], workers: int) -> FitResult:
+def run_fit(setup: FitSetup, ids: List[Any], workers: int, progress: Optional[bool] = False) -> FitResult:
     t0 = time.perf_counter()
     obj, fd = build_objective(setup, ids)
     if setup.method == "least_squares":
@@ -161,7 +165,7 @@ def run_fit(setup: FitSetup, ids: List[Any], workers: int) -> FitResult:
     # One plain simulation first: bad doses, weights or solver settings fail here with their message.
     obj.predict(obj.natural(theta0)[0], False)
     run = multistart(obj, theta0, lower, upper, setup.starts, setup.seed, setup.method,
-                     setup.gradient, workers, setup.max_iterations)
+                     setup.gradient, workers, setup.max_iterations, progress)
     return FitResult(obj, run, fd.table, lower, upper, theta0, information=setup.information,
                      level=setup.level, gradient=setup.gradient, method=setup.method,
                      doses={i: setup.doses[i] for i in ids}, seconds=time.perf_counter() - t0,
@@ -180,13 +184,17 @@ def _scaled(v: float, log: bool) -> float:
     return math.log(v) if math.isfinite(v) else math.inf
 
 
-def run_parallel(tasks, workers: int):
-    """Runs callables in threads, returning (result or exception) in order."""
+def run_parallel(tasks, workers: int, done: Optional[Callable[[int], Any]] = None):
+    """Runs callables in threads, returning (result or exception) in order; ``done(1)`` after
+    each."""
     def guarded(fn):
         try:
             return fn()
         except Exception as ex:  # reported per subject by the caller
             return ex
+        finally:
+            if done is not None:
+                done(1)
     if workers > 1 and len(tasks) > 1:
         with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
             return list(pool.map(guarded, tasks))

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from crsim.base import progress as _progress
 from crsim.fitting.objective import Counter, Objective
 
 __all__ = ["METHODS", "sampling_box", "latin_hypercube_starts", "minimize", "multistart"]
@@ -188,7 +189,7 @@ def minimize(obj: Objective, theta0: np.ndarray, lower: np.ndarray, upper: np.nd
 
 def multistart(obj: Objective, theta0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                starts: int, seed: int, method: str, gradient: str, workers: int,
-               max_iterations: int) -> Dict[str, Any]:
+               max_iterations: int, progress: Optional[bool] = False) -> Dict[str, Any]:
     """Optimises from ``starts`` starting points (the given one and a Latin hypercube) in
     ``workers`` threads; the best converged run wins (lowest -2LL; ties by start order). The result
     is the same whatever the number of threads. Returns the best run plus ``table`` (one row per
@@ -196,14 +197,18 @@ def multistart(obj: Objective, theta0: np.ndarray, lower: np.ndarray, upper: np.
     box = sampling_box(obj, theta0, lower, upper)
     points = latin_hypercube_starts(theta0, box, starts, seed)
 
-    def run(th):
-        return minimize(obj, th, lower, upper, method, gradient, max_iterations)
+    with _progress.bar(len(points), "fit starts", progress if len(points) > 1 else False,
+                       unit="start") as bar:
+        def run(th):
+            out = minimize(obj, th, lower, upper, method, gradient, max_iterations)
+            bar.update(1)
+            return out
 
-    if workers > 1 and len(points) > 1:
-        with ThreadPoolExecutor(max_workers=min(workers, len(points))) as pool:
-            runs = list(pool.map(run, points))
-    else:
-        runs = [run(p) for p in points]
+        if workers > 1 and len(points) > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(points))) as pool:
+                runs = list(pool.map(run, points))
+        else:
+            runs = [run(p) for p in points]
     rows = []
     total = Counter()
     for i, r in enumerate(runs):

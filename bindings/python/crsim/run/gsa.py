@@ -123,7 +123,8 @@ def _ranges(ranges: Mapping[str, Any], model: Model) -> Tuple[List[str], List[Tu
 
 def gsa(scenario: Union[Scenario, str], ranges: Mapping[str, Any], outputs: Sequence[str],
         method: str = "sobol", n: int = 256, seed: int = 0, conf_level: float = 0.95,
-        threads: Optional[int] = None) -> GSAResult:
+        threads: Optional[int] = None, client: Any = None, chunk_size: Optional[int] = None,
+        retries: int = 2, progress: Optional[bool] = None) -> GSAResult:
     """Global sensitivity of readouts to parameters varied together over ranges.
 
     Args:
@@ -139,7 +140,13 @@ def gsa(scenario: Union[Scenario, str], ranges: Mapping[str, Any], outputs: Sequ
         n: SALib's base sample size (a power of 2 for Sobol').
         seed: of the design and of the bootstrap intervals (same seed, same result).
         conf_level: of the confidence intervals, in (0, 1).
-        threads: C++ threads (None: one per hardware thread).
+        threads: C++ threads (None: one per hardware thread; with a Dask client, per task,
+            default 1).
+        client: None (this process's C++ threads), or a Dask ``distributed.Client``, a scheduler
+            address or ``"local:N"``: the design's rows run as Dask tasks, as a population's
+            (same indices as locally; docs/populations.md).
+        chunk_size, retries: as for :func:`crsim.population` on Dask.
+        progress: a progress bar of the runs on stderr (None: only in a terminal; True: always).
 
     Returns a :class:`GSAResult`. SALib (``pip install salib``) draws and analyses.
     """
@@ -180,7 +187,8 @@ def gsa(scenario: Union[Scenario, str], ranges: Mapping[str, Any], outputs: Sequ
         if log:
             values[:, j] = 10.0 ** values[:, j]
     params = pd.DataFrame(values, columns=names)
-    design = run_parameter_table(scenario, params, outs, threads)
+    design = run_parameter_table(scenario, params, outs, threads, client=client, chunk_size=chunk_size,
+                                 retries=retries, progress=progress, desc=f"gsa ({method})")
     rows: List[Dict[str, Any]] = []
     notes: List[str] = []
     for out in outs:

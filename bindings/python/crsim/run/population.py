@@ -10,8 +10,7 @@ about the CV; ``{"cv": c}`` gives ω = sqrt(ln(1 + c²))) and R the correlation 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -20,18 +19,25 @@ from crsim import _core
 from crsim.base.errors import input_error
 from crsim.model.extension import extension
 from crsim.model.model import WEIGHT_PARAMETER, Model
-from crsim.run.scan import readout_row
-from crsim.run.simulate import to_result
-from crsim.scenario.resolve import resolve_scenario
+from crsim.run.batches import (Chunk, ChunkOut, RowJob, check_chunk_size, check_retries,
+                               default_chunk_size, merge_chunks, run_chunks)
+from crsim.run.popfile import (POPULATION_FORMAT, POPULATION_SCHEMA, PartsWriter, PopulationFile,
+                               load_population, save_population)
 from crsim.scenario.scenario import Scenario
 
-__all__ = ["population", "sample_parameters", "save_population", "load_population"]
+__all__ = ["population", "sample_parameters", "save_population", "load_population", "PopulationFile"]
 
-#: Patients simulated per engine call. Two calls are in flight at once (the next integrates on the
-#: engine's threads, the GIL released, while the readouts of the previous are computed), so at most
-#: about 2 x BATCH trajectories are held, whatever the number of patients (CRS, 28 days hourly:
-#: about 0.4 MB per patient as C++ vectors and again as numpy arrays while they are converted).
+#: Patients simulated per engine call in this process. Two calls are in flight at once (the next
+#: integrates on the engine's threads, the GIL released, while the readouts of the previous are
+#: computed), so at most about 2 x BATCH trajectories are held, whatever the number of patients
+#: (CRS, 28 days hourly: about 0.4 MB per patient as C++ vectors and again as numpy arrays while
+#: they are converted).
 BATCH = 250
+
+#: Patients drawn at a time from the random stream: parameters are drawn in blocks of this fixed
+#: size (never of the chunks' size), so a patient's parameters do not depend on how the population
+#: is cut into chunks or tasks, and the drawing process holds one block, not the whole table.
+DRAW_BLOCK = 65536
 
 
 #: Most patients of one population: its table (parameters and readouts, about 100 bytes a patient)
@@ -87,38 +93,80 @@ def _correlation(correlation: Any, names: List[str]) -> np.ndarray:
     return R
 
 
+class _Sampler:
+    """The checked variability of a population and its parameter draws, block by block."""
+
+    def __init__(self, scenario: Scenario, n: int, variability: Mapping[str, Any],
+                 correlation: Optional[Mapping[Tuple[str, str], float]], seed: int):
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_PATIENTS:
+            raise input_error("n", n, f"a number of patients in [1, {MAX_PATIENTS:,}] (integer; one "
+                              "population table holds every patient's parameters and readouts)")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise input_error("seed", seed, "an integer seed in [0, 2**63)")
+        model = Model(scenario.model, scenario.parameter_set)
+        self.omegas = _omegas(variability, model)
+        self.names = list(self.omegas)
+        self.R = _correlation(correlation, self.names)
+        typical = np.array([float(scenario.parameters.get(k, model.parameter_values[k])) for k in self.names])
+        if np.any(typical <= 0):
+            bad = self.names[int(np.argmax(typical <= 0))]
+            raise input_error(f"variability[{bad!r}]", self.omegas[bad], "a parameter with a typical "
+                              "value > 0 (log-normal variability)")
+        self.typical = typical
+        self.n, self.seed = int(n), int(seed)
+        ptab = model.parameters.set_index("name").loc[self.names]
+        self.lower = ptab["lower"].to_numpy(dtype=float)
+        self.upper = ptab["upper"].to_numpy(dtype=float)
+        self.units = list(ptab["unit"])
+
+    @property
+    def attrs(self) -> Dict[str, Any]:
+        return dict(omega=dict(self.omegas), correlation=self.R,
+                    typical=dict(zip(self.names, self.typical)), seed=self.seed)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The parameters of patients 0, 1, ... in blocks of DRAW_BLOCK rows (one stream of
+        standard normals, k per patient, drawn in patient order)."""
+        w = np.array([self.omegas[k] for k in self.names])
+        L = np.linalg.cholesky(self.R)
+        rng = np.random.default_rng(self.seed)
+        for start in range(0, self.n, DRAW_BLOCK):
+            z = rng.standard_normal((min(DRAW_BLOCK, self.n - start), len(self.names)))
+            yield self.typical * np.exp((z @ L.T) * w)
+
+
 def sample_parameters(scenario: Scenario, n: int, variability: Mapping[str, Any],
                       correlation: Optional[Mapping[Tuple[str, str], float]] = None,
                       seed: int = 0) -> pd.DataFrame:
     """The parameters of ``n`` virtual patients (one row each, the varied parameters as columns,
     in the model's units), drawn as described in the module docstring. Same seed, same table."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_PATIENTS:
-        raise input_error("n", n, f"a number of patients in [1, {MAX_PATIENTS:,}] (integer; one "
-                          "population table holds every patient's parameters and readouts)")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise input_error("seed", seed, "an integer seed in [0, 2**63)")
-    model = Model(scenario.model, scenario.parameter_set)
-    omegas = _omegas(variability, model)
-    names = list(omegas)
-    R = _correlation(correlation, names)
-    typical = np.array([float(scenario.parameters.get(k, model.parameter_values[k])) for k in names])
-    if np.any(typical <= 0):
-        bad = names[int(np.argmax(typical <= 0))]
-        raise input_error(f"variability[{bad!r}]", omegas[bad], "a parameter with a typical value > 0 "
-                          "(log-normal variability)")
-    w = np.array([omegas[k] for k in names])
-    L = np.linalg.cholesky(R)
-    z = np.random.default_rng(int(seed)).standard_normal((int(n), len(names)))
-    eta = (z @ L.T) * w
-    table = pd.DataFrame(typical * np.exp(eta), columns=names)
+    sampler = _Sampler(scenario, n, variability, correlation, seed)
+    table = pd.DataFrame(np.concatenate(list(sampler.blocks())), columns=sampler.names)
     table.index.name = "patient"
-    table.attrs.update(omega=dict(omegas), correlation=R, typical=dict(zip(names, typical)), seed=int(seed))
+    table.attrs.update(sampler.attrs)
     return table
+
+
+def _chunks(blocks: Iterator[np.ndarray], n: int, size: int) -> Iterator[Chunk]:
+    """Chunks of rows cut from a stream of row blocks: the first row alone, then ``size`` rows
+    at a time."""
+    edges = sorted({0, min(1, n), n, *range(1, n, size)})
+    buffer = np.empty((0, 0))
+    offset = 0  # row index of buffer[0]
+    for a, b in zip(edges, edges[1:]):
+        while offset + len(buffer) < b:
+            block = next(blocks)
+            buffer = block if len(buffer) == 0 else np.concatenate([buffer, block])
+        yield Chunk(a, b, buffer[a - offset:b - offset].copy())
+        buffer = buffer[b - offset:]
+        offset = b
 
 
 def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str, Any],
                correlation: Optional[Mapping[Tuple[str, str], float]] = None, seed: int = 0,
-               readouts: Optional[Sequence[str]] = None, threads: Optional[int] = None) -> pd.DataFrame:
+               readouts: Optional[Sequence[str]] = None, threads: Optional[int] = None, *,
+               client: Any = None, output: Any = None, chunk_size: Optional[int] = None,
+               retries: int = 2, progress: Optional[bool] = None) -> Union[pd.DataFrame, PopulationFile]:
     """Simulates ``n`` virtual patients of one scenario and tabulates their readouts.
 
     Args:
@@ -129,79 +177,95 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
             ``{"cv": c}`` (omega = sqrt(ln(1 + c²))). The body-weight parameter cannot vary (per-kg
             doses are converted once).
         correlation: optional ``{(a, b): r}`` between the random effects of varied parameters.
-        seed: random seed (same seed, same patients, whatever the number of threads).
+        seed: random seed (same seed, same patients, whatever the threads, the Dask workers or
+            the chunking).
         readouts: columns wanted (default: as :func:`crsim.scan`).
-        threads: C++ threads (None or 0: one per hardware thread).
+        threads: C++ threads (None or 0: one per hardware thread; with a Dask client, per task,
+            default 1).
+        client: None (this process's C++ threads), or Dask: a ``distributed.Client``, a scheduler
+            address (``"tcp://host:8786"``) or ``"local:N"`` (a LocalCluster of N worker
+            processes, closed at the end). Chunks of patients then run as Dask tasks; the
+            parameters are drawn here, once.
+        output: an HDF5 path: the rows are streamed there chunk by chunk (memory flat in ``n``;
+            ``crsim.load_population(output, partial=True)`` reads the finished rows while it
+            runs) and a :class:`PopulationFile` is returned instead of the table.
+        chunk_size: patients per Dask task (default: about four tasks per worker thread, at most
+            1000).
+        retries: times a failed Dask task is tried again (Dask reschedules the task of a lost
+            worker by itself as well).
+        progress: a progress bar on stderr (None: only in a terminal; True: always, e.g. in a
+            notebook).
 
     Returns:
         A DataFrame indexed by patient: the sampled parameters, then the readouts (``attrs``:
         ``units``, ``omega``, ``correlation``, ``typical``, ``seed``). A patient whose run failed
-        keeps NaN readouts and its message in the ``error`` column.
+        keeps NaN readouts and its message in the ``error`` column. With ``output``: a
+        :class:`PopulationFile` (path, n, failed; ``.table()`` reads it).
     """
 
     if isinstance(scenario, str):
         scenario = Scenario.from_file(scenario)
     if not isinstance(scenario, Scenario):
         raise input_error("scenario", scenario, "a crsim.Scenario or a scenario file path")
-    params = sample_parameters(scenario, n, variability, correlation, seed)
-    return run_parameter_table(scenario, params, readouts, threads)
+    sampler = _Sampler(scenario, n, variability, correlation, seed)
+    chunk_size = check_chunk_size(chunk_size)
+    retries = check_retries(retries)
+    wanted = _wanted(scenario, readouts)
+    size = _size(n, client, chunk_size)
+    job = _job(scenario, sampler.names, sampler.lower, sampler.upper, sampler.units, wanted, threads, client)
+    chunks = _chunks(sampler.blocks(), n, size)
+    if output is not None:
+        import json
+        import os
+
+        meta = dict(sampler.attrs, n=int(n), names=sampler.names, wanted=wanted, model=scenario.model,
+                    scenario_json=json.dumps(scenario.to_dict()))
+        writer = PartsWriter(output if isinstance(output, (str, os.PathLike)) else _bad_output(output), meta)
+        run_chunks(job, chunks, n, lambda c, o: writer.write(c.start, c.stop, c.payload, o.frame, o.errors,
+                                                             o.units),
+                   client=client, progress=progress, desc="population", unit="patient", retries=retries)
+        return writer.finish()
+    outs: Dict[int, Tuple[np.ndarray, ChunkOut]] = {}
+    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, (c.payload, o)), client=client,
+               progress=progress, desc="population", unit="patient", retries=retries)
+    ordered = [outs[k] for k in sorted(outs)]
+    params = pd.DataFrame(np.concatenate([p for p, _ in ordered]), columns=sampler.names)
+    params.index.name = "patient"
+    params.attrs.update(sampler.attrs)
+    return _table(scenario, params, [o for _, o in ordered], wanted)
 
 
-def run_parameter_table(scenario: Scenario, params: pd.DataFrame,
-                        readouts: Optional[Sequence[str]] = None,
-                        threads: Optional[int] = None) -> pd.DataFrame:
-    """Runs one patient per row of ``params`` (columns: parameter names, values in the parameter's
-    unit) through the batch engine, as :func:`population` does with sampled rows (and
-    :func:`crsim.gsa` with a design's): the parameters, then the readouts; a row outside the
-    parameters' bounds or whose run fails keeps NaN readouts and its message in ``error``."""
-    n = len(params)
-    prep = resolve_scenario(scenario)
-    base = prep.core
-    nthreads = 0 if threads is None else int(threads)
-    wanted = list(readouts) if readouts is not None else \
+def _bad_output(output: Any) -> str:
+    raise input_error("output", output, "an HDF5 file path (str or os.PathLike), or None for a table")
+
+
+def _wanted(scenario: Scenario, readouts: Optional[Sequence[str]]) -> Optional[List[str]]:
+    if isinstance(readouts, str):
+        return [readouts]
+    return list(readouts) if readouts is not None else \
         list(extension(scenario.model).scan_readouts) or None  # None: all
-    frames: List[pd.DataFrame] = []  # the readouts, one compact frame per chunk
-    errors: List[str] = []
-    units: Dict[str, str] = {}
-    names = list(params.columns)
-    values_all = params.to_numpy()
-    # A sampled value outside the parameter's bounds (a long log-normal tail: 1 in 10,000 patients
-    # beyond 3.7 omega) is that patient's error, not the population's: the patient is not run.
-    ptab = Model(scenario.model, scenario.parameter_set).parameters.set_index("name").loc[names]
-    lower, upper = ptab["lower"].to_numpy(dtype=float), ptab["upper"].to_numpy(dtype=float)
-    outside = (values_all < lower) | (values_all > upper)
 
-    def refused(i: int) -> str:
-        j = int(np.argmax(outside[i]))
-        return (f"parameters.{names[j]} = {values_all[i, j]:.12g} (sampled) is outside its bounds "
-                f"[{lower[j]:g}, {upper[j]:g}] {ptab['unit'].iloc[j]}; the patient was not simulated")
 
-    def run_chunk(start: int, stop: int) -> List[Dict[str, Any]]:
-        ok = [i for i in range(start, stop) if not outside[i].any()]
-        problems = [dict(base, parameters={**base["parameters"], **dict(zip(names, map(float, values_all[i])))})
-                    for i in ok]
-        outs = iter(_core.simulate_batch(scenario.model, problems, nthreads) if problems else ())
-        return [next(outs) if not outside[i].any() else {"status": "InputError", "message": refused(i)}
-                for i in range(start, stop)]
+def _size(n: int, client: Any, chunk_size: Optional[int]) -> int:
+    if client is None:
+        return chunk_size or BATCH
+    return chunk_size or default_chunk_size(n, client)
 
-    # The first patient runs alone, so that a wrong readout name fails before the first batch; then
-    # chunk k + 1 integrates (C++ threads, GIL released) while the readouts of chunk k are computed.
-    # The rows come in patient order whatever the threads, so results do not depend on them.
-    edges = sorted({0, min(1, n), n, *range(1, n, BATCH)})
-    chunks = list(zip(edges, edges[1:]))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crsim-population") as pool:
-        pending = None
-        for k, (start, stop) in enumerate(chunks):
-            outs = pending.result() if pending is not None else run_chunk(start, stop)
-            if k == 0:  # the lone first patient's readouts first
-                frames.append(_readout_frame(outs, prep, wanted, errors, units))
-            pending = pool.submit(run_chunk, *chunks[k + 1]) if k + 1 < len(chunks) else None
-            if k > 0:
-                frames.append(_readout_frame(outs, prep, wanted, errors, units))
-            del outs
-    cols = wanted if wanted is not None else list(units)
-    # (infer_objects: a chunk of failed runs only has object columns of NaN)
-    readouts_table = pd.concat(frames, ignore_index=True).reindex(columns=cols).infer_objects()
+
+def _job(scenario: Scenario, names: Sequence[str], lower: np.ndarray, upper: np.ndarray,
+         units: Sequence[str], wanted: Optional[List[str]], threads: Optional[int], client: Any) -> RowJob:
+    if threads is not None and (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
+                                or threads < 0):
+        raise input_error("threads", threads, "a number of C++ threads >= 0 (0 or None: all; with a "
+                          "Dask client, per task, default 1)")
+    nthreads = (0 if client is None else 1) if threads is None else int(threads)
+    return RowJob(scenario, names, lower, upper, units, wanted, nthreads,
+                  _core.user_models().get(scenario.model))
+
+
+def _table(scenario: Scenario, params: pd.DataFrame, outs: List[ChunkOut],
+           wanted: Optional[List[str]]) -> pd.DataFrame:
+    readouts_table, errors, units = merge_chunks(outs, wanted)
     readouts_table.index = params.index
     table = pd.concat([params, readouts_table], axis=1)
     if any(errors):
@@ -212,117 +276,29 @@ def run_parameter_table(scenario: Scenario, params: pd.DataFrame,
     return table
 
 
-def _readout_frame(outs: List[Dict[str, Any]], prep: Any, wanted: Optional[List[str]],
-                   errors: List[str], units: Dict[str, str]) -> pd.DataFrame:
-    """The readouts of a chunk's runs, one row each in order (NaN and an error for a failed run), as
-    a frame of floats: a population keeps a few numbers per patient, not a dict per row."""
-    rows: List[Dict[str, Any]] = []
-    for out in outs:
-        row: Dict[str, Any] = {}
-        if out["status"] != "ok":
-            errors.append(f"{out['status']}: {out['message']}")
-            rows.append(row)
-            continue
-        errors.append("")
-        values, u = readout_row(to_result(prep, out), wanted)
-        row.update(values)
-        units.update(u)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=wanted) if wanted is not None else pd.DataFrame(rows)
-
-
-# --- files ---------------------------------------------------------------------------------------
-
-#: Format name and schema version of population files (docs/hdf5-schema.md, "Population files").
-POPULATION_FORMAT = "crsim-population"
-POPULATION_SCHEMA = 1
-
-
-def save_population(table: pd.DataFrame, path: Any, scenario: Optional[Scenario] = None) -> None:
-    """Writes a population table (from :func:`population`) to an HDF5 file readable with h5py:
-    one dataset per column under ``/population`` (with its unit), the variability, seed and
-    scenario as attributes. The file is written to a temporary name and renamed, so ``path`` never
-    holds a half-written file."""
-    import datetime
-    import json
-    import os
-
-    try:
-        import h5py
-    except ImportError:
-        raise input_error("path", str(path), "an HDF5 path with h5py installed (pip install h5py)") from None
-
-    if not isinstance(table, pd.DataFrame) or "omega" not in table.attrs:
-        raise input_error("table", type(table).__name__, "a table returned by crsim.population")
-    path = os.fspath(path)
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise input_error("path", path, f"a file in an existing directory ({parent} does not exist)")
-    tmp = f"{path}.part{os.getpid()}"
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = POPULATION_FORMAT
-            f.attrs["schema_version"] = POPULATION_SCHEMA
-            f.attrs["crsim_version"] = _core.__version__
-            f.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            g = f.create_group("population")
-            g.attrs["model"] = table.attrs.get("model", "")
-            g.attrs["seed"] = int(table.attrs["seed"])
-            g.attrs["omega_json"] = json.dumps(table.attrs["omega"])
-            g.attrs["typical_json"] = json.dumps(table.attrs["typical"])
-            g.attrs["columns"] = list(map(str, table.columns))
-            g.attrs["scenario_json"] = json.dumps(scenario.to_dict()) if scenario is not None else ""
-            g.create_dataset("correlation", data=np.asarray(table.attrs["correlation"], dtype=float))
-            g.create_dataset("patient", data=table.index.to_numpy(dtype=np.int64))
-            units = table.attrs.get("units", {})
-            model = Model(table.attrs["model"]) if table.attrs.get("model") else None
-            punits = model.parameter_units if model is not None else {}
-            cols = g.create_group("columns")
-            for c in table.columns:
-                if c == "error":
-                    ds = cols.create_dataset(c, data=np.array(table[c].astype(str).tolist(), dtype=object),
-                                             dtype=h5py.string_dtype())
-                else:
-                    ds = cols.create_dataset(c, data=table[c].to_numpy(dtype=float), compression="gzip")
-                ds.attrs["unit"] = units.get(c, punits.get(c, ""))
-        os.replace(tmp, path)
-    except OSError as ex:
-        raise input_error("path", path, f"a writable file path ({ex})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_population(path: Any) -> pd.DataFrame:
-    """Reads a file written by :func:`save_population` back into the same table (attrs included)."""
-    import json
-    import os
-
-    import h5py
-
-    path = os.fspath(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as ex:
-        raise input_error("path", path, f"a readable HDF5 population file ({ex})") from None
-    with f:
-        if f.attrs.get("format") != POPULATION_FORMAT:
-            raise input_error("path", path, f"a crsim population file (attribute format = "
-                              f"{POPULATION_FORMAT!r}; this file has {f.attrs.get('format')!r})")
-        if int(f.attrs.get("schema_version", -1)) > POPULATION_SCHEMA:
-            raise input_error("path", path, f"population schema version <= {POPULATION_SCHEMA} "
-                              f"(file: {f.attrs.get('schema_version')}; update crsim)")
-        g = f["population"]
-        data = {}
-        units = {}
-        for c in g.attrs["columns"]:
-            ds = g["columns"][c]
-            data[c] = [v.decode() if isinstance(v, bytes) else v for v in ds[()]] if c == "error" else ds[()]
-            units[c] = str(ds.attrs["unit"])
-        table = pd.DataFrame(data, index=pd.Index(g["patient"][()], name="patient"))
-        omega = json.loads(g.attrs["omega_json"])
-        table.attrs.update(omega=omega, typical=json.loads(g.attrs["typical_json"]),
-                           correlation=g["correlation"][()], seed=int(g.attrs["seed"]),
-                           model=str(g.attrs["model"]),
-                           units={k: v for k, v in units.items() if k not in omega and k != "error"})
-    return table
+def run_parameter_table(scenario: Scenario, params: pd.DataFrame,
+                        readouts: Optional[Sequence[str]] = None,
+                        threads: Optional[int] = None, client: Any = None,
+                        chunk_size: Optional[int] = None, retries: int = 2,
+                        progress: Optional[bool] = None, desc: str = "runs") -> pd.DataFrame:
+    """Runs one patient per row of ``params`` (columns: parameter names, values in the parameter's
+    unit) through the batch engine (local threads or a Dask ``client``), as :func:`population`
+    does with sampled rows (and :func:`crsim.gsa` with a design's): the parameters, then the
+    readouts; a row outside the parameters' bounds or whose run fails keeps NaN readouts and its
+    message in ``error``."""
+    n = len(params)
+    chunk_size = check_chunk_size(chunk_size)
+    retries = check_retries(retries)
+    names = list(params.columns)
+    ptab = Model(scenario.model, scenario.parameter_set).parameters.set_index("name").loc[names]
+    wanted = _wanted(scenario, readouts)
+    job = _job(scenario, names, ptab["lower"].to_numpy(dtype=float), ptab["upper"].to_numpy(dtype=float),
+               list(ptab["unit"]), wanted, threads, client)
+    values = params.to_numpy(dtype=float)
+    size = _size(n, client, chunk_size)
+    edges = sorted({0, min(1, n), n, *range(1, n, size)})
+    chunks = (Chunk(a, b, values[a:b]) for a, b in zip(edges, edges[1:]))
+    outs: Dict[int, ChunkOut] = {}
+    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, o), client=client,
+               progress=progress, desc=desc, unit="run", retries=retries)
+    return _table(scenario, params, [outs[k] for k in sorted(outs)], wanted)

@@ -37,9 +37,9 @@ from crsim.model.extension import extension, extensions
 from crsim.model.model import Model
 from crsim.spec.policy import POLICY_KEYS, Policy
 from crsim.model.strategies import expand, strategy
-from crsim.results.readouts import extra_readouts
-from crsim.run.simulate import to_result
-from crsim.scenario.resolve import regimen_doses, resolve_scenario
+from crsim.run.batches import (Chunk, ScenarioJob, check_chunk_size, check_retries, default_chunk_size,
+                                merge_chunks, readout_row, run_chunks)
+from crsim.scenario.resolve import regimen_doses
 from crsim.scenario.scenario import Scenario
 from crsim.spec.strategy import Strategy
 from crsim.base.problems import suggest
@@ -197,23 +197,6 @@ def _label(value: Any) -> Any:
     return str(value)
 
 
-def readout_row(res: Any, wanted: Optional[Sequence[str]]) -> Tuple[Dict[str, float], Dict[str, str]]:
-    """The numeric readouts of one run (its model's readouts and the scan extras), restricted to
-    ``wanted`` (all when None), with their units; an unknown name raises InputError."""
-    values = {k: v for k, v in res.readouts.items() if not isinstance(v, str)}
-    units = dict(res.readout_units)
-    ev, eu = extra_readouts(res)
-    values.update(ev)
-    units.update(eu)
-    names = wanted if wanted is not None else list(values)
-    for name in names:
-        if name not in values:
-            known = sorted(values)
-            raise input_error("readouts", name, f"a readout of model {res.model.name}, one of "
-                              f"{{{', '.join(known)}}}{suggest(name, known)}")
-    return {n: values[n] for n in names}, {n: units.get(n, "") for n in names}
-
-
 def scan_scenarios(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]],
                    base_policy: Any = None) -> Tuple[List[Dict[str, Any]], List[Scenario]]:
     """The grid's combinations (key -> value, first key varying slowest) and the checked scenario
@@ -255,9 +238,14 @@ def scan_scenarios(scenario: Union[str, Scenario, Model], grid: Mapping[str, Seq
     return combos, scenarios
 
 
+#: Scan settings per engine call in this process (the progress bar moves once per chunk).
+BATCH = 250
+
+
 def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]],
          readouts: Optional[Sequence[str]] = None, base_policy: Any = None,
-         threads: Optional[int] = None, keep_results: bool = False) -> pd.DataFrame:
+         threads: Optional[int] = None, keep_results: bool = False, client: Any = None,
+         chunk_size: Optional[int] = None, retries: int = 2, progress: Optional[bool] = None) -> pd.DataFrame:
     """Runs every combination of a grid of settings and tabulates the readouts.
 
     Args:
@@ -275,8 +263,17 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
             extension's extras such as the tumor at day 28, policy_firings).
         base_policy: policies replacing the scenario's (a Policy, Strategy, standard strategy name,
             or a list of them), e.g. ``crsim.strategy("tocilizumab_grade2")``.
-        threads: C++ threads (None or 0: one per hardware thread).
-        keep_results: also return the :class:`crsim.Result` of every run (``table.attrs["results"]``).
+        threads: C++ threads (None or 0: one per hardware thread; with a Dask client, per task,
+            default 1).
+        keep_results: also return the :class:`crsim.Result` of every run (``table.attrs["results"]``;
+            not with a Dask client).
+        client: None (this process's C++ threads), or a Dask ``distributed.Client``, a scheduler
+            address or ``"local:N"``: chunks of combinations run as Dask tasks (docs/populations.md).
+        chunk_size: combinations per Dask task (default: about four tasks per worker thread).
+        retries: times a failed Dask task is tried again (a lost worker's task is also rescheduled
+            by Dask itself).
+        progress: a progress bar on stderr (None: only in a terminal; True: always, e.g. in a
+            notebook).
 
     Returns:
         A DataFrame, one row per combination: the grid keys as columns (strategies and policies by
@@ -286,33 +283,27 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
     """
     combos, scenarios = scan_scenarios(scenario, grid, base_policy)
     model_name = scenarios[0].model
-    preps = [resolve_scenario(sc) for sc in scenarios]
-    problems = [p.core for p in preps]
-    nthreads = 0 if threads is None else int(threads)
-    outs = _core.simulate_batch(model_name, problems, nthreads)
-
+    chunk_size = check_chunk_size(chunk_size)
+    retries = check_retries(retries)
+    if client is not None and keep_results:
+        raise input_error("keep_results", keep_results, "False with a Dask client (the results of "
+                          "the runs stay on the workers; run the settings of interest with "
+                          "crsim.simulate)")
+    nthreads = (0 if client is None else 1) if threads is None else int(threads)
     wanted = list(readouts) if readouts is not None else list(extension(model_name).scan_readouts) or None
-    rows: List[Dict[str, Any]] = []
-    units: Dict[str, str] = {}
-    errors: List[str] = []
-    results = []
-    for combo, sc, prep, out in zip(combos, scenarios, preps, outs):
-        row = {k: _label(v) for k, v in combo.items()}
-        if out["status"] != "ok":
-            errors.append(f"{out['status']}: {out['message']}")
-            results.append(None)
-            rows.append(row)
-            continue
-        errors.append("")
-        res = to_result(prep, out)
-        res.scenario = sc
-        values, u = readout_row(res, wanted)
-        row.update(values)
-        units.update(u)
-        rows.append(row)
-        results.append(res if keep_results else None)
-    cols = list(grid) + (wanted if wanted is not None else [c for c in units])
-    table = pd.DataFrame(rows, columns=cols)
+    n = len(scenarios)
+    size = (chunk_size or default_chunk_size(n, client)) if client is not None else (chunk_size or BATCH)
+    edges = sorted({0, min(1, n), n, *range(1, n, size)})
+    chunks = (Chunk(a, b, scenarios[a:b]) for a, b in zip(edges, edges[1:]))
+    job = ScenarioJob(model_name, wanted, nthreads, _core.user_models().get(model_name), keep_results)
+    outs: Dict[int, Any] = {}
+    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, o), client=client,
+               progress=progress, desc="scan", unit="run", retries=retries)
+    ordered = [outs[k] for k in sorted(outs)]
+    values, errors, units = merge_chunks(ordered, wanted)
+    labels = pd.DataFrame([{k: _label(v) for k, v in combo.items()} for combo in combos],
+                          columns=list(grid))
+    table = pd.concat([labels, values], axis=1)
     if any(errors):
         table["error"] = errors
         warnings.warn(f"{sum(1 for e in errors if e)} of {len(errors)} scan runs failed (see the error "
@@ -321,7 +312,7 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
     table.attrs["keys"] = list(grid)
     table.attrs["model"] = model_name
     if keep_results:
-        table.attrs["results"] = results
+        table.attrs["results"] = [r for o in ordered for r in (o.results or [])]
     return table
 
 
