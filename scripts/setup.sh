@@ -32,7 +32,7 @@ mkdir -p build
 pip_logged() {  # pip's chatter goes to a log, shown only when pip fails
   if ! "${PIP[@]}" "$@" >build/pip.log 2>&1; then cat build/pip.log >&2; log "pip $* failed"; exit 1; fi
 }
-REQS="numpy pandas matplotlib scipy h5py pyyaml pytest nbclient nbformat ipykernel ipywidgets scikit-build-core pybind11 antimony python-libsbml libroadrunner salib xarray hypothesis"
+REQS="numpy pandas matplotlib scipy h5py pyyaml pytest nbclient nbformat ipykernel ipywidgets scikit-build-core pybind11 antimony python-libsbml libroadrunner salib xarray hypothesis dask[distributed] tqdm"
 req_stamp=$(printf '%s' "$REQS" | sha1sum | cut -c1-16)
 if [ "$(cat .venv/.crsim-reqs 2>/dev/null)" != "$req_stamp" ]; then
   log "installing Python packages into .venv"
