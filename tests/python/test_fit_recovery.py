@@ -148,7 +148,7 @@ def test_doses_as_a_nonmem_table_per_subject():
                    error_model=ERRORS["proportional"])
     assert fs[2].doses[2][0].target == "depot"
     assert_recovered(fs[2].estimates, truth[2])
-    with pytest.raises(crsim.InputError, match=r"doses\['ID'\] = 3 is not allowed: an id of the data"):
+    with pytest.raises(crsim.InputError, match=r"doses column 'ID' = 3 is not allowed: an id of the data"):
         crsim.fit("pk1_oral", df, estimate=["CL"], doses=events.assign(ID=[1, 3]), by="id")
 
 

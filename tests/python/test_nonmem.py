@@ -100,13 +100,15 @@ def test_bad_rows_name_the_cell(changes, column, words):
         crsim.doses_from_nonmem(bad(**changes), "pk2")
     assert isinstance(err.value, ValueError)
     msg = str(err.value)
-    assert f"table.loc[11, '{column}']" in msg and words in msg
-    assert err.value.field == f"table.loc[11, '{column}']"
+    # the row by position and index label, the column as spelled in the table; no pandas syntax
+    assert f"table row 2 (index 11), column '{column}'" in msg and words in msg
+    assert err.value.field == f"table row 2 (index 11), column '{column}'"
+    assert ".loc" not in msg
 
 
 def test_non_dosable_cmt_rejected():
     df = pd.DataFrame({"TIME": [0.0], "AMT": [1.0], "CMT": [3], "EVID": [1]})
-    with pytest.raises(crsim.InputError, match=r"table.loc\[0, 'CMT'\].*eliminated_linear"):
+    with pytest.raises(crsim.InputError, match=r"table row 1 \(index 0\), column 'CMT'.*eliminated_linear"):
         crsim.doses_from_nonmem(df, "pk2_mm")
 
 
@@ -121,6 +123,52 @@ def test_missing_columns_and_several_subjects_rejected():
         crsim.doses_from_nonmem([{"TIME": 0}], "pk2")
 
 
-def test_bad_table_passed_to_simulate_raises_too():
-    with pytest.raises(crsim.InputError, match=r"table.loc\[11, 'EVID'\]"):
+def test_bad_table_passed_to_simulate_names_the_doses_argument():
+    """Through simulate(doses=...) the message names the user's argument `doses`, the row, the
+    column as the user spelled it, the value and what is allowed (issue 18)."""
+    df = bad(AMT=-3).rename(columns={"AMT": "Amt"})
+    with pytest.raises(crsim.InputError) as err:
+        crsim.simulate("pk2", times=[1.0, 2.0], doses=df)
+    assert str(err.value) == ("doses row 2 (index 11), column 'Amt' = -3 is not allowed: "
+                              "a finite amount >= 0 mg")
+    assert err.value.field == "doses row 2 (index 11), column 'Amt'"
+    with pytest.raises(crsim.InputError, match=r"^doses row 2 \(index 11\), column 'EVID' = 4 is not "
+                       r"allowed: 0 \(observation\), 1 \(dose\) or 2 .*reset"):
         crsim.simulate("pk2", times=[1.0, 2.0], doses=bad(EVID=4))
+
+
+def test_table_from_a_file_names_the_file(tmp_path):
+    path = tmp_path / "doses.csv"
+    bad(CMT="liver").to_csv(path, index=False)
+    df = pd.read_csv(path)
+    df.attrs["source"] = str(path)
+    with pytest.raises(crsim.InputError) as err:
+        crsim.simulate("pk2", times=[1.0, 2.0], doses=df)
+    assert str(err.value).startswith(f"doses row 2 (index 1) of file '{path}', column 'CMT' = 'liver' "
+                                     "is not allowed: a state number 1..2 or a state name of model pk2")
+    with pytest.raises(crsim.InputError, match=r"^doses of file .*doses.csv' columns = .* missing: EVID"):
+        crsim.simulate("pk2", times=[1.0], doses=df.drop(columns="EVID"))
+
+
+def test_fit_dose_table_rows_named_in_the_whole_table():
+    """A fit's per-subject dose table names a bad row by its position in the table given, not in
+    the subject's subset."""
+    data = pd.DataFrame({"id": [1, 2], "time_h": [1.0, 1.0], "observable": ["C", "C"],
+                         "value": [1.0, 1.0], "unit": ["mg/L", "mg/L"]})
+    doses = pd.DataFrame({"ID": [1, 2, 2], "TIME": [0.0, 0.0, 5.0], "AMT": [100.0, 100.0, -1.0],
+                          "CMT": [1, 1, 1], "EVID": [1, 1, 1]})
+    with pytest.raises(crsim.InputError, match=r"^doses row 3 \(index 2\), column 'AMT' = -1 is not allowed"):
+        crsim.fit("pk1", data, estimate=["CL"], doses=doses, pooled=True)
+
+
+def test_dose_records_in_a_data_file_name_the_file_line_and_column(tmp_path):
+    """Dose records inside observed data are named like every other cell of the data: the column as
+    spelled in the file and the file's line (they named 'AMT', a column the file does not have)."""
+    path = tmp_path / "obs.csv"
+    path.write_text("id,time_h,observable,value,unit,evid,Amt,cmt\n"
+                    "1,0,,,,1,-1,central\n"
+                    "1,1,C,1.0,mg/L,0,,\n")
+    with pytest.raises(crsim.InputError) as err:
+        crsim.check_data(crsim.read_data(path), "pk1")
+    assert str(err.value) == (f"data.loc[2, 'Amt'] (line 2 of '{path}') = -1 is not allowed: "
+                              "a finite amount >= 0 mg")

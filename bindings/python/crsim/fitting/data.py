@@ -222,7 +222,9 @@ def _dose_records(df: pd.DataFrame, cols: Dict[str, str], rows: np.ndarray, time
             raise input_error(cell(df.index[rows[0]], "amt_unit"), list(units), "one dose unit (text) "
                               "for the dose records of a subject")
         unit = units[0]
-    return doses_from_nonmem(sub, model, unit=unit, name="data")
+    # Cells named as every other cell of the data (data.loc[<label>, '<its column>'], file line).
+    return doses_from_nonmem(sub, model, unit=unit, name="data",
+                             _cell=lambda pos, label, key: cell(label, key))
 
 
 def prepare_data(data: Any, model: Model) -> FitData:

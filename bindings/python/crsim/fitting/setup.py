@@ -18,7 +18,7 @@ from crsim.base.errors import input_error
 from crsim.base.problems import suggest
 from crsim.model.model import WEIGHT_PARAMETER, Model, as_model
 from crsim.scenario.scenario import Scenario
-from crsim.scenario.nonmem import doses_from_nonmem
+from crsim.scenario.nonmem import _cells, doses_from_nonmem
 from crsim.fitting.optimize import METHODS
 
 __all__ = ["setup_fit", "FitSetup", "FIT_SOLVER", "GRADIENTS"]
@@ -110,13 +110,14 @@ def _doses_from_table(table: pd.DataFrame, model: Model, ids: List[Any]) -> Dict
     column each subject takes its rows, without one every subject takes them all."""
     idcol = next((c for c in table.columns if isinstance(c, str) and c.strip().lower() == "id"), None)
     if idcol is None:
-        doses = doses_from_nonmem(table, model)
+        doses = doses_from_nonmem(table, model, name="doses")
         return {i: list(doses) for i in ids}
     unknown = [v.item() if hasattr(v, "item") else v for v in pd.unique(table[idcol]) if v not in ids]
     if unknown:
-        raise input_error(f"doses[{idcol!r}]", unknown[0], "an id of the data, one of " + repr(ids[:10]))
-    return {i: doses_from_nonmem(table[table[idcol] == i], model) if (table[idcol] == i).any() else []
-            for i in ids}
+        raise input_error(f"doses column {idcol!r}", unknown[0], "an id of the data, one of " + repr(ids[:10]))
+    cell = _cells(table, "doses")  # rows named by their position in the whole table
+    return {i: doses_from_nonmem(table[table[idcol] == i], model, name="doses", _cell=cell)
+            if (table[idcol] == i).any() else [] for i in ids}
 
 
 def _per_subject(value: Any, ids: List[Any], field: str) -> Dict[Any, Any]:

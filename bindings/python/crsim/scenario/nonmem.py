@@ -8,12 +8,18 @@ their times can be returned as output times. Not supported, and rejected with an
 the cell: EVID 3/4 (reset), SS != 0 (steady state), RATE = -1/-2 (rate or duration modelled as a
 parameter) and tables with more than one ID. Lag and bioavailability are model parameters in
 NONMEM (ALAG, F), not data items: set them on the Dose objects if needed.
+
+Errors name the input as the user sees it: the argument (``doses`` of :func:`crsim.simulate` and
+:func:`crsim.fit`), the row (1-based position in the table and its index label), the column as
+spelled in the table, the file when the table records one in ``table.attrs["source"]``, the value
+and what is allowed, e.g. ``doses row 2 (index 11), column 'AMT' = -3 is not allowed: a finite
+amount >= 0 mg``.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -28,7 +34,38 @@ _REQUIRED = ("time", "amt", "cmt", "evid")
 _OPTIONAL = ("rate", "dur", "ii", "addl", "ss")
 
 
-def _columns(table: pd.DataFrame) -> dict:
+def _source(table: pd.DataFrame) -> str:
+    """`` of file '<path>'`` when the table records where it came from (``attrs["source"]``)."""
+    source = table.attrs.get("source") if isinstance(table.attrs, dict) else None
+    return f" of file '{source}'" if isinstance(source, str) and source else ""
+
+
+def _where(table: pd.DataFrame, name: str) -> str:
+    return name + _source(table)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _cells(table: pd.DataFrame, name: str) -> Callable[[int, Any, str], str]:
+    """Names a cell of ``table`` in messages: ``<name> row <n> (index <label>)[ of file '<path>'],
+    column '<column>'``; n is the 1-based position of the label in ``table`` (when its index is
+    unique; else the position given), so that a subset of a table (one subject's rows) is named by
+    the position in the table the user gave."""
+    cols = _columns(table, name)
+    source = _source(table)
+    unique = table.index.is_unique
+
+    def at(pos: int, label: Any, key: str) -> str:
+        label = _plain(label)
+        if unique:
+            pos = int(table.index.get_loc(label))
+        return f"{name} row {pos + 1} (index {label!r}){source}, column {cols.get(key, key.upper())!r}"
+    return at
+
+
+def _columns(table: pd.DataFrame, name: str) -> dict:
     cols = {}
     for c in table.columns:
         if not isinstance(c, str):
@@ -36,12 +73,12 @@ def _columns(table: pd.DataFrame) -> dict:
         key = c.strip().lower()
         if key in _REQUIRED + _OPTIONAL + ("id",):
             if key in cols:
-                raise input_error("table.columns", [cols[key], c],
+                raise input_error(f"{_where(table, name)} columns", [cols[key], c],
                                   f"one column named {key.upper()} (case-insensitive)")
             cols[key] = c
     missing = [k.upper() for k in _REQUIRED if k not in cols]
     if missing:
-        raise input_error("table.columns", list(table.columns),
+        raise input_error(f"{_where(table, name)} columns", list(table.columns),
                           "columns TIME, AMT, CMT, EVID (case-insensitive; missing: " +
                           ", ".join(missing) + "), optional RATE, DUR, II, ADDL, SS")
     return cols
@@ -97,7 +134,8 @@ def _state(value: Any, cell: str, model: Model) -> str:
 
 
 def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optional[str] = None,
-                      return_observation_times: bool = False, name: str = "table"
+                      return_observation_times: bool = False, name: str = "table",
+                      _cell: Optional[Callable[[int, Any, str], str]] = None
                       ) -> Union[List[Dose], Tuple[List[Dose], np.ndarray]]:
     """Dose records from a NONMEM-style event table of one subject.
 
@@ -108,35 +146,38 @@ def doses_from_nonmem(table: pd.DataFrame, model: Union[str, Model], unit: Optio
         unit: unit of AMT (and AMT/h of RATE); default the target state's dose unit. Give e.g.
             ``"mg/kg"`` for weight-based amounts.
         return_observation_times: also return the sorted unique times (h) of the EVID 0 and 2 rows.
-        name: what errors call the table (e.g. ``"data"`` when it is a fit's data).
+        name: what errors call the table (``"doses"`` when it is the ``doses`` argument of
+            :func:`crsim.simulate` or :func:`crsim.fit`).
 
     Returns:
         A list of :class:`Dose` (in table order), or ``(doses, observation_times)``.
 
     Raises:
-        InputError naming the cell as ``table.loc[<row label>, '<column>']``, its value and what is
-        allowed.
+        InputError naming the cell as ``<name> row <position> (index <label>), column '<column>'``
+        (1-based position; the column as spelled in the table; the file from
+        ``table.attrs["source"]`` when set), its value and what is allowed.
     """
     m = as_model(model)
     if not isinstance(table, pd.DataFrame):
         raise input_error(name, table, "a pandas DataFrame with columns TIME, AMT, CMT, EVID")
-    cols = _columns(table)
+    cols = _columns(table, name)
+    where = _where(table, name)
+    at = _cell or _cells(table, name)
     if "id" in cols:
-        for label, v in table[cols["id"]].items():
+        for pos, (label, v) in enumerate(table[cols["id"]].items()):
             if not (v is None or isinstance(v, (str, numbers.Number))):
-                raise input_error(f"{name}.loc[{label!r}, {cols['id']!r}]", v,
-                                  "a subject identifier (number or text)")
+                raise input_error(at(pos, label, "id"), v, "a subject identifier (number or text)")
         ids = pd.unique(table[cols["id"]].dropna())
         if len(ids) > 1:
-            raise input_error(f"{name}[{cols['id']!r}]", list(ids)[:5],
+            raise input_error(f"{where} column {cols['id']!r}", [_plain(i) for i in list(ids)[:5]],
                               "a single subject (select the rows of one ID first)")
 
     def cell(label: Any, key: str) -> str:
-        return f"{name}.loc[{label!r}, {cols[key]!r}]"
+        return at(pos, label, key)
 
     doses: List[Dose] = []
     obs_times: List[float] = []
-    for label, row in table.iterrows():
+    for pos, (label, row) in enumerate(table.iterrows()):
         get = {k: row[c] for k, c in cols.items()}
         time = _number(get["time"], cell(label, "time"), "a finite time in h")
         evid = _integer(get["evid"], cell(label, "evid"),

@@ -220,7 +220,7 @@ def _as_doses(doses: Any, model: Model) -> List[Dose]:
     if doses is None:
         return []
     if isinstance(doses, pd.DataFrame):
-        return doses_from_nonmem(doses, model)
+        return doses_from_nonmem(doses, model, name="doses")
     if isinstance(doses, (Dose, Mapping)):
         return [as_dose(doses, 0)]
     if isinstance(doses, str) or not isinstance(doses, Iterable):
