@@ -23,7 +23,7 @@ from crsim import _core
 def toci_result(tmp_path_factory):
     d = tmp_path_factory.mktemp("toci")
     sc = crsim.Scenario("pk2_mm", name="toci", description="label dose",
-                        patient={"weight_kg": 70, "covariates": {"age_group": "adult"}},
+                        patient={"weight_kg": 70, "height_cm": 175},
                         regimen=["8 mg/kg iv over 1h q3w x2 max 800mg"], horizon_days=42,
                         outputs={"step_h": 1}, sensitivities=["CL", "Vmax"])
     sc.to_file(d / "toci.yaml")
@@ -54,7 +54,7 @@ def test_round_trip(toci_result, tmp_path):
     assert isinstance(back, crsim.Result)
     assert_same_result(toci_result, back)
     assert back.scenario == toci_result.scenario
-    assert back.scenario.patient.covariates == {"age_group": "adult"}
+    assert back.scenario.patient == crsim.Patient(weight_kg=70, height_cm=175)
     # a loaded result saves again to an equivalent file
     back.save(tmp_path / "again.h5")
     assert_same_result(back, crsim.load(tmp_path / "again.h5"))
@@ -259,3 +259,19 @@ def test_files_without_the_newer_optional_attributes_still_load(toci_result, tmp
     assert back.solver["sensitivity_error_control"] is True
     assert back.stats["rejected_steps"] == 0
     assert back.stats["steps"] == toci_result.stats["steps"]
+
+
+def test_file_with_covariates_from_before_they_were_refused_loads_with_its_scenario(toci_result, tmp_path):
+    """Files written while free covariates were accepted (and changed nothing) still load with
+    their scenario; the stored text keeps them."""
+    data = toci_result.scenario.to_dict()
+    data["patient"]["covariates"] = {"age_group": "adult"}
+    toci_result.scenario, scenario = None, toci_result.scenario
+    toci_result._scenario_json = json.dumps(data)
+    try:
+        toci_result.save(tmp_path / "old.h5")
+    finally:
+        toci_result.scenario = scenario
+    back = crsim.load(tmp_path / "old.h5")
+    assert back.scenario == scenario
+    assert json.loads(back._scenario_json)["patient"]["covariates"] == {"age_group": "adult"}

@@ -35,8 +35,7 @@ def test_fields_are_normalised():
 def test_file_round_trip_gives_an_equal_scenario(tmp_path, suffix):
     sc = crsim.Scenario(
         "pk2_mm", name="all_keys", description="every key once", parameters={"CL": 0.02},
-        patient=crsim.Patient(weight_kg=82.5, covariates={"age_group": "adult", "tumor_burden": 0.3,
-                                                          "prior_lines": 2, "bulky": True}),
+        patient=crsim.Patient(weight_kg=82.5, height_cm=181.0),
         regimen=["8 mg/kg iv over 1h q8h x3 max 800mg",
                  crsim.Dose("central", 100, unit="mg", time=48, rate=50),
                  {"target": "peripheral", "amount": 1.5, "unit": "mg/kg", "time_days": 3, "lag": 0.25,
@@ -219,3 +218,58 @@ def test_per_kg_doses_use_the_models_body_weight_parameter():
     assert crsim.simulate(sc).doses["amount"].iloc[0] == pytest.approx(1.5e8)
     with pytest.raises(crsim.InputError, match="patient.weight_kg is missing"):
         crsim.Scenario("pk2_mm", regimen=["8 mg/kg iv"])
+
+
+# --- patient covariates (issue 17, item 6) ---------------------------------------------------------
+
+def test_free_covariates_are_refused_naming_the_field_the_value_and_where_values_belong():
+    """No model reads free covariates: `disease: nonsense` gave results identical to no covariate.
+    Each one is refused, naming the field and value, the patient fields that exist and the
+    model's own patient parameters (set under `parameters`)."""
+    with pytest.raises(crsim.InputError) as err:
+        crsim.Scenario("crs", patient={"weight_kg": 35, "covariates": {"disease": "nonsense"}},
+                       regimen=["tisagenlecleucel 3e6 cells/kg iv"], horizon_days=1)
+    msg = str(err.value)
+    assert "patient.covariates.disease = 'nonsense' is not allowed" in msg
+    assert "no model reads free covariates" in msg
+    assert "weight_kg (kg) and height_cm (cm)" in msg
+    assert "b_cells0, tumor_burden: set them under parameters" in msg
+    # a covariate that is a parameter of the model says where it goes; the weight likewise
+    with pytest.raises(crsim.InputError) as err:
+        crsim.Scenario("crs", patient={"weight_kg": 35, "covariates": {"tumor_burden": 1e10,
+                                                                       "body_weight": 35}},
+                       regimen=["tisagenlecleucel 3e6 cells/kg iv"], horizon_days=1)
+    msg = str(err.value)
+    assert "patient.covariates.tumor_burden = 10000000000 is not allowed: the value set as " \
+           "parameters.tumor_burden (a parameter of model crs" in msg
+    assert "patient.covariates.body_weight = 35 is not allowed: the body weight given as " \
+           "patient.weight_kg" in msg
+    # a model without patient parameters says so; not a mapping is refused too
+    with pytest.raises(crsim.InputError, match=r"patient.covariates.age_group = 'adult' is not allowed: "
+                       r"no model reads .*; model pk2_mm has no other patient parameters"):
+        crsim.Scenario("pk2_mm", patient={"weight_kg": 70, "covariates": {"age_group": "adult"}},
+                       regimen=["100 mg iv"])
+    with pytest.raises(crsim.InputError, match="patient.covariates = 'adult' is not allowed"):
+        crsim.Scenario("pk2_mm", patient={"covariates": "adult"}, regimen=["100 mg iv"])
+    # the Python object has no such field, so it cannot carry one either
+    with pytest.raises(TypeError):
+        crsim.Patient(weight_kg=70, covariates={"age_group": "adult"})
+
+
+def test_empty_covariates_say_nothing_and_pass():
+    sc = crsim.Scenario("pk2_mm", patient={"weight_kg": 70, "covariates": {}}, regimen=["100 mg iv"])
+    assert sc.patient == crsim.Patient(weight_kg=70)
+    assert "covariates" not in sc.to_dict()["patient"]
+
+
+def test_a_model_parameter_of_the_patient_changes_the_run_where_a_covariate_did_not():
+    """What a covariate was taken to mean (tumor burden) is a parameter: it changes the course."""
+    base = dict(regimen=["tisagenlecleucel 3e6 cells/kg iv", "tocilizumab 8 mg/kg iv on day 3",
+                         "tocilizumab 8 mg/kg iv at day 5"],
+                patient={"weight_kg": 35}, horizon_days=6, outputs={"step_h": 6})
+    low = crsim.simulate(crsim.Scenario("crs", parameters={"tumor_burden": 1e9}, **base))
+    high = crsim.simulate(crsim.Scenario("crs", **base))
+    assert not np.array_equal(low["tumor_cells"], high["tumor_cells"])
+    # the natural phrasings of a start day are doses on days 3 and 5 (72 h, 120 h)
+    toci = [d for d in high.doses.itertuples() if "tocilizumab" in str(d.state)]
+    assert [round(d.time_h) for d in toci] == [72, 120]

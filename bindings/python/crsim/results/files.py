@@ -61,6 +61,16 @@ def save(results: Union[Result, Sequence[Result], Mapping[str, Result]], path: A
     write_records(path, _named(results), attributes)
 
 
+def _without_covariates(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored scenario without ``patient.covariates``: files written before free covariates were
+    refused may hold them; no model read them, so the run stored is the same without them (the
+    stored text, ``Result._scenario_json``, keeps them)."""
+    patient = data.get("patient")
+    if isinstance(patient, Mapping) and "covariates" in patient:
+        return {**data, "patient": {k: v for k, v in patient.items() if k != "covariates"}}
+    return data
+
+
 def _result_from_record(path: str, rec: Dict[str, Any]) -> Result:
     name = rec["name"]
     if rec["model_name"] not in models():
@@ -80,7 +90,7 @@ def _result_from_record(path: str, rec: Dict[str, Any]) -> Result:
         data = None
     if isinstance(data, Mapping):
         try:
-            scenario = Scenario.from_dict(data, source=f"{path}: scenario '{name}'")
+            scenario = Scenario.from_dict(_without_covariates(data), source=f"{path}: scenario '{name}'")
         except InputError:
             scenario = None
         patient = data.get("patient")

@@ -33,7 +33,7 @@ def default_scenario(weight: Optional[float] = None, days: Optional[float] = Non
     sc = Scenario.from_file(path)
     changes: Dict[str, Any] = {}
     if weight is not None:
-        changes["patient"] = {"weight_kg": weight, "covariates": dict(sc.patient.covariates)}
+        changes["patient"] = {"weight_kg": weight, "height_cm": sc.patient.height_cm}
     if days is not None:
         changes.update(horizon_h=None, horizon_days=days)
     return sc.replace(**changes) if changes else sc
@@ -66,8 +66,6 @@ def report(result: Result, name: Optional[str] = None) -> List[str]:
         lines.append(f"  parameter set: {sc.parameter_set}")
     if result.weight is not None:
         lines.append(f"  patient: {result.weight:g} kg")
-    if sc is not None and sc.patient.covariates:
-        lines.append("  covariates: " + ", ".join(f"{k} = {v}" for k, v in sc.patient.covariates.items()))
     if sc is not None and sc.regimen:
         lines.append("  regimen: " + "; ".join(e if isinstance(e, str) else
                                                 f"{e.amount:g} {e.unit} into {e.target} at {e.time:g} h"

@@ -40,7 +40,7 @@ MAX_HORIZON_H = 100 * 365.25 * 24
 TOP_KEYS = ("name", "description", "model", "parameter_set", "parameters", "patient", "regimen",
             "policies", "horizon_h", "horizon_days", "outputs", "solver", "sensitivities",
             "initial", "t_start_h")
-PATIENT_KEYS = ("weight_kg", "height_cm", "covariates")
+PATIENT_KEYS = ("weight_kg", "height_cm")
 #: How a scenario names the weight and height in errors of the resolution step.
 BODY_FIELDS = ("patient.weight_kg", "patient.height_cm")
 OUTPUT_KEYS = ("step_h", "times_h")
@@ -53,13 +53,14 @@ NAME_PATTERN = r"(?!\.\.?$)[^/\x00-\x1f\x7f]+"
 @dataclass(frozen=True)
 class Patient:
     """The patient: body weight (kg; needed by per-kg doses unless the model has a body_weight
-    parameter, whose value then serves), body height (cm; with the weight, the body surface area of
-    per-m² doses, Mosteller formula) and free covariates (name -> number or text, e.g.
-    ``{"age_group": "adult", "tumor_burden": 0.4}``), which models that use them check."""
+    parameter, whose value then serves) and body height (cm; with the weight, the body surface area
+    of per-m² doses, Mosteller formula). Nothing else: what a model knows of a patient beyond them
+    (tumor burden, B-cell count, ...) are its parameters (``Model(...).patient`` lists those of the
+    parameter set), set under ``parameters``. Free covariates (``covariates: {disease: ALL}``) are
+    refused: no model reads them, so they changed nothing."""
 
     weight_kg: Optional[float] = None
     height_cm: Optional[float] = None
-    covariates: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,7 @@ class Scenario:
         description: free text.
         parameter_set: name of a parameter set of the model (stored and passed on to the model).
         parameters: overrides of parameter values, name -> value in the parameter's unit.
-        patient: a :class:`Patient` or a dict ``{"weight_kg": 70, "height_cm": 175,
-            "covariates": {...}}``.
+        patient: a :class:`Patient` or a dict ``{"weight_kg": 70, "height_cm": 175}``.
         regimen: list of entries, each a text regimen (``"8 mg/kg iv over 1h max 800mg"``, see
             :func:`crsim.parse_regimen`; one text may hold several administrations separated by
             ``;``), a :class:`crsim.Dose`, or a dict of Dose fields (``target``, ``amount`` and
@@ -209,8 +209,6 @@ class Scenario:
             patient["weight_kg"] = self.patient.weight_kg
         if self.patient.height_cm is not None:
             patient["height_cm"] = self.patient.height_cm
-        if self.patient.covariates:
-            patient["covariates"] = dict(self.patient.covariates)
         if patient:
             out["patient"] = patient
         out["regimen"] = [e if isinstance(e, str) else dose_to_dict(e) for e in self.regimen]
@@ -322,7 +320,8 @@ def check_scenario(data: Any, p: Problems, default_name: str = "scenario") -> Di
     out["model"] = model or ""
     out["parameter_set"] = _check_parameter_set(d, p, model, info)
     out["parameters"] = params = _check_parameters(d, p, model, info)
-    out["patient"], weight_given, height_given = _check_patient(d, p, params)
+    out["patient"], weight_given, height_given = _check_patient(d, p, params, model,
+                                                                out["parameter_set"])
     out["regimen"], groups = _check_regimen(d, p, model, info, weight_given, height_given)
     doses = [dose for group in groups for dose in group]
     out["policies"] = _check_policies(d.get("policies", []), info, p)
@@ -407,13 +406,16 @@ def _check_parameters(d: Mapping[str, Any], p: Problems, model: Optional[str], i
     return params
 
 
-def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float]):
+def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float],
+                   model: Optional[str], parameter_set: Optional[str]):
     """The patient, and whether the scenario says anything of the weight and of the height (a
     value, even a wrong one already reported, or a patient entry that is itself wrong): per-kg
     doses need a weight otherwise, per-m² doses a weight and a height."""
     weight = height = None
-    covariates: Dict[str, Any] = {}
     raw_patient = d.get("patient") or {}
+    if isinstance(raw_patient, Mapping) and "covariates" in raw_patient:
+        _refuse_covariates(raw_patient["covariates"], p, model, parameter_set)
+        raw_patient = {k: v for k, v in raw_patient.items() if k != "covariates"}
     pd_ = p.mapping("patient", raw_patient, PATIENT_KEYS, "patient")
     if pd_ is not None:
         if pd_.get("weight_kg") is not None:
@@ -422,24 +424,50 @@ def _check_patient(d: Mapping[str, Any], p: Problems, params: Mapping[str, float
         if pd_.get("height_cm") is not None:
             height = p.number("patient.height_cm", pd_["height_cm"], HEIGHT_ALLOWED,
                               lower=HEIGHT_RANGE_CM[0], upper=HEIGHT_RANGE_CM[1])
-        cov = pd_.get("covariates") or {}
-        if not isinstance(cov, Mapping):
-            p.add("patient.covariates", cov, "a mapping of covariate name -> number or text")
-        else:
-            for k, v in cov.items():
-                if not isinstance(k, str) or not k:
-                    p.add("patient.covariates", k, "covariate names (text)")
-                elif isinstance(v, bool) or isinstance(v, str) or (
-                        isinstance(v, (int, float)) and math.isfinite(v)):
-                    covariates[k] = v
-                else:
-                    p.add(f"patient.covariates.{k}", v, "a finite number, text or true/false")
     if weight is not None and params.get(WEIGHT_PARAMETER, weight) != weight:
         p.add("patient.weight_kg", weight, f"the same body weight as parameters.{WEIGHT_PARAMETER} = "
               f"{params[WEIGHT_PARAMETER]:g} kg (give one of them)")
     weight_given = pd_ is None or pd_.get("weight_kg") is not None
     height_given = pd_ is None or pd_.get("height_cm") is not None
-    return Patient(weight_kg=weight, height_cm=height, covariates=covariates), weight_given, height_given
+    return Patient(weight_kg=weight, height_cm=height), weight_given, height_given
+
+
+def _patient_parameters(model: Optional[str], parameter_set: Optional[str]) -> List[str]:
+    """The parameters the model's parameter set calls patient covariates (``Model.patient``)."""
+    if not model:
+        return []
+    try:
+        return sorted(Model(model, parameter_set=parameter_set).patient)
+    except InputError:  # reported where the model or the set is checked
+        return []
+
+
+def _refuse_covariates(cov: Any, p: Problems, model: Optional[str], parameter_set: Optional[str]):
+    """``patient.covariates``: no model reads free covariates, so each one is an error that says
+    where the value belongs, if anywhere (an empty mapping says nothing and passes)."""
+    if cov is None or (isinstance(cov, Mapping) and not cov):
+        return
+    fields = "the patient fields are weight_kg (kg) and height_cm (cm)"
+    known = _patient_parameters(model, parameter_set)
+    others = [k for k in known if k != WEIGHT_PARAMETER]
+    where = (f"; what model {model} knows of a patient beyond them are its parameters "
+             f"{', '.join(others)}: set them under parameters" if others else
+             f"; model {model} has no other patient parameters" if model else "")
+    base = "no model reads free covariates, so this value would change nothing; " + fields + where
+    if not isinstance(cov, Mapping):
+        p.add("patient.covariates", cov, base)
+        return
+    for k, v in cov.items():
+        path = f"patient.covariates.{k}"
+        if k in ("weight", "weight_kg", WEIGHT_PARAMETER):
+            p.add(path, v, "the body weight given as patient.weight_kg (free covariates are not read)")
+        elif k in ("height", "height_cm"):
+            p.add(path, v, "the body height given as patient.height_cm (free covariates are not read)")
+        elif k in known:
+            p.add(path, v, f"the value set as parameters.{k} (a parameter of model {model}; free "
+                  "covariates are not read and would change nothing)")
+        else:
+            p.add(path, v, base + suggest(str(k), others))
 
 
 def _check_regimen(d: Mapping[str, Any], p: Problems, model: Optional[str], info: Any,
