@@ -43,7 +43,8 @@ from crsim.scenario.scenario import Outputs, Patient, Scenario, Solver
 from crsim.results.files import IoError, load, save
 from crsim.results.result import Result
 from crsim.results.sensitivities import Sensitivities
-from crsim.run.population import load_population, population, sample_parameters, save_population
+from crsim.run.population import (PopulationFile, load_population, population, sample_parameters,
+                                  save_population)
 from crsim.run.incidence import incidence, plot_incidence
 from crsim.run.gsa import GSAResult, gsa
 from crsim.results.plot import plot
@@ -75,6 +76,7 @@ __all__ = [
     "Outputs",
     "Patient",
     "Policy",
+    "PopulationFile",
     "Profile",
     "Result",
     "Scenario",

@@ -236,7 +236,7 @@ def connect(client: Any, field_name: str = "client") -> Tuple[Any, Callable[[], 
         if workers is not None and not 1 <= workers <= 1024:
             raise input_error(field_name, client, "'local:N' with N in [1, 1024] worker processes")
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=None)
+                                           dashboard_address=":0")
         c = distributed.Client(cluster)
 
         def close() -> None:
@@ -244,7 +244,7 @@ def connect(client: Any, field_name: str = "client") -> Tuple[Any, Callable[[], 
             cluster.close()
         return c, close
     try:
-        c = distributed.Client(text, timeout="15s")
+        c = distributed.Client(text)  # waits distributed.comm.timeouts.connect (30 s by default)
     except (OSError, TimeoutError) as ex:
         raise input_error(field_name, client, f"the address of a running Dask scheduler "
                           f"(connecting failed: {ex})") from None
