@@ -1,10 +1,12 @@
 // crsim results files: reading and checking (schema in docs/hdf5-schema.md).
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -18,6 +20,7 @@
 #include "crsim/hdf5.hpp"
 #include "hdf5_io.hpp"
 #include "hdf5_schema.hpp"
+#include "results_wire.hpp"
 
 namespace fs = std::filesystem;
 
@@ -259,6 +262,9 @@ ResultRecord read_scenario(const h5::File& f, hid_t scenarios, const std::string
 }
 
 
+// read_checked calls in this process, and files read in a child process instead (testing::).
+std::atomic<std::uint64_t> g_reads_in_process{0}, g_reads_in_child{0};
+
 // What the user block says about the file: written by crsim and unchanged since (checksum
 // verified), or not known to be (no user block: a file written before the check existed; a
 // mismatch: changed or damaged after writing).
@@ -300,6 +306,7 @@ Integrity check_integrity(const std::string& path, std::uintmax_t size) {
 }
 
 ResultsFile read_checked(const std::string& path, std::uintmax_t size) {
+    ++g_reads_in_process;  // in a child, the child's own copy
     h5::File f{path, {}};
     // Never more elements than the file could hold: deflate expands at most 1032-fold (zlib
     // technical details), so a 42 KB file declaring 2^40 rows is refused before any allocation.
@@ -339,55 +346,72 @@ ResultsFile read_checked(const std::string& path, std::uintmax_t size) {
     return out;
 }
 
-// A file not known to be intact is read first in a child process: libhdf5 1.10 can crash on a
-// damaged file (variable-length strings live in its unchecksummed global heap) and leaks on its
-// error paths, and neither a crash, nor a hang, nor a leak there may reach the caller. The child
-// reports a clean error's message through a pipe; the parent then throws it without touching the
-// file, and reads the file itself only when the child read it without error. Called with
-// h5::mutex() held (the child inherits it, held).
-void probe_in_child(const std::string& path, std::uintmax_t size, const std::string& why) {
+// Writes all of `data` to `fd` (a pipe); false when the reader went away.
+bool write_all(int fd, const char* data, std::size_t n) {
+    for (std::size_t off = 0; off < n;) {
+        const ssize_t w = ::write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        off += static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+// A file not known to be intact is read only in a child process: libhdf5 1.10 can crash on a
+// damaged file (variable-length strings live in its unchecksummed global heap), can corrupt the heap
+// without crashing at once (a later, unrelated allocation aborts), and leaks on its error paths;
+// none of that may reach the caller. The child sends back either its reading, serialised
+// (results_wire.hpp), or a clean error's message; the parent never opens the file with libhdf5.
+// Called with h5::mutex() held (the child inherits it, held).
+ResultsFile read_in_child(const std::string& path, std::uintmax_t size, const std::string& why) {
+    const std::string damaged = path + " is damaged or not a crsim results file: " + why;
     int fds[2];
-    if (::pipe(fds) != 0) return;  // cannot probe: read in-process as before
+    // close-on-exec: a program another thread starts meanwhile must not hold the pipe open
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw IoError(path, damaged + ", and crsim could not start the separate process that reads such files (" +
+                                std::strerror(errno) + "); crsim does not read it");
     const pid_t child = ::fork();
     if (child < 0) {
+        const int err = errno;
         ::close(fds[0]);
         ::close(fds[1]);
-        return;
+        throw IoError(path, damaged + ", and crsim could not start the separate process that reads such files (" +
+                                std::strerror(err) + "); crsim does not read it");
     }
     if (child == 0) {
         for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);  // die plainly
+        ::signal(SIGPIPE, SIG_DFL);  // the parent gave up: end quietly
         ::close(fds[0]);
         int code = 0;
-        std::string msg;
+        std::string answer;
         try {
-            read_checked(path, size);
+            ResultsFile out = read_checked(path, size);
+            out.meta.integrity = "unverified: " + why;
+            answer = "R" + wire::encode(out);
         } catch (const std::exception& e) {
             code = 1;
-            msg = e.what();
+            answer = std::string("E") + e.what();
         } catch (...) {
             code = 1;
-            msg = path + ": cannot read the file (unknown error)";
+            answer = "E" + path + ": cannot read the file (unknown error)";
         }
-        for (std::size_t off = 0; off < msg.size();) {
-            const ssize_t w = ::write(fds[1], msg.data() + off, msg.size() - off);
-            if (w <= 0) break;
-            off += static_cast<std::size_t>(w);
-        }
+        if (!write_all(fds[1], answer.data(), answer.size())) code = 2;
         ::_exit(code);
     }
     ::close(fds[1]);
+    ++g_reads_in_child;
     const double limit_s = 30.0 + static_cast<double>(size) / 20e6;  // 20 MB/s at the least
     const auto t0 = std::chrono::steady_clock::now();
-    std::string msg;
-    char buf[4096];
+    std::string answer;
+    std::vector<char> buf(1 << 16);
     bool timed_out = false;
     for (;;) {
         pollfd p{fds[0], POLLIN, 0};
         const int r = ::poll(&p, 1, 50);
         if (r > 0) {
-            const ssize_t n = ::read(fds[0], buf, sizeof buf);
+            const ssize_t n = ::read(fds[0], buf.data(), buf.size());
             if (n > 0) {
-                msg.append(buf, static_cast<std::size_t>(n));
+                answer.append(buf.data(), static_cast<std::size_t>(n));
                 continue;
             }
             if (n == 0 || errno != EINTR) break;  // EOF: the child is done
@@ -405,14 +429,15 @@ void probe_in_child(const std::string& path, std::uintmax_t size, const std::str
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
     if (timed_out)
-        throw IoError(path, path + " is damaged or not a crsim results file: " + why +
-                                ", and reading it did not finish within " + fmt(limit_s) + " s");
+        throw IoError(path, damaged + ", and reading it did not finish within " + fmt(limit_s) + " s");
     if (WIFSIGNALED(status))
         throw IoError(path, path + " is damaged: " + why + ", and reading it crashed the HDF5 library (signal " +
                                 std::to_string(WTERMSIG(status)) +
                                 " in a separate test process); crsim does not read it");
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && !msg.empty()) throw IoError(path, msg);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !answer.empty() && answer[0] == 'R')
+        return wire::decode(answer.substr(1), path);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && answer.size() > 1 && answer[0] == 'E')
+        throw IoError(path, answer.substr(1));
     // e.g. a sanitizer's report in the child
     throw IoError(path, path + " is damaged: " + why + ", and reading it failed in a separate test process (exit status " +
                             std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); crsim does not read it");
@@ -436,10 +461,14 @@ ResultsFile read_results(const std::string& path) {
     std::lock_guard<std::mutex> lock(h5::mutex());
     h5::ErrorSilencer silence;
     const Integrity integrity = check_integrity(path, size);
-    if (!integrity.verified) probe_in_child(path, size, integrity.why);
+    if (!integrity.verified) return read_in_child(path, size, integrity.why);
     ResultsFile out = read_checked(path, size);
-    out.meta.integrity = integrity.verified ? "verified" : "unverified: " + integrity.why;
+    out.meta.integrity = "verified";
     return out;
 }
+
+namespace testing {
+ResultsReadCounts results_read_counts() { return {g_reads_in_process.load(), g_reads_in_child.load()}; }
+}  // namespace testing
 
 }  // namespace crsim

@@ -25,6 +25,7 @@
 #include "crsim/hdf5.hpp"
 #include "crsim/models/builtin.hpp"
 #include "crsim/simulate.hpp"
+#include "results_wire.hpp"
 
 using namespace crsim;
 namespace fs = std::filesystem;
@@ -120,6 +121,153 @@ TEST_CASE("files as written verify their CRC-32; an edited file reads as unverif
     const ResultsFile back = read_results(path);
     CHECK(back.scenarios.at(0).name == "a");
     CHECK(back.meta.integrity.rfind("unverified: ", 0) == 0);
+}
+
+namespace {
+
+// Every field read_results fills in, compared exactly.
+void check_same(const ResultsFile& a, const ResultsFile& b) {
+    CHECK(a.meta.schema_version == b.meta.schema_version);
+    CHECK(a.meta.crsim_version == b.meta.crsim_version);
+    CHECK(a.meta.created == b.meta.created);
+    CHECK(a.meta.attributes == b.meta.attributes);
+    REQUIRE(a.scenarios.size() == b.scenarios.size());
+    for (std::size_t i = 0; i < a.scenarios.size(); ++i) {
+        const ResultRecord &x = a.scenarios[i], &y = b.scenarios[i];
+        CHECK(x.name == y.name);
+        CHECK(x.model_name == y.model_name);
+        CHECK(x.model_version == y.model_version);
+        CHECK(x.scenario_json == y.scenario_json);
+        CHECK(x.seed == y.seed);
+        CHECK(x.state_names == y.state_names);
+        CHECK(x.state_units == y.state_units);
+        CHECK(x.state_dose_units == y.state_dose_units);
+        CHECK(x.observable_names == y.observable_names);
+        CHECK(x.observable_units == y.observable_units);
+        CHECK(x.parameter_names == y.parameter_names);
+        CHECK(x.parameter_units == y.parameter_units);
+        CHECK(x.parameter_values == y.parameter_values);
+        CHECK(x.solver.method == y.solver.method);
+        CHECK(x.solver.rtol == y.solver.rtol);
+        CHECK(x.solver.atol == y.solver.atol);
+        CHECK(x.solver.max_steps == y.solver.max_steps);
+        CHECK(x.solver.max_step == y.solver.max_step);
+        CHECK(x.solver.initial_step == y.solver.initial_step);
+        CHECK(x.solver.sensitivity_error_control == y.solver.sensitivity_error_control);
+        const Trajectory &s = x.trajectory, &t = y.trajectory;
+        CHECK(s.times == t.times);
+        CHECK(s.states == t.states);
+        CHECK(s.observables == t.observables);
+        CHECK(s.sensitivity_names == t.sensitivity_names);
+        CHECK(s.state_sensitivities == t.state_sensitivities);
+        CHECK(s.observable_sensitivities == t.observable_sensitivities);
+        REQUIRE(s.doses.size() == t.doses.size());
+        for (std::size_t k = 0; k < s.doses.size(); ++k) {
+            CHECK(s.doses[k].state == t.doses[k].state);
+            CHECK(s.doses[k].time == t.doses[k].time);
+            CHECK(s.doses[k].amount == t.doses[k].amount);
+            CHECK(s.doses[k].rate == t.doses[k].rate);
+            CHECK(s.doses[k].end == t.doses[k].end);
+        }
+        CHECK(s.stats.steps == t.stats.steps);
+        CHECK(s.stats.rhs_evaluations == t.stats.rhs_evaluations);
+        CHECK(s.stats.jacobian_evaluations == t.stats.jacobian_evaluations);
+        CHECK(s.stats.restarts == t.stats.restarts);
+        CHECK(s.stats.rejected_steps == t.stats.rejected_steps);
+        CHECK(s.stats.dopri5_steps == t.stats.dopri5_steps);
+        CHECK(s.stats.rosenbrock4_steps == t.stats.rosenbrock4_steps);
+        REQUIRE(s.stats.switches.size() == t.stats.switches.size());
+        for (std::size_t k = 0; k < s.stats.switches.size(); ++k) {
+            CHECK(s.stats.switches[k].time == t.stats.switches[k].time);
+            CHECK(s.stats.switches[k].to == t.stats.switches[k].to);
+        }
+        CHECK(x.readouts == y.readouts);
+        CHECK(x.readout_units == y.readout_units);
+        CHECK(x.readout_labels == y.readout_labels);
+    }
+}
+
+// Marks a written file as changed without changing what HDF5 reads: a byte of the user block's
+// NUL padding (its checksum no longer verifies: "its user block was changed").
+void touch_user_block(const std::string& path) {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(511);
+    f.put('x');
+}
+
+}  // namespace
+
+TEST_CASE("a file that does not verify is read only in a child process, and its reading comes back whole", "[hdf5][hardening]") {
+    // libhdf5 1.10 can corrupt the heap on a damaged file without crashing (a SIGABRT came later,
+    // in an unrelated allocation, after about 4,800 damaged files): the caller's process must
+    // never open such a file with libhdf5. Every field must survive the trip from the child.
+    TempDir dir;
+    const std::string path = dir.file("r.h5");
+    ResultRecord rich = [] {
+        const Model& m = *models::builtin_registry().get("pk1");
+        Problem pr;
+        Dose d;
+        d.target = "central";
+        d.amount = 100.0;
+        d.rate = 50.0;
+        d.additional = 2;
+        d.interval = 8.0;
+        pr.doses = {d};
+        pr.sensitivities = {"CL", "V"};
+        pr.options.method = Method::Dopri5;
+        pr.options.rtol = 1e-9;
+        for (int i = 0; i <= 240; ++i) pr.times.push_back(0.1 * i);
+        return make_result_record("rich", m, pr, simulate(m, pr), "{\"model\": \"pk1\", \"name\": \"rich\"}");
+    }();
+    rich.seed = 12345678901234ULL;
+    rich.readouts = {{"auc", 1234.5}, {"cmax", 3.25}};
+    rich.readout_units = {{"auc", "mg*h/L"}, {"cmax", "mg/L"}};
+    rich.readout_labels = {{"grade_label", "none"}};
+    rich.trajectory.stats.switches = {{1.5, Method::Rosenbrock4}, {2.5, Method::Dopri5}};
+    FileMetadata meta;
+    meta.attributes = {{"command", "crsim run x.yaml"}, {"host", "test"}};
+    write_results(path, {rich, record("plain")}, meta);
+
+    const auto c0 = testing::results_read_counts();
+    const ResultsFile verified = read_results(path);
+    const auto c1 = testing::results_read_counts();
+    CHECK(verified.meta.integrity == "verified");
+    CHECK(c1.in_process == c0.in_process + 1);  // an intact file is read here
+    CHECK(c1.in_child == c0.in_child);
+
+    touch_user_block(path);
+    const ResultsFile unverified = read_results(path);
+    const auto c2 = testing::results_read_counts();
+    CHECK(unverified.meta.integrity == "unverified: its user block was changed");
+    CHECK(c2.in_process == c1.in_process);  // never opened here
+    CHECK(c2.in_child == c1.in_child + 1);
+    check_same(verified, unverified);
+    CHECK(unverified.scenarios.at(0).trajectory.sensitivity_names.size() == 2);
+    CHECK(unverified.scenarios.at(0).trajectory.doses.size() == 3);
+
+    // an error found by the child is the child's message, and still nothing is opened here
+    edit(path, [](hid_t f) { REQUIRE(H5Adelete(f, "format") >= 0); });
+    CHECK(contains(message_of([&] { read_results(path); }), "not a crsim results file (no format attribute)"));
+    CHECK(testing::results_read_counts().in_process == c1.in_process);
+}
+
+TEST_CASE("the child's answer is checked: a truncated or extended answer is an IoError", "[hdf5][hardening]") {
+    ResultsFile file;
+    file.meta.crsim_version = "0.1.0";
+    file.meta.integrity = "unverified: test";
+    file.scenarios.push_back(record("a"));
+    file.scenarios[0].seed = 7;
+    const std::string bytes = wire::encode(file);
+    check_same(file, wire::decode(bytes, "x.h5"));
+    CHECK(wire::decode(bytes, "x.h5").meta.integrity == "unverified: test");
+    for (std::size_t cut : {std::size_t{0}, std::size_t{5}, bytes.size() / 2, bytes.size() - 1})
+        CHECK(contains(message_of([&] { wire::decode(bytes.substr(0, cut), "x.h5"); }), "incomplete or malformed"));
+    CHECK_THROWS_AS(wire::decode(bytes + "z", "x.h5"), IoError);
+    std::string huge = bytes;  // a count larger than the bytes that follow: refused before allocating
+    const std::uint64_t n = std::uint64_t{1} << 60;
+    const std::size_t at = huge.find("0.1.0") - 8;
+    huge.replace(at, 8, reinterpret_cast<const char*>(&n), 8);
+    CHECK_THROWS_AS(wire::decode(huge, "x.h5"), IoError);
 }
 
 TEST_CASE("a write that hits the file-size limit fails cleanly and the process exits normally", "[hdf5][hardening]") {
@@ -272,6 +420,7 @@ TEST_CASE("bit flips never crash the reader; failed reads leave libhdf5 clean at
         [&] {
             std::mt19937 rng(18);
             int ok = 0, refused = 0;
+            const auto before = testing::results_read_counts();
             for (int k = 0; k < 150; ++k) {
                 std::string b = bytes;
                 const std::size_t pos = rng() % b.size();
@@ -287,6 +436,9 @@ TEST_CASE("bit flips never crash the reader; failed reads leave libhdf5 clean at
                 }
             }
             std::fprintf(stderr, "read %d, refused %d\n", ok, refused);
+            const auto after = testing::results_read_counts();
+            if (after.in_process != before.in_process) return 22;  // a damaged file opened here
+            if (after.in_child != before.in_child + 150) return 23;
             return ok + refused == 150 ? 0 : 21;
         },
         err);

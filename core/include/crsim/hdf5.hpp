@@ -100,8 +100,9 @@ void write_results(const std::string& path, const std::vector<ResultRecord>& sce
 // not HDF5, not a crsim results file, of another schema version or with inconsistent contents
 // (non-finite or decreasing times, a foreign doses table, soft or external links, external or
 // virtual datasets, more elements declared than the file can hold). A file whose checksum does not
-// verify is first read in a child process, so that a crash or hang of libhdf5 on a damaged file
-// becomes an IoError.
+// verify is read only in a child process, which sends its reading back: libhdf5 never opens such a
+// file in the calling process, so a crash, hang or heap corruption of libhdf5 on a damaged file
+// becomes an IoError or stays in the child.
 ResultsFile read_results(const std::string& path);
 
 namespace testing {
@@ -110,6 +111,14 @@ namespace testing {
 // remove it. Not for production use (process-wide, not synchronised with running writers).
 using ResultsWriteHook = std::function<void(const std::string& stage, const std::string& tmp_path)>;
 void set_results_write_hook(ResultsWriteHook hook);
+
+// Test counters of read_results since the process started: files opened with libhdf5 in this
+// process (verified ones) and files read in a child process instead (not verified).
+struct ResultsReadCounts {
+    std::uint64_t in_process = 0;
+    std::uint64_t in_child = 0;
+};
+ResultsReadCounts results_read_counts();
 }  // namespace testing
 
 }  // namespace crsim
