@@ -176,7 +176,7 @@ def test_progress_flag_shows_progress_on_a_long_run(tmp_path):
     (hook / "sitecustomize.py").write_text(
         "import crsim._core as c\nc._testing_set_write_delay('closed', 1.5)\n")
     p = run("run", str(DATA / "dose_fields_example.yaml"), "-o", "x.h5", "--progress", cwd=tmp_path,
-            env={"PYTHONPATH": str(hook)})
+            env={"PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))})
     assert p.returncode == 0, p.stderr
     assert "crsim: writing x.h5: 00:01" in p.stderr
     assert "crsim: writing x.h5: 00:01, done" in p.stderr

@@ -212,6 +212,17 @@ def test_progress_bars_on_request(capsys):
     assert capsys.readouterr().err == ""
     crsim.scan(TOCI.replace(horizon_days=2), {"parameters.CL": [0.1, 0.2]}, progress=True)
     assert "crsim: scan" in capsys.readouterr().err
+    pytest.importorskip("SALib")
+    crsim.gsa(TOCI.replace(horizon_days=2), {"CL": (0.1, 0.3)}, outputs=["C.max"], method="morris", n=4,
+              progress=True)
+    assert "crsim: gsa (morris)" in capsys.readouterr().err
+    data = crsim.read_data(crsim.example("pk1_oral_three_subjects"))
+    crsim.fit("pk1_oral", data[data.ID == 1], estimate=["ka", "CL", "V"], starts=2, progress=True)
+    err = capsys.readouterr().err
+    assert "crsim: fit starts" in err and "2/2" in err
+    crsim.fit("pk1_oral", data, estimate=["CL"], by="id", progress=True)
+    err = capsys.readouterr().err
+    assert "crsim: fit by subject" in err and "3/3" in err
 
 
 def test_the_command_line_runs_a_population_on_a_local_cluster(tmp_path):

@@ -332,32 +332,41 @@ def _run_task(job: _Job, payload: Any) -> ChunkOut:
     return job(payload)
 
 
-def run_chunks(job: _Job, chunks: Iterator[Chunk], total: int, done: Callable[[Chunk, ChunkOut], None],
-               client: Any = None, progress: Any = None, desc: str = "runs", unit: str = "run",
-               retries: int = 2, window: Optional[int] = None) -> None:
-    """Runs every chunk (locally when ``client`` is None, else on the Dask client given or
-    reached through :func:`connect`) and calls ``done(chunk, out)`` with each chunk's rows: in
-    order locally, as they finish on Dask. A progress bar counts the rows."""
+def run_chunks(job: _Job, chunks: Callable[[int], Iterator[Chunk]], total: int,
+               done: Callable[[Chunk, ChunkOut], None], client: Any = None,
+               chunk_size: Optional[int] = None, local_size: int = 250, progress: Any = None,
+               desc: str = "runs", unit: str = "run", retries: int = 2,
+               window: Optional[int] = None) -> None:
+    """Runs every chunk of ``chunks(size)`` (locally when ``client`` is None, ``size`` =
+    ``chunk_size`` or ``local_size``; else on the Dask client given or reached through
+    :func:`connect`, ``size`` = ``chunk_size`` or :func:`default_chunk_size` of that cluster) and
+    calls ``done(chunk, out)`` with each chunk's rows: in order locally, as they finish on Dask. A
+    progress bar counts the rows."""
     with _progress.bar(total, desc, progress, unit=unit) as bar:
         def counted(chunk: Chunk, out: ChunkOut) -> None:
             done(chunk, out)
             bar.update(chunk.stop - chunk.start)
 
         if client is None:
-            _local(job, chunks, counted)
+            _local(job, chunks(chunk_size or local_size), counted)
             return
         c, close = connect(client)
         try:
-            _remote(job, chunks, counted, c, retries, window)
+            _remote(job, chunks(chunk_size or default_chunk_size(total, c)), counted, c, retries, window)
         finally:
             close()
 
 
+def edges(n: int, size: int) -> List[Tuple[int, int]]:
+    """Row ranges of chunks: the first row alone (its errors come first), then ``size`` rows."""
+    cuts = sorted({0, min(1, n), n, *range(1, n, size)})
+    return list(zip(cuts, cuts[1:]))
+
+
 def default_chunk_size(n: int, client: Any) -> int:
-    """Rows per Dask task: about four tasks per worker thread, at most 1000 rows (a few seconds of
-    CRS courses), at least one."""
-    threads = _cluster_threads(client) if client is not None and not isinstance(client, str) else 2
-    return int(min(1000, max(1, math.ceil(n / (4 * threads)))))
+    """Rows per Dask task: about four tasks per worker thread of the cluster, at most 1000 rows (a
+    few seconds of CRS courses), at least one."""
+    return int(min(1000, max(1, math.ceil(n / (4 * _cluster_threads(client))))))
 
 
 def check_chunk_size(chunk_size: Any) -> Optional[int]:

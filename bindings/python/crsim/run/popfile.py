@@ -128,8 +128,11 @@ def load_population(path: Any, columns: Optional[Sequence[str]] = None, partial:
     """
     h5py = _h5py()
     path = os.fspath(path)
-    if not os.path.exists(path) and partial and os.path.isdir(parts_dir(path)):
-        return _load_parts(path, columns)
+    if partial and os.path.isdir(parts_dir(path)):
+        try:  # a run in progress (or stopped): its parts, even over an older complete file
+            return _load_parts(path, columns)
+        except FileNotFoundError:  # finished meanwhile: the parts were merged into path
+            pass
     try:
         f = h5py.File(path, "r")
     except OSError as ex:

@@ -19,10 +19,10 @@ from crsim import _core
 from crsim.base.errors import input_error
 from crsim.model.extension import extension
 from crsim.model.model import WEIGHT_PARAMETER, Model
-from crsim.run.batches import (Chunk, ChunkOut, RowJob, check_chunk_size, check_retries,
-                               default_chunk_size, merge_chunks, run_chunks)
-from crsim.run.popfile import (POPULATION_FORMAT, POPULATION_SCHEMA, PartsWriter, PopulationFile,
-                               load_population, save_population)
+from crsim.run.batches import (Chunk, ChunkOut, RowJob, check_chunk_size, check_retries, edges,
+                               merge_chunks, run_chunks)
+from crsim.run.popfile import (POPULATION_FORMAT, POPULATION_SCHEMA, PartsWriter,  # noqa: F401
+                               PopulationFile, load_population, save_population)
 from crsim.scenario.scenario import Scenario
 
 __all__ = ["population", "sample_parameters", "save_population", "load_population", "PopulationFile"]
@@ -150,10 +150,9 @@ def sample_parameters(scenario: Scenario, n: int, variability: Mapping[str, Any]
 def _chunks(blocks: Iterator[np.ndarray], n: int, size: int) -> Iterator[Chunk]:
     """Chunks of rows cut from a stream of row blocks: the first row alone, then ``size`` rows
     at a time."""
-    edges = sorted({0, min(1, n), n, *range(1, n, size)})
     buffer = np.empty((0, 0))
     offset = 0  # row index of buffer[0]
-    for a, b in zip(edges, edges[1:]):
+    for a, b in edges(n, size):
         while offset + len(buffer) < b:
             block = next(blocks)
             buffer = block if len(buffer) == 0 else np.concatenate([buffer, block])
@@ -211,9 +210,13 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
     chunk_size = check_chunk_size(chunk_size)
     retries = check_retries(retries)
     wanted = _wanted(scenario, readouts)
-    size = _size(n, client, chunk_size)
     job = _job(scenario, sampler.names, sampler.lower, sampler.upper, sampler.units, wanted, threads, client)
-    chunks = _chunks(sampler.blocks(), n, size)
+
+    def chunks(size: int) -> Iterator[Chunk]:
+        return _chunks(sampler.blocks(), n, size)
+
+    common = dict(client=client, chunk_size=chunk_size, local_size=BATCH, progress=progress,
+                  desc="population", unit="patient", retries=retries)
     if output is not None:
         import json
         import os
@@ -222,12 +225,10 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
                     scenario_json=json.dumps(scenario.to_dict()))
         writer = PartsWriter(output if isinstance(output, (str, os.PathLike)) else _bad_output(output), meta)
         run_chunks(job, chunks, n, lambda c, o: writer.write(c.start, c.stop, c.payload, o.frame, o.errors,
-                                                             o.units),
-                   client=client, progress=progress, desc="population", unit="patient", retries=retries)
+                                                             o.units), **common)
         return writer.finish()
     outs: Dict[int, Tuple[np.ndarray, ChunkOut]] = {}
-    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, (c.payload, o)), client=client,
-               progress=progress, desc="population", unit="patient", retries=retries)
+    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, (c.payload, o)), **common)
     ordered = [outs[k] for k in sorted(outs)]
     params = pd.DataFrame(np.concatenate([p for p, _ in ordered]), columns=sampler.names)
     params.index.name = "patient"
@@ -244,12 +245,6 @@ def _wanted(scenario: Scenario, readouts: Optional[Sequence[str]]) -> Optional[L
         return [readouts]
     return list(readouts) if readouts is not None else \
         list(extension(scenario.model).scan_readouts) or None  # None: all
-
-
-def _size(n: int, client: Any, chunk_size: Optional[int]) -> int:
-    if client is None:
-        return chunk_size or BATCH
-    return chunk_size or default_chunk_size(n, client)
 
 
 def _job(scenario: Scenario, names: Sequence[str], lower: np.ndarray, upper: np.ndarray,
@@ -295,10 +290,8 @@ def run_parameter_table(scenario: Scenario, params: pd.DataFrame,
     job = _job(scenario, names, ptab["lower"].to_numpy(dtype=float), ptab["upper"].to_numpy(dtype=float),
                list(ptab["unit"]), wanted, threads, client)
     values = params.to_numpy(dtype=float)
-    size = _size(n, client, chunk_size)
-    edges = sorted({0, min(1, n), n, *range(1, n, size)})
-    chunks = (Chunk(a, b, values[a:b]) for a, b in zip(edges, edges[1:]))
     outs: Dict[int, ChunkOut] = {}
-    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, o), client=client,
-               progress=progress, desc=desc, unit="run", retries=retries)
+    run_chunks(job, lambda size: (Chunk(a, b, values[a:b]) for a, b in edges(n, size)), n,
+               lambda c, o: outs.__setitem__(c.start, o), client=client, chunk_size=chunk_size,
+               local_size=BATCH, progress=progress, desc=desc, unit="run", retries=retries)
     return _table(scenario, params, [outs[k] for k in sorted(outs)], wanted)

@@ -37,8 +37,8 @@ from crsim.model.extension import extension, extensions
 from crsim.model.model import Model
 from crsim.spec.policy import POLICY_KEYS, Policy
 from crsim.model.strategies import expand, strategy
-from crsim.run.batches import (Chunk, ScenarioJob, check_chunk_size, check_retries, default_chunk_size,
-                                merge_chunks, readout_row, run_chunks)
+from crsim.run.batches import (Chunk, ScenarioJob, check_chunk_size, check_retries, edges,  # noqa: F401
+                               merge_chunks, readout_row, run_chunks)
 from crsim.scenario.resolve import regimen_doses
 from crsim.scenario.scenario import Scenario
 from crsim.spec.strategy import Strategy
@@ -292,13 +292,11 @@ def scan(scenario: Union[str, Scenario, Model], grid: Mapping[str, Sequence[Any]
     nthreads = (0 if client is None else 1) if threads is None else int(threads)
     wanted = list(readouts) if readouts is not None else list(extension(model_name).scan_readouts) or None
     n = len(scenarios)
-    size = (chunk_size or default_chunk_size(n, client)) if client is not None else (chunk_size or BATCH)
-    edges = sorted({0, min(1, n), n, *range(1, n, size)})
-    chunks = (Chunk(a, b, scenarios[a:b]) for a, b in zip(edges, edges[1:]))
     job = ScenarioJob(model_name, wanted, nthreads, _core.user_models().get(model_name), keep_results)
     outs: Dict[int, Any] = {}
-    run_chunks(job, chunks, n, lambda c, o: outs.__setitem__(c.start, o), client=client,
-               progress=progress, desc="scan", unit="run", retries=retries)
+    run_chunks(job, lambda size: (Chunk(a, b, scenarios[a:b]) for a, b in edges(n, size)), n,
+               lambda c, o: outs.__setitem__(c.start, o), client=client, chunk_size=chunk_size,
+               local_size=BATCH, progress=progress, desc="scan", unit="run", retries=retries)
     ordered = [outs[k] for k in sorted(outs)]
     values, errors, units = merge_chunks(ordered, wanted)
     labels = pd.DataFrame([{k: _label(v) for k, v in combo.items()} for combo in combos],
