@@ -229,7 +229,8 @@ def connect(client: Any, field_name: str = "client") -> Tuple[Any, Callable[[], 
     text = client.strip() if isinstance(client, str) else ""
     local = _LOCAL.match(text)
     if not local and not _ADDRESS.match(text):
-        raise input_error(field_name, client, CLIENT_ALLOWED)
+        raise input_error(field_name, client, CLIENT_ALLOWED if field_name == "client" else
+                          CLIENT_ALLOWED.split(", ", 1)[1])
     distributed = _dask()
     if local:
         workers = int(local.group(1)) if local.group(1) is not None else None
