@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <string>
 
@@ -158,14 +159,203 @@ std::vector<int> grade_at(const std::vector<double>& out, const std::vector<doub
     return g;
 }
 
-// Value of series y at time t (linear interpolation; clamps at the ends).
-double at_time(const std::vector<double>& ts, const std::vector<double>& y, double t) {
-    if (t <= ts.front()) return y.front();
-    if (t >= ts.back()) return y.back();
-    const auto it = std::upper_bound(ts.begin(), ts.end(), t);
-    const std::size_t j = static_cast<std::size_t>(it - ts.begin());
-    const double w = (t - ts[j - 1]) / (ts[j] - ts[j - 1]);
-    return y[j - 1] + w * (y[j] - y[j - 1]);
+// Hyperinflammation flags (docs/model.md sec. 7b): IEC-HS as read from Hines MR et al. 2023
+// (Transplant Cell Ther 29:438), carHLH (Neelapu SS et al. 2018, Nat Rev Clin Oncol 15:47),
+// HLH-2004 (Henter JI et al. 2007, Pediatr Blood Cancer 48:124) and the HScore (Fardet L et al.
+// 2014, Arthritis Rheumatol 66:2613), on the points ts; every criterion reported in r.criteria.
+struct Labs {
+    const std::vector<double>&fer, &il6, &temp, &fib, &ast, &anc, &plt, &hb, &fio2, &map, &sbp;
+};
+
+void hyperinflammation(const std::vector<double>& ts, const std::vector<double>& out_times,
+                       const std::vector<std::size_t>& out_point, const Labs& L,
+                       const std::vector<double>& therapy_h, const GradeCourse& gc,
+                       const GradingPolicy& pol, CrsReadouts& r) {
+    using Criterion = CrsReadouts::Criterion;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::size_t T = ts.size();
+    auto add = [&r](const char* def, std::string what, bool evaluable, const char* unit = "") {
+        Criterion c;
+        c.definition = def;
+        c.criterion = std::move(what);
+        c.evaluable = evaluable;
+        c.unit = unit;
+        r.criteria.push_back(c);
+        return r.criteria.size() - 1;
+    };
+    // criterion i met at point k with value v (its worst value: the largest, or the smallest)
+    auto hit = [&r, &ts](std::size_t i, std::size_t k, double v, bool low = false) {
+        Criterion& c = r.criteria[i];
+        if (!c.met) {
+            c.met = true;
+            c.first_h = ts[k];
+            c.value = v;
+        } else {
+            c.value = low ? std::min(c.value, v) : std::max(c.value, v);
+        }
+    };
+    const double fer0 = L.fer.front(), ast0 = L.ast.front();
+    const double fer_thr = 2.0 * std::max(pol.ferritin_uln, fer0);
+    const double ast_thr = 5.0 * std::max(pol.ast_uln, ast0);
+    char buf[200];
+
+    // --- IEC-HS -------------------------------------------------------------------------------
+    std::snprintf(buf, sizeof buf, "ferritin > 2 x max(ULN %.0f, value at infusion %.0f) = %.0f ng/mL",
+                  pol.ferritin_uln, fer0, fer_thr);
+    const std::size_t c_fer = add("IEC-HS", buf, true, "ng/mL");
+    std::snprintf(buf, sizeof buf,
+                  "onset as CRS resolves: after CRS onset, IL-6 <= %.0f %% of its peak, or %.0f d after onset",
+                  100.0 * pol.iec_resolving_il6_fraction, pol.iec_resolving_after_onset_h / 24.0);
+    const std::size_t c_res = add("IEC-HS", buf, true, "h");
+    std::snprintf(buf, sizeof buf, "worsening ferritin: >= %.1f x its value when the CRS began to resolve",
+                  pol.iec_ferritin_rise);
+    const std::size_t c_rise = add("IEC-HS", buf, true, "ng/mL");
+    const std::size_t c_cyto = add("IEC-HS", "new or worsening cytopenia since the CRS began to resolve "
+                                   "(ANC < 1.0, platelets < 100 x 1e9/L or Hb < 9.0 g/dL, newly or at half "
+                                   "the value then)", true, "lineages");
+    const std::size_t c_fib = add("IEC-HS", "hypofibrinogenaemia: fibrinogen < 150 mg/dL", true, "mg/dL");
+    std::snprintf(buf, sizeof buf, "transaminitis: AST >= 5 x max(ULN %.0f, value at infusion) = %.0f U/L",
+                  pol.ast_uln, ast_thr);
+    const std::size_t c_ast = add("IEC-HS", buf, true, "U/L");
+    add("IEC-HS", "haemophagocytosis in marrow or tissue", false);
+    add("IEC-HS", "coagulopathy (PT/INR), hyperbilirubinaemia, LDH rise", false);
+
+    // The CRS begins to resolve: the first time, after CRS onset, that IL-6 is at most the
+    // fraction of its peak so far, or the set time after onset has passed.
+    std::size_t k_res = T;
+    if (!gc.episodes.empty()) {
+        const double onset = gc.episodes.front().onset_h;
+        double il6_peak = 0.0;
+        for (std::size_t k = 0; k < T; ++k) {
+            il6_peak = std::max(il6_peak, L.il6[k]);
+            if (ts[k] < onset) continue;
+            if (L.il6[k] <= pol.iec_resolving_il6_fraction * il6_peak ||
+                ts[k] >= onset + pol.iec_resolving_after_onset_h) {
+                k_res = k;
+                break;
+            }
+        }
+    }
+    r.iec_hs_grade.assign(out_times.size(), 0);
+    std::vector<int> grade_pt(T, 0);  // IEC-HS grade per point
+    if (k_res < T) {
+        r.iec_hs_resolving_h = ts[k_res];
+        hit(c_res, k_res, ts[k_res]);
+        bool active = false;
+        double off_since = nan;
+        for (std::size_t k = k_res; k < T; ++k) {
+            const bool fer_high = L.fer[k] > fer_thr;
+            const bool fer_rise = L.fer[k] >= pol.iec_ferritin_rise * L.fer[k_res];
+            auto new_or_worse = [&](const std::vector<double>& y, double cut) {
+                return y[k] < cut && (y[k_res] >= cut || y[k] <= 0.5 * y[k_res]);
+            };
+            const int cyto = new_or_worse(L.anc, 1.0) + new_or_worse(L.plt, 100.0) + new_or_worse(L.hb, 9.0);
+            const bool hypofib = L.fib[k] < 150.0, transaminitis = L.ast[k] >= ast_thr;
+            if (fer_high) hit(c_fer, k, L.fer[k]);
+            if (fer_rise) hit(c_rise, k, L.fer[k]);
+            if (cyto > 0) hit(c_cyto, k, cyto);
+            if (hypofib) hit(c_fib, k, L.fib[k], true);
+            if (transaminitis) hit(c_ast, k, L.ast[k]);
+            const bool organ = cyto > 0 || hypofib || transaminitis;
+            // identified once all hold; an identified episode lasts while ferritin stays high with
+            // an organ feature (the worsening rise was needed only to identify it)
+            const bool criteria = fer_high && organ && (active || fer_rise);
+            if (!r.iec_hs && criteria) {
+                r.iec_hs = true;
+                r.iec_hs_onset_h = ts[k];
+                active = true;
+            }
+            if (!active) continue;
+            if (criteria) {
+                off_since = nan;
+            } else if (std::isnan(off_since)) {
+                off_since = ts[k];
+            }
+            if (!std::isnan(off_since) && ts[k] - off_since >= pol.iec_resolution_h) {
+                active = false;
+                r.iec_hs_duration_h = off_since - r.iec_hs_onset_h;
+                continue;
+            }
+            // Grade (Hines 2023 as read; thresholds [design]): 1; 2 with IEC-HS-directed therapy
+            // given since onset or fibrinogen < 150 mg/dL (cryoprecipitate); 3 with fibrinogen
+            // < 100 mg/dL, transaminitis (hepatic dysfunction) or oxygen by high flow; 4 with
+            // vasopressors or positive-pressure ventilation.
+            const Support s = supportive_care(GraderInputs{L.temp[k], L.map[k], L.sbp[k], L.fio2[k]}, pol);
+            int g = 1;
+            for (double th : therapy_h)
+                if (th >= r.iec_hs_onset_h && th <= ts[k]) g = 2;
+            if (hypofib) g = std::max(g, 2);
+            if (L.fib[k] < 100.0 || transaminitis || s.o2 == O2Device::HighFlow) g = std::max(g, 3);
+            if (s.n_vaso_nonavp >= 1 || s.o2 == O2Device::PositivePressure) g = 4;
+            grade_pt[k] = g;
+            r.iec_hs_grade_max = std::max(r.iec_hs_grade_max, g);
+        }
+    }
+    for (std::size_t i = 0; i < out_times.size(); ++i)
+        if (out_point[i] < T) r.iec_hs_grade[i] = grade_pt[out_point[i]];
+
+    // --- carHLH: peak ferritin > 10,000 ng/mL during CRS plus >= 2 organ toxicities of grade >= 3
+    const std::size_t h_fer = add("carHLH", "peak ferritin > 10,000 ng/mL during CRS", true, "ng/mL");
+    std::snprintf(buf, sizeof buf, "hepatic toxicity grade >= 3: AST > 5 x ULN (%.0f U/L)", 5.0 * pol.ast_uln);
+    const std::size_t h_liver = add("carHLH", buf, true, "U/L");
+    const std::size_t h_lung = add("carHLH", "pulmonary oedema grade >= 3 (positive-pressure ventilation)",
+                                   true, "FiO2");
+    add("carHLH", "renal toxicity grade >= 3 (oliguria or creatinine rise)", false);
+    add("carHLH", "haemophagocytosis in marrow or organs (histology)", false);
+    for (std::size_t k = 0; k < T; ++k) {
+        if (gc.grade[k] >= 1 && L.fer[k] > 10000.0) hit(h_fer, k, L.fer[k]);
+        if (L.ast[k] > 5.0 * pol.ast_uln) hit(h_liver, k, L.ast[k]);
+        if (L.fio2[k] > pol.fio2_positive_pressure) hit(h_lung, k, L.fio2[k]);
+    }
+    r.carhlh_organ_toxicities = int{r.criteria[h_liver].met} + int{r.criteria[h_lung].met};
+    r.carhlh = r.criteria[h_fer].met && r.carhlh_organ_toxicities >= 2;
+
+    // --- HLH-2004: 5 of 8 criteria diagnose; the model evaluates 4 ----------------------------
+    const std::size_t l_fever = add("HLH-2004", "fever >= 38.5 degC", true, "degC");
+    const std::size_t l_cyto = add("HLH-2004", "cytopenias in >= 2 of 3 lineages (Hb < 9.0 g/dL, platelets "
+                                   "< 100, ANC < 1.0 x 1e9/L)", true, "lineages");
+    const std::size_t l_fib = add("HLH-2004", "hypofibrinogenaemia <= 150 mg/dL (the alternative, "
+                                  "triglycerides >= 265 mg/dL, is not modelled)", true, "mg/dL");
+    const std::size_t l_fer = add("HLH-2004", "ferritin >= 500 ng/mL", true, "ng/mL");
+    for (const char* what : {"splenomegaly", "haemophagocytosis in marrow, spleen, lymph node or liver",
+                             "low or absent NK-cell activity", "soluble CD25 >= 2400 U/mL"})
+        add("HLH-2004", what, false);
+    // --- partial HScore: maximal temperature and nadir counts over the past 7 days -------------
+    const std::size_t s_temp = add("HScore", "temperature (38.4-39.4: 33; > 39.4 degC: 49 points)", true, "points");
+    const std::size_t s_cyto = add("HScore", "cytopenias (Hb <= 9.2 g/dL, WBC <= 5.0 read as ANC <= 5.0, "
+                                   "platelets <= 110 x 1e9/L; 2 lineages: 24, 3: 34 points)", true, "points");
+    const std::size_t s_fer = add("HScore", "ferritin (2000-6000: 35; > 6000 ng/mL: 50 points)", true, "points");
+    const std::size_t s_fib = add("HScore", "fibrinogen <= 250 mg/dL (30 points)", true, "points");
+    const std::size_t s_ast = add("HScore", "AST >= 30 U/L (19 points)", true, "points");
+    for (const char* what : {"known underlying immunosuppression (18 points)", "organomegaly (23-38 points)",
+                             "triglycerides (44-64 points)", "haemophagocytosis on marrow aspirate (35 points)"})
+        add("HScore", what, false);
+    const double week = 7.0 * 24.0;
+    const auto tmax7 = window_extreme(ts, L.temp, week, true);
+    const auto hbmin = window_extreme(ts, L.hb, week, false);
+    const auto pltmin = window_extreme(ts, L.plt, week, false);
+    const auto ancmin = window_extreme(ts, L.anc, week, false);
+    for (std::size_t k = 0; k < T; ++k) {
+        const int cytopenias = int{L.anc[k] < 1.0} + int{L.plt[k] < 100.0} + int{L.hb[k] < 9.0};
+        if (L.temp[k] >= 38.5) hit(l_fever, k, L.temp[k]);
+        if (cytopenias >= 2) hit(l_cyto, k, cytopenias);
+        if (L.fib[k] <= 150.0) hit(l_fib, k, L.fib[k], true);
+        if (L.fer[k] >= 500.0) hit(l_fer, k, L.fer[k]);
+        r.hlh2004_max = std::max(r.hlh2004_max, int{L.temp[k] >= 38.5} + int{cytopenias >= 2} +
+                                                    int{L.fib[k] <= 150.0} + int{L.fer[k] >= 500.0});
+        const int p_temp = tmax7[k] > 39.4 ? 49 : (tmax7[k] >= 38.4 ? 33 : 0);
+        const int lineages = int{hbmin[k] <= 9.2} + int{ancmin[k] <= 5.0} + int{pltmin[k] <= 110.0};
+        const int p_cyto = lineages == 3 ? 34 : (lineages == 2 ? 24 : 0);
+        const int p_fer = L.fer[k] > 6000.0 ? 50 : (L.fer[k] >= 2000.0 ? 35 : 0);
+        const int p_fib = L.fib[k] <= 250.0 ? 30 : 0;
+        const int p_ast = L.ast[k] >= 30.0 ? 19 : 0;
+        if (p_temp > 0) hit(s_temp, k, p_temp);
+        if (p_cyto > 0) hit(s_cyto, k, p_cyto);
+        if (p_fer > 0) hit(s_fer, k, p_fer);
+        if (p_fib > 0) hit(s_fib, k, p_fib);
+        if (p_ast > 0) hit(s_ast, k, p_ast);
+        r.hscore_partial_max = std::max(r.hscore_partial_max, p_temp + p_cyto + p_fer + p_fib + p_ast);
+    }
 }
 }  // namespace
 
@@ -192,7 +382,7 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
                temp = series("temperature"), map = series("map"), sbp = series("sbp"),
                fio2 = series("fio2_required"), bfrac = series("b_cell_fraction"),
                anc = series("anc"), plt = series("platelets"), hb = series("hemoglobin"),
-               fib = series("fibrinogen");
+               fib = series("fibrinogen"), ast = series("ast");
     CrsReadouts r;
     if (T == 0) return r;
     r.map_min = map[0];
@@ -249,48 +439,26 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
         }
     }
 
-    // IEC-HS (7a.4), HLH-2004 (simulable criteria) and partial HScore.
-    const double fer0 = fer.front();
-    int grade_max_so_far = 0;
-    double fer_max_crs = 0.0;
-    int pulmonary = 0;
-    // partial HScore over the past 7 days (max temperature, nadir counts)
-    const double week = 7.0 * 24.0;
-    const auto tmax7 = window_extreme(ts, temp, week, true);
-    const auto hbmin = window_extreme(ts, hb, week, false);
-    const auto pltmin = window_extreme(ts, plt, week, false);
-    const auto ancmin = window_extreme(ts, anc, week, false);
-    for (std::size_t k = 0; k < T; ++k) {
-        const double t = ts[k];
-        grade_max_so_far = std::max(grade_max_so_far, gc.grade[k]);
-        const bool ferritin_high = fer[k] > 2.0 * pol.ferritin_uln || fer[k] > 2.0 * fer0;
-        const bool ferritin_rising = t >= 48.0 && fer[k] / at_time(ts, fer, t - 48.0) >= 2.0;
-        const bool timing_ok = gc.grade[k] < grade_max_so_far || t > 7.0 * 24.0;
-        auto new_or_worse = [&](const std::vector<double>& y, double cut) {
-            const double before = at_time(ts, y, t - 7.0 * 24.0);
-            return y[k] < cut && (before >= cut || y[k] < before);
-        };
-        const int cyto_new = new_or_worse(anc, 1.0) + new_or_worse(plt, 100.0) + new_or_worse(hb, 9.0);
-        const bool hypofib = fib[k] < 150.0;
-        if (!r.iec_hs && (ferritin_high || ferritin_rising) && timing_ok && (cyto_new >= 1 || hypofib) &&
-            grade_max_so_far > 0) {
-            r.iec_hs = true;
-            r.iec_hs_onset_h = t;
-        }
-        if (t <= 14.0 * 24.0) fer_max_crs = std::max(fer_max_crs, fer[k]);
-        if (fio2[k] > pol.fio2_positive_pressure) pulmonary = 1;
-        const int cytopenias = (anc[k] < 1.0) + (plt[k] < 100.0) + (hb[k] < 9.0);
-        const int hlh = (temp[k] >= 38.5) + (cytopenias >= 2) + (fib[k] <= 150.0) + (fer[k] >= 500.0);
-        r.hlh2004_max = std::max(r.hlh2004_max, hlh);
-        int hs = tmax7[k] > 39.4 ? 49 : (tmax7[k] >= 38.4 ? 33 : 0);
-        const int lineages = (hbmin[k] <= 9.2) + (ancmin[k] <= 5.0) + (pltmin[k] <= 110.0);
-        hs += lineages == 3 ? 34 : (lineages == 2 ? 24 : 0);
-        hs += fer[k] > 6000.0 ? 50 : (fer[k] >= 2000.0 ? 35 : 0);
-        hs += fib[k] <= 250.0 ? 30 : 0;
-        r.hscore_partial_max = std::max(r.hscore_partial_max, hs);
+    // IEC-HS-directed therapy: doses into the kIecHsTherapyStates.
+    std::vector<double> therapy;
+    for (const DoseEvent& d : tr.doses) {
+        const std::string& s = model.info().states[static_cast<std::size_t>(d.state)].name;
+        for (const char* prefix : kIecHsTherapyStates)
+            if (s.rfind(prefix, 0) == 0) {
+                therapy.push_back(d.time);
+                break;
+            }
     }
-    // carHLH needs >= 2 organ toxicities; only pulmonary oedema (positive pressure) is modelled.
-    r.carhlh = fer_max_crs > 10000.0 && pulmonary >= 2;
+    // each output time's point: the last point at or before it (the output grid itself without a
+    // readout trajectory)
+    std::vector<std::size_t> out_point(tr.times.size(), T);
+    for (std::size_t i = 0; i < tr.times.size(); ++i) {
+        if (!fine) { out_point[i] = i; continue; }
+        const auto it = std::upper_bound(ts.begin(), ts.end(), tr.times[i]);
+        if (it != ts.begin()) out_point[i] = static_cast<std::size_t>(it - ts.begin()) - 1;
+    }
+    hyperinflammation(ts, tr.times, out_point, Labs{fer, il6, temp, fib, ast, anc, plt, hb, fio2, map, sbp},
+                      therapy, gc, pol, r);
     return r;
 }
 

@@ -19,14 +19,22 @@ DerivedOutputs crs_grade_now_output(const ModelInfo& info) {
         throw InputError("observable", std::string("'") + name + "'",
                          "an observable of the CRS model (needed by crs_grade_now)");
     };
+    // drugs a model may lack (the TCE model has neither emapalumab nor anakinra): -1 = absent
+    auto optional = [&info](const char* name) {
+        for (std::size_t i = 0; i < info.observables.size(); ++i)
+            if (info.observables[i].name == name) return static_cast<int>(i);
+        return -1;
+    };
     const int temp = index("temperature"), map = index("map"), sbp = index("sbp"),
               fio2 = index("fio2_required"), toc = index("tocilizumab"), silt = index("siltuximab"),
-              dex = index("dexamethasone_effect_fraction");
+              dex = index("dexamethasone_effect_fraction"), emap = optional("emapalumab"),
+              ana = optional("anakinra_il1_blockade");
     DerivedOutputs d;
     d.info.push_back({"crs_grade_now", "1",
                       "instantaneous ASTCT CRS grade from the current state (0-4; for triggers: fever "
-                      "waived while tocilizumab or siltuximab >= 1 ug/mL or dexamethasone effect >= "
-                      "0.05; a step function, its sensitivities are 0)"});
+                      "waived while tocilizumab, siltuximab or emapalumab >= 1 ug/mL, the glucocorticoid "
+                      "effect >= 0.05 or anakinra's IL-1 blockade >= 0.5; a step function, its "
+                      "sensitivities are 0)"});
     d.eval = [=](double, const double* y, double* out) {
         GraderInputs in;
         in.temperature = y[temp];
@@ -36,7 +44,9 @@ DerivedOutputs crs_grade_now_output(const ModelInfo& info) {
         const GradingPolicy pol;
         const bool active = y[toc] >= pol.anticytokine_antibody_ugml ||
                             y[silt] >= pol.anticytokine_antibody_ugml ||
-                            y[dex] >= pol.anticytokine_dex_effect;
+                            (emap >= 0 && y[emap] >= pol.anticytokine_antibody_ugml) ||
+                            y[dex] >= pol.anticytokine_dex_effect ||
+                            (ana >= 0 && y[ana] >= pol.anticytokine_il1_blockade);
         out[0] = static_cast<double>(astct_grade_now(in, active, pol));
     };
     return d;

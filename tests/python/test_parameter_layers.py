@@ -20,10 +20,12 @@ SETS = sorted(SNAPSHOT)
 # checked by tests/cpp/test_tce.cpp.
 NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl", "tce_teclistamab_mm"]
 ALL_SETS = sorted(SETS + NEW_SETS)
-# Drug layers added to the crs sets after the snapshot (issue 14: methylprednisolone, anakinra,
-# emapalumab): their parameters are compared with the layer files instead, and their PK with the
-# publications by tests/python/test_crs_drugs.py.
-NEW_LAYERS = ["drugs/methylprednisolone", "drugs/anakinra", "drugs/emapalumab"]
+# Layers added to the crs sets after the snapshot (issue 14: methylprednisolone, anakinra,
+# emapalumab, and the hyperinflammation arm): their parameters are compared with the layer files
+# instead; the drugs' PK with the publications by tests/python/test_crs_drugs.py, the arm's
+# behaviour by tests/python/test_crs_hyperinflammation.py.
+NEW_LAYERS = ["drugs/methylprednisolone", "drugs/anakinra", "drugs/emapalumab",
+              "physiology/hyperinflammation"]
 NEW_PARAMETERS = {name: layer for layer in NEW_LAYERS
                   for name in json.loads((SOURCE_DIR / f"{layer}.json").read_text())["parameters"]}
 

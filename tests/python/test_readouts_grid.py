@@ -15,8 +15,8 @@ GRIDS = (1.0, 6.0, 0.05)  # output steps, h
 #: readouts located on the readout trajectory: equal for every grid (the same points); onset,
 #: duration and time at grade are exact to the bisection tolerance
 LOCATED = ("max_grade", "onset_h", "duration_h", "hours_grade_ge2", "hours_grade_ge3", "episodes",
-           "b_cell_aplasia_h", "iec_hs", "iec_hs_onset_h", "carhlh", "hlh2004_max",
-           "hscore_partial_max")
+           "b_cell_aplasia_h", "iec_hs", "iec_hs_onset_h", "iec_hs_duration_h", "iec_hs_grade_max",
+           "carhlh", "carhlh_organ_toxicities", "hlh2004_max", "hscore_partial_max")
 #: readouts at the solver's step points (peaks, extremes, exposure): equal for every grid too
 AT_STEPS = ("il6_peak", "ifng_peak", "crp_peak", "ferritin_peak", "mcp1_peak_36h", "temp_max",
             "temp_max_36h", "map_min", "fio2_max", "cart_cmax", "cart_tmax_h", "cart_auc28",
@@ -83,9 +83,12 @@ def test_a_treated_fever_shorter_than_an_hour_is_seen_at_hourly_output():
     assert r["max_grade"] >= 1 and r["episodes"] >= 1
     assert r["onset_h"] <= res.firings["detected_h"].iloc[0]
     assert 0.0 < r["duration_h"] < 1.0
-    assert res["temperature"].max() < 38.0  # no output time is febrile
+    # no output time sees the first fever (a later fever, when tocilizumab wanes, may touch one)
+    around = (res.times >= r["onset_h"] - 1.0) & (res.times <= r["onset_h"] + r["duration_h"] + 1.0)
+    assert res["temperature"][around].max() < 38.0
     old = _core.crs_readouts(res.model.name, res.times, res.states, res.observables, res._doses)
-    assert old["max_grade"] == 0  # what the grid-based readouts reported
+    # what the grid-based readouts reported: no CRS, or CRS only from the later fever
+    assert old["max_grade"] == 0 or old["onset_h"] > r["onset_h"] + 24.0
 
 
 def test_any_crs_incidence_under_tocilizumab_grade1_does_not_depend_on_the_grid():

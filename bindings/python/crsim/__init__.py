@@ -58,7 +58,7 @@ from crsim.fitting.fitset import FitSet
 from crsim.fitting.profile import Profile
 from crsim.fitting.result import FitResult
 from crsim.viz.explore import Explorer, explore
-from crsim.extensions.crs import crs_grade  # the CRS model's ASTCT grade over time
+from crsim.extensions.crs import crs_grade, hlh_criteria, iec_hs_grade  # the CRS model's grades and HLH criteria
 
 __all__ = [
     "__version__",

@@ -90,10 +90,29 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
     out["b_cell_aplasia_h"] = r.b_cell_aplasia_h;
     out["iec_hs"] = r.iec_hs;
     out["iec_hs_onset_h"] = r.iec_hs_onset_h;
+    out["iec_hs_duration_h"] = r.iec_hs_duration_h;
+    out["iec_hs_grade_max"] = r.iec_hs_grade_max;
+    out["iec_hs_resolving_h"] = r.iec_hs_resolving_h;
     out["carhlh"] = r.carhlh;
+    out["carhlh_organ_toxicities"] = r.carhlh_organ_toxicities;
     out["hlh2004_max"] = r.hlh2004_max;
     out["hscore_partial_max"] = r.hscore_partial_max;
     out["grade"] = py::array_t<int>(static_cast<py::ssize_t>(r.grade.size()), r.grade.data());
+    out["iec_hs_grade"] =
+        py::array_t<int>(static_cast<py::ssize_t>(r.iec_hs_grade.size()), r.iec_hs_grade.data());
+    py::list criteria;
+    for (const auto& c : r.criteria) {
+        py::dict row;
+        row["definition"] = c.definition;
+        row["criterion"] = c.criterion;
+        row["evaluable"] = c.evaluable;
+        row["met"] = c.met;
+        row["first_h"] = c.first_h;
+        row["value"] = c.value;
+        row["unit"] = c.unit;
+        criteria.append(row);
+    }
+    out["criteria"] = criteria;
     return out;
 }
 

@@ -89,6 +89,8 @@ class ModelExtension:
         plot_labels: variable -> a readable label for axes and legends (``"IL-6"``).
         grade_course: function(result) -> pandas Series of the clinical grade by output time (h),
             drawn as the figure's last panel, or None.
+        flag_courses: label -> function(result) -> pandas Series of a second grade by output time
+            (h), e.g. ``{"IEC-HS": ...}``: drawn dotted in the grade panel when it is ever above 0.
         summary: function(result) -> lines of a clinical summary in words (``crsim demo``,
             ``crsim run``, the explorer), or None.
         population_summary: function(table) -> lines the command line prints about a population
@@ -115,6 +117,7 @@ class ModelExtension:
     plot_panels: Sequence[PlotPanel] = ()
     plot_labels: Mapping[str, str] = field(default_factory=dict)
     grade_course: Optional[Callable[[Any], Any]] = None
+    flag_courses: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     summary: Optional[Callable[[Any], List[str]]] = None
     population_summary: Optional[Callable[[Any], List[str]]] = None
     strategies: Optional[Callable[[], Sequence[Any]]] = None

@@ -236,9 +236,24 @@ def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = No
             if not (has_ref and k == 0):
                 ax.fill_between(t, 0, np.asarray(g, dtype=float), step="post", color=style["color"],
                                 alpha=0.15 if len(results) == 1 else 0.08)
+        flagged = []
+        for label, course in ext.flag_courses.items():
+            for k, res in enumerate(results):
+                f = course(res)
+                if not (np.asarray(f, dtype=float) > 0).any():
+                    continue
+                t, _ = time_axis(np.asarray(f.index, dtype=float))
+                style = dict(_style(k, has_ref), linestyle=":", lw=2.0)
+                ax.step(t, np.asarray(f, dtype=float), where="post", **style)
+                if label not in flagged:
+                    flagged.append(label)
         ax.set_ylim(-0.2, 4.6)
         ax.set_yticks([0, 1, 2, 3, 4])
-        ax.set_ylabel("ASTCT grade")
+        ax.set_ylabel("ASTCT grade" if not flagged else "grade")
+        if flagged:
+            ax.legend([plt.Line2D([], [], color="0.3"), plt.Line2D([], [], color="0.3", linestyle=":",
+                                                                    linewidth=2.0)],
+                      ["ASTCT CRS"] + [", ".join(flagged)], fontsize=7, loc="upper right")
         ax.grid(True, alpha=0.3)
     if markers:
         _markers(axes[0], results[1:] if has_ref else results)

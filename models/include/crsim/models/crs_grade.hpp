@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "crsim/model.hpp"
@@ -30,19 +31,38 @@ struct GradingPolicy {
     double fio2_positive_pressure = 0.60;  // FiO2_PP
     double resolution_h = 24.0;       // afebrile, normotensive, no O2 for this long = resolved
     double ferritin_uln = 300.0;      // ng/mL
+    double ast_uln = 40.0;            // U/L
+    // IEC-HS (Hines MR et al. 2023, read as docs/model.md sec. 7b says) [design]: the CRS counts
+    // as resolving once IL-6 has fallen to this fraction of its peak so far, or this long after
+    // CRS onset ...
+    double iec_resolving_il6_fraction = 0.5;
+    double iec_resolving_after_onset_h = 7.0 * 24.0;
+    // ... and ferritin is "worsening" once it has risen this many-fold over its value then.
+    double iec_ferritin_rise = 1.5;
+    // An IEC-HS episode ends when its criteria have been off for this long.
+    double iec_resolution_h = 48.0;
     // Instantaneous grade (astct_grade_now): an anti-cytokine drug counts as active (fever waived)
-    // while an anti-IL-6 axis antibody (tocilizumab or siltuximab) >= this (ug/mL; membrane IL-6R
+    // while an anti-cytokine antibody (tocilizumab, siltuximab, emapalumab) >= this (ug/mL; membrane IL-6R
     // then mostly blocked, or > 99 % of IL-6 captured) [design] ...
     double anticytokine_antibody_ugml = 1.0;
     // ... or while the dexamethasone effect >= this fraction of its maximum [design].
     double anticytokine_dex_effect = 0.05;
+    // ... or while anakinra blocks at least this fraction of IL-1 signalling [design].
+    double anticytokine_il1_blockade = 0.5;
 };
 
 // B-cell aplasia: B cells below this fraction of their level at infusion (b_cell_aplasia_h).
 inline constexpr double kBCellAplasiaFraction = 0.01;
 
 // States whose doses count as anti-cytokine therapy in the grade course (name prefixes).
-inline constexpr const char* kAnticytokineStates[] = {"tocilizumab", "siltuximab", "dexamethasone"};
+// (ASTCT: fever no longer needed for the grade once anti-cytokine therapy or corticosteroids were
+// given; anakinra and emapalumab are anti-cytokine therapy too.)
+inline constexpr const char* kAnticytokineStates[] = {"tocilizumab", "siltuximab", "dexamethasone",
+                                                      "methylprednisolone", "anakinra", "emapalumab"};
+// States whose doses are IEC-HS-directed therapy (the IEC-HS grade is >= 2 once one is given after
+// IEC-HS onset; Hines 2023).
+inline constexpr const char* kIecHsTherapyStates[] = {"anakinra", "emapalumab", "dexamethasone",
+                                                      "methylprednisolone"};
 
 enum class O2Device { None = 0, LowFlow = 1, HighFlow = 2, PositivePressure = 3 };
 
@@ -128,12 +148,30 @@ struct CrsReadouts {
     double hours_grade_ge2 = 0.0, hours_grade_ge3 = 0.0;
     int episodes = 0;
     double b_cell_aplasia_h = 0.0;  // time with B cells < 1 % of their level at infusion
-    bool iec_hs = false;            // clinical.md 7a.4 identification (transaminases not modelled)
+    // Hyperinflammation flags (docs/model.md sec. 7b; every criterion in `criteria`).
+    bool iec_hs = false;            // IEC-HS identified (Hines 2023, as read in sec. 7b)
     double iec_hs_onset_h = std::numeric_limits<double>::quiet_NaN();
-    bool carhlh = false;            // ferritin > 10,000 and >= 2 organ toxicities (only pulmonary modelled)
-    int hlh2004_max = 0;            // simulable HLH-2004 criteria met at once (of 4)
-    int hscore_partial_max = 0;     // partial HScore (simulable items)
-    std::vector<int> grade;         // per output time
+    double iec_hs_duration_h = std::numeric_limits<double>::quiet_NaN();  // NaN: not resolved
+    int iec_hs_grade_max = 0;       // 0 = no IEC-HS; 1-4
+    double iec_hs_resolving_h = std::numeric_limits<double>::quiet_NaN();  // CRS began to resolve
+    bool carhlh = false;            // Neelapu 2018: ferritin > 10,000 in CRS + >= 2 organ toxicities
+    int carhlh_organ_toxicities = 0;  // of the two the model evaluates (hepatic, pulmonary)
+    int hlh2004_max = 0;            // evaluable HLH-2004 criteria met at once (of 4; 5 of 8 diagnose)
+    int hscore_partial_max = 0;     // partial HScore (evaluable items, at most 182 of 337)
+    std::vector<int> grade;         // ASTCT grade per output time
+    std::vector<int> iec_hs_grade;  // IEC-HS grade per output time (0 outside an episode)
+    // Each criterion of each definition: whether the model evaluates it, whether and when it was
+    // first met, and its worst value.
+    struct Criterion {
+        std::string definition;   // "IEC-HS", "carHLH", "HLH-2004", "HScore"
+        std::string criterion;    // in words, with its threshold
+        bool evaluable = true;    // false: the model has no such quantity (never assumed met)
+        bool met = false;
+        double first_h = std::numeric_limits<double>::quiet_NaN();
+        double value = std::numeric_limits<double>::quiet_NaN();  // worst value (HScore: points)
+        std::string unit;
+    };
+    std::vector<Criterion> criteria;
 };
 
 // Readouts of a trajectory of the "crs" model (observables by name); anti-cytokine times are the

@@ -15,10 +15,11 @@ from crsim import _core
 from crsim.model.extension import ModelExtension
 from crsim.viz.explore import current_values
 from .readouts import (PLOT_LABELS, PLOT_PANELS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary,
-                       crs_grade, crs_readouts, extra_readouts, population_summary)
+                       crs_grade, crs_readouts, extra_readouts, hlh_criteria, iec_hs_grade,
+                       population_summary)
 from .strategies import standard
 
-__all__ = ["EXTENSION", "crs_grade"]
+__all__ = ["EXTENSION", "crs_grade", "hlh_criteria", "iec_hs_grade"]
 
 #: Which state a text regimen doses, by "drug route" or "drug" (on top of the generic rules).
 DRUG_TARGETS = {
@@ -95,6 +96,7 @@ EXTENSION = ModelExtension(
     plot_panels=PLOT_PANELS,
     plot_labels=PLOT_LABELS,
     grade_course=crs_grade,
+    flag_courses={"IEC-HS": iec_hs_grade},
     summary=clinical_summary,
     population_summary=population_summary,
     strategies=standard,

@@ -15,7 +15,7 @@ from crsim.base.errors import input_error
 from crsim.model.extension import PlotPanel, grader_thresholds
 from crsim.results.readouts import dose_counts, value_at
 
-__all__ = ["crs_grade", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
+__all__ = ["crs_grade", "iec_hs_grade", "hlh_criteria", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
            "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES",
            "PLOT_PANELS", "PLOT_LABELS"]
 
@@ -43,12 +43,18 @@ READOUTS: Dict[str, Tuple[str, str]] = {
     "cart_auc28": ("cells/uL*d", "CAR-T AUC over days 0-28"),
     "cart_last": ("cells/uL", "CAR-T in blood at the last output time (persistence)"),
     "b_cell_aplasia_h": ("h", "time with B cells below 1 % of their level at infusion"),
-    "iec_hs": ("", "IEC-HS identified (criteria of Hines MR et al. 2023, Transplant Cell Ther 29:438, as "
-               "recalled; transaminases not modelled)"),
+    "iec_hs": ("", "IEC-HS identified (framework of Hines MR et al. 2023, Transplant Cell Ther 29:438, "
+               "read as docs/model.md section 7b says; every criterion: crsim.hlh_criteria(result))"),
     "iec_hs_onset_h": ("h", "IEC-HS onset; NaN = not identified"),
-    "carhlh": ("", "carHLH criteria met (only pulmonary organ toxicity is modelled)"),
-    "hlh2004_max": ("", "largest number of simulable HLH-2004 criteria met at once (of 4)"),
-    "hscore_partial_max": ("", "largest partial HScore (simulable items)"),
+    "iec_hs_duration_h": ("h", "duration of IEC-HS (until its criteria have been off for 48 h); NaN = "
+                          "none or not resolved in the run"),
+    "iec_hs_grade_max": ("", "highest IEC-HS grade (0 = none; 1-4 as in docs/model.md section 7b)"),
+    "carhlh": ("", "carHLH (Neelapu SS et al. 2018): ferritin > 10,000 ng/mL during CRS and >= 2 grade >= 3 "
+               "organ toxicities (hepatic and pulmonary evaluated; renal and histology not modelled)"),
+    "carhlh_organ_toxicities": ("", "grade >= 3 organ toxicities of carHLH met (of the 2 the model evaluates)"),
+    "hlh2004_max": ("", "largest number of HLH-2004 criteria met at once (of the 4 the model evaluates; "
+                    "5 of 8 diagnose HLH)"),
+    "hscore_partial_max": ("", "largest partial HScore (the evaluable items: at most 182 of 337)"),
 }
 
 
@@ -82,6 +88,25 @@ def crs_grade(result: Any) -> pd.Series:
     return pd.Series(grade, index=pd.Index(result.times, name="time_h"), name="astct_grade")
 
 
+def iec_hs_grade(result: Any) -> pd.Series:
+    """The IEC-HS grade at every output time (index: time in h; 0 outside an IEC-HS episode), from
+    the same readout trajectory as the readouts (docs/model.md section 7b)."""
+    g = np.asarray(_raw(result)["iec_hs_grade"], dtype=int)
+    return pd.Series(g, index=pd.Index(result.times, name="time_h"), name="iec_hs_grade")
+
+
+def hlh_criteria(result: Any) -> pd.DataFrame:
+    """Every criterion of the hyperinflammation definitions for one CRS run, so that a flag can be
+    traced to its reasons: IEC-HS (Hines 2023, as read in docs/model.md section 7b), carHLH
+    (Neelapu 2018), HLH-2004 and the HScore. Columns: definition, criterion (with its threshold),
+    evaluable (False: the model has no such quantity, e.g. haemophagocytosis on biopsy or
+    organomegaly; never assumed met), met, first_h (first time met, h), value (worst value; HScore
+    rows: the item's highest points), unit."""
+    rows = _raw(result)["criteria"]
+    cols = ["definition", "criterion", "evaluable", "met", "first_h", "value", "unit"]
+    return pd.DataFrame([{c: row[c] for c in cols} for row in rows], columns=cols)
+
+
 def _day(h: float) -> str:
     return "-" if np.isnan(h) else f"day {h / 24:.1f}"
 
@@ -106,10 +131,25 @@ def clinical_summary(result: Any) -> List[str]:
                  f"CRP {r['crp_peak']:.4g} mg/L, ferritin {r['ferritin_peak']:.4g} ng/mL")
     lines.append(f"CAR-T in blood: Cmax {r['cart_cmax']:.4g} cells/uL on {_day(r['cart_tmax_h'])}, "
                  f"AUC0-28d {r['cart_auc28']:.4g} cells/uL*d, {r['cart_last']:.3g} cells/uL at the end")
-    flags = [name for name, key in (("IEC-HS", "iec_hs"), ("carHLH", "carhlh")) if r[key] >= 0.5]
-    lines.append("hyperinflammation: " + (", ".join(flags) + f" identified (IEC-HS from "
-                                          f"{_day(r['iec_hs_onset_h'])})" if flags else "no IEC-HS / carHLH flag"))
+    lines.append("hyperinflammation: " + _hyperinflammation_words(result, r))
     return lines
+
+
+def _hyperinflammation_words(result: Any, r: Dict[str, Any]) -> str:
+    parts = []
+    if r["iec_hs"] >= 0.5:
+        crit = hlh_criteria(result)
+        onset = r["iec_hs_onset_h"]
+        why = crit[(crit.definition == "IEC-HS") & crit.met & (crit.first_h <= onset + 1e-9)]
+        organ = [c.split(":")[0].split(" (")[0] for c in why.criterion
+                 if c.startswith(("new or worsening", "hypofib", "transaminitis"))]
+        dur = "not resolved by the end of the run" if np.isnan(r["iec_hs_duration_h"]) else \
+            f"lasting {r['iec_hs_duration_h'] / 24:.1f} days"
+        parts.append(f"IEC-HS from {_day(onset)} (grade up to {int(r['iec_hs_grade_max'])}, {dur}; "
+                     f"ferritin rising as the CRS resolved, with {', '.join(organ)})")
+    if r["carhlh"] >= 0.5:
+        parts.append("carHLH (ferritin > 10,000 ng/mL during CRS with hepatic and pulmonary toxicity)")
+    return "; ".join(parts) if parts else "no IEC-HS / carHLH flag"
 
 
 #: The cascade at a glance: CAR-T meets tumor, cytokines, liver and fever, haemodynamics, oxygen.
@@ -136,7 +176,9 @@ PLOT_LABELS = {
     "il6_free": "free IL-6", "crp": "CRP", "ferritin": "ferritin", "temperature": "temperature",
     "map": "MAP", "sbp": "SBP", "fio2_required": "FiO₂ needed", "tocilizumab": "tocilizumab",
     "b_cells": "B cells", "fibrinogen": "fibrinogen", "car_t_effector": "CAR-T cells",
-    "siltuximab": "siltuximab", "dexamethasone": "dexamethasone",
+    "siltuximab": "siltuximab", "dexamethasone": "dexamethasone", "il18": "IL-18", "cxcl9": "CXCL9",
+    "ast": "AST", "macrophage_hyperactivation": "hyperactivated macrophages", "anc": "ANC",
+    "platelets": "platelets", "hemoglobin": "haemoglobin",
 }
 
 #: Readouts a scan reports beyond ``Result.readouts``: readout -> (unit, meaning). The dose counts

@@ -88,4 +88,49 @@ def standard() -> List[Strategy]:
                     give="dexamethasone 10 mg iv q6h x4", max_doses=3, min_interval_h=24),
              Policy("dexamethasone 20 mg at grade 4", when="grade >= 4",
                     give="dexamethasone 20 mg iv q6h x4", max_doses=3, min_interval_h=24))),
+    ] + _iec_hs()
+
+
+#: IEC-HS trigger: hypofibrinogenaemia (< 150 mg/dL), a cardinal laboratory feature of IEC-HS and
+#: an HLH-2004 criterion, which the typical CRS course does not reach (docs/model.md section 7b).
+_IEC_TRIGGER = "fibrinogen <= 150 mg/dL"
+_IEC_SOURCE = ("Hines MR et al. 2023, Transplant Cell Ther 29:438 (ASTCT IEC-HS consensus; treatment "
+               "ladder recalled: anakinra first line, with or without corticosteroids; ruxolitinib or "
+               "emapalumab for refractory disease); hypofibrinogenaemia < 150 mg/dL as the trigger: "
+               "HLH-2004 (Henter JI et al. 2007) and the IEC-HS framework [design: change `when`]")
+_ANAKINRA = Policy("anakinra at IEC-HS", when=_IEC_TRIGGER, give="anakinra 100 mg iv q6h x28", max_doses=1)
+
+
+def _iec_hs() -> List[Strategy]:
+    """Strategies for IEC-HS (issue: the hyperinflammation arm), triggered by its laboratory
+    features; anakinra and methylprednisolone doses as clinical.md reads the sources, emapalumab at
+    its HLH label dose."""
+    return [
+        Strategy(
+            "iec_hs_anakinra",
+            "anakinra 100 mg IV every 6 h for 7 days once fibrinogen falls to <= 150 mg/dL (IEC-HS first "
+            "line)",
+            _IEC_SOURCE + "; dose: anakinra 100-200 mg IV or SC every 6-12 h in adult IEC-HS "
+            "(recalled, unverified), 5-10 mg/kg/day in HLH/MAS (UpToDate table, read)",
+            (_ANAKINRA,)),
+        Strategy(
+            "iec_hs_anakinra_methylprednisolone",
+            "anakinra as in iec_hs_anakinra plus methylprednisolone pulse 1 g IV daily for 3 days at the "
+            "same trigger",
+            _IEC_SOURCE + "; methylprednisolone 30 mg/kg/day (max 1 g/day) IV for 1-3 days in HLH/MAS "
+            "(UpToDate table, read)",
+            (_ANAKINRA,
+             Policy("methylprednisolone pulse at IEC-HS", when=_IEC_TRIGGER,
+                    give="methylprednisolone 1000 mg iv over 1h q24h x3", max_doses=1))),
+        Strategy(
+            "iec_hs_emapalumab_refractory",
+            "anakinra as in iec_hs_anakinra; if fibrinogen is still <= 100 mg/dL 48 h later (refractory), "
+            "emapalumab 6 mg/kg IV then 3 mg/kg every 3 days (5 doses)",
+            _IEC_SOURCE + "; emapalumab: Gamifant (emapalumab-lzsg) prescribing information, HLH/MAS: "
+            "6 mg/kg on day 1, then 3 mg/kg every 3 days; a fibrinogen <= 100 mg/dL that does not improve "
+            "is one of its dose-escalation criteria (read on drugs.com and gamifant.com)",
+            (_ANAKINRA,
+             Policy("emapalumab for refractory IEC-HS", when="fibrinogen <= 100 mg/dL for 48 h",
+                    give=["emapalumab 6 mg/kg iv over 1h",
+                          "emapalumab 3 mg/kg iv over 1h q72h x5 day 3"], max_doses=1))),
     ]
