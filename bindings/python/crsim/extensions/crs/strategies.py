@@ -102,9 +102,9 @@ _ANAKINRA = Policy("anakinra at IEC-HS", when=_IEC_TRIGGER, give="anakinra 100 m
 
 
 def _iec_hs() -> List[Strategy]:
-    """Strategies for IEC-HS (issue: the hyperinflammation arm), triggered by its laboratory
-    features; anakinra and methylprednisolone doses as clinical.md reads the sources, emapalumab at
-    its HLH label dose."""
+    """Strategies for IEC-HS (docs/model.md sections 6a and 7b), triggered by its laboratory
+    features; anakinra and methylprednisolone doses from the sources each strategy names,
+    emapalumab at its HLH label dose."""
     return [
         Strategy(
             "iec_hs_anakinra",
