@@ -17,7 +17,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 ModelInfo Crs::info() {
     ModelInfo m;
     m.name = "crs";
-    m.description = "CAR-T cellular kinetics, CD19+ tumor and B cells, cytokine network (IFN-gamma, myeloid activation, IL-1, IL-6, IL-10, MCP-1, endothelium), IL-6 receptor system with tocilizumab and siltuximab, dexamethasone and methylprednisolone, anakinra, emapalumab, and a clinical layer (CRP, ferritin, fibrinogen, counts, temperature, MAP, FiO2 need) for the ASTCT CRS grade. Parameter values come from a parameter set (data/parameters/crs_*.json); equations in docs/model.md.";
+    m.description = "CAR-T cellular kinetics, CD19+ tumor and B cells, cytokine network (IFN-gamma, myeloid activation, IL-1, IL-6, IL-10, MCP-1, endothelium), IL-6 receptor system with tocilizumab and siltuximab, dexamethasone and methylprednisolone, anakinra, emapalumab, a hyperinflammation arm (IFN-gamma -> hyperactivated macrophage -> IL-18 loop, CXCL9, AST) for IEC-HS, and a clinical layer (CRP, ferritin, fibrinogen, counts, temperature, MAP, FiO2 need) for the ASTCT CRS grade and the IEC-HS, carHLH and HLH criteria. Parameter values come from a parameter set (data/parameters/crs_*.json); equations in docs/model.md.";
     m.version = "1";
     m.default_parameter_set = "crs_tisagenlecleucel_ball";
     m.sources = {
