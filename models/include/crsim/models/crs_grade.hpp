@@ -18,7 +18,8 @@
 
 namespace crsim::models {
 
-// Thresholds of clinical.md 7a.2-7a.4. All [design] there unless noted; defaults as written there.
+// Thresholds of the grader and the hyperinflammation flags (docs/model.md secs. 7 and 7b): modelling
+// choices anchored on the ASTCT and CARTOX tables unless noted.
 struct GradingPolicy {
     double fever_c = 38.0;            // ASTCT fever, degC [read]
     double sbp_hypotension = 90.0;    // mmHg [read: ASTCT-adapted, CARTOX]
@@ -66,7 +67,7 @@ inline constexpr const char* kIecHsTherapyStates[] = {"anakinra", "emapalumab", 
 
 enum class O2Device { None = 0, LowFlow = 1, HighFlow = 2, PositivePressure = 3 };
 
-// Grader inputs of one time point (clinical.md 7a.1), intrinsic physiology.
+// Grader inputs of one time point (docs/model.md sec. 7), intrinsic physiology.
 struct GraderInputs {
     double temperature = 37.0;  // degC
     double map = 90.0;          // mmHg, without fluids or vasopressors
@@ -87,7 +88,7 @@ Support supportive_care(const GraderInputs& in, const GradingPolicy& policy = {}
 int hypotension_level(const Support& s);  // 0, 2, 3 or 4
 int oxygen_level(const Support& s);       // 0, 2, 3 or 4
 
-// ASTCT grade at one time point (clinical.md 7a.3): 5 if dead within an episode; 0 outside an
+// ASTCT grade at one time point (docs/model.md sec. 7): 5 if dead within an episode; 0 outside an
 // episode or when afebrile and fever is not waived; otherwise max(1, hypotension, oxygen).
 int astct_grade(const GraderInputs& in, bool in_crs_episode, bool fever_waived, bool dead = false,
                 const GradingPolicy& policy = {});
