@@ -174,8 +174,10 @@ void check_states(const Run& r, const std::string& label) {
     for (std::size_t k = 0; k < r.tr.times.size(); ++k)
         for (std::size_t i = 0; i < n; ++i) {
             const double v = r.tr.states[k * n + i];
-            // scale of the tolerance for round-off below zero: 1e-6 of the state's unit
-            if (!(std::isfinite(v) && v >= -1e-6)) {
+            // below zero by solver error only: a few times the runs' absolute tolerance (atol 1e-6
+            // of the state's unit; a drug's effect site settling to zero dips to -1.03e-6 with
+            // anakinra's volume at its lower bound, 5 L)
+            if (!(std::isfinite(v) && v >= -5e-6)) {
                 FAIL(label << ": state " << m.info().states[i].name << " = " << v << " at t = " << r.tr.times[k] << " h");
             }
         }
