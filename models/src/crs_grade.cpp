@@ -138,16 +138,40 @@ std::vector<double> window_extreme(const std::vector<double>& ts, const std::vec
     return out;
 }
 
-// The grade course (at the points ts) read at the output times: the grade of the last point at or
-// before each (after a discontinuity's doses, as outputs are), 0 once the episode of that point
-// closed (pol.resolution_h after its last quiet start).
-std::vector<int> grade_at(const std::vector<double>& out, const std::vector<double>& ts,
-                          const GradeCourse& gc, const GradingPolicy& pol) {
-    std::vector<int> g(out.size(), 0);
+// Each output time's point: the last point of ts at or before it (after a discontinuity's doses,
+// as outputs are); ts.size() when there is none.
+std::vector<std::size_t> output_points(const std::vector<double>& out, const std::vector<double>& ts) {
+    std::vector<std::size_t> at(out.size(), ts.size());
     for (std::size_t k = 0; k < out.size(); ++k) {
         const auto it = std::upper_bound(ts.begin(), ts.end(), out[k]);
-        if (it == ts.begin()) continue;
-        const std::size_t j = static_cast<std::size_t>(it - ts.begin()) - 1;
+        if (it != ts.begin()) at[k] = static_cast<std::size_t>(it - ts.begin()) - 1;
+    }
+    return at;
+}
+
+// Times of the doses into states whose names start with one of the prefixes.
+template <std::size_t N>
+std::vector<double> dose_times(const Model& model, const Trajectory& tr, const char* const (&prefixes)[N]) {
+    std::vector<double> times;
+    for (const DoseEvent& d : tr.doses) {
+        const std::string& s = model.info().states[static_cast<std::size_t>(d.state)].name;
+        for (const char* prefix : prefixes)
+            if (s.rfind(prefix, 0) == 0) {
+                times.push_back(d.time);
+                break;
+            }
+    }
+    return times;
+}
+
+// The grade course (at the points ts) read at the output times (their points `at`), 0 once the
+// episode of that point closed (pol.resolution_h after its last quiet start).
+std::vector<int> grade_at(const std::vector<double>& out, const std::vector<std::size_t>& at,
+                          const std::vector<double>& ts, const GradeCourse& gc, const GradingPolicy& pol) {
+    std::vector<int> g(out.size(), 0);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        const std::size_t j = at[k];
+        if (j >= ts.size()) continue;
         g[k] = gc.grade[j];
         const Episode* ep = nullptr;
         for (const Episode& e : gc.episodes)
@@ -174,9 +198,11 @@ void hyperinflammation(const std::vector<double>& ts, const std::vector<double>&
     using Criterion = CrsReadouts::Criterion;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const std::size_t T = ts.size();
-    auto add = [&r](const char* def, std::string what, bool evaluable, const char* unit = "") {
+    auto add = [&r](const char* def, const char* key, std::string what, bool evaluable,
+                    const char* unit = "") {
         Criterion c;
         c.definition = def;
+        c.key = key;
         c.criterion = std::move(what);
         c.evaluable = evaluable;
         c.unit = unit;
@@ -202,23 +228,23 @@ void hyperinflammation(const std::vector<double>& ts, const std::vector<double>&
     // --- IEC-HS -------------------------------------------------------------------------------
     std::snprintf(buf, sizeof buf, "ferritin > 2 x max(ULN %.0f, value at infusion %.0f) = %.0f ng/mL",
                   pol.ferritin_uln, fer0, fer_thr);
-    const std::size_t c_fer = add("IEC-HS", buf, true, "ng/mL");
+    const std::size_t c_fer = add("IEC-HS", "ferritin", buf, true, "ng/mL");
     std::snprintf(buf, sizeof buf,
                   "onset as CRS resolves: after CRS onset, IL-6 <= %.0f %% of its peak, or %.0f d after onset",
                   100.0 * pol.iec_resolving_il6_fraction, pol.iec_resolving_after_onset_h / 24.0);
-    const std::size_t c_res = add("IEC-HS", buf, true, "h");
+    const std::size_t c_res = add("IEC-HS", "timing", buf, true, "h");
     std::snprintf(buf, sizeof buf, "worsening ferritin: >= %.1f x its value when the CRS began to resolve",
                   pol.iec_ferritin_rise);
-    const std::size_t c_rise = add("IEC-HS", buf, true, "ng/mL");
-    const std::size_t c_cyto = add("IEC-HS", "new or worsening cytopenia since the CRS began to resolve "
+    const std::size_t c_rise = add("IEC-HS", "ferritin_rise", buf, true, "ng/mL");
+    const std::size_t c_cyto = add("IEC-HS", "cytopenia", "new or worsening cytopenia since the CRS began to resolve "
                                    "(ANC < 1.0, platelets < 100 x 1e9/L or Hb < 9.0 g/dL, newly or at half "
                                    "the value then)", true, "lineages");
-    const std::size_t c_fib = add("IEC-HS", "hypofibrinogenaemia: fibrinogen < 150 mg/dL", true, "mg/dL");
+    const std::size_t c_fib = add("IEC-HS", "hypofibrinogenaemia", "hypofibrinogenaemia: fibrinogen < 150 mg/dL", true, "mg/dL");
     std::snprintf(buf, sizeof buf, "transaminitis: AST >= 5 x max(ULN %.0f, value at infusion) = %.0f U/L",
                   pol.ast_uln, ast_thr);
-    const std::size_t c_ast = add("IEC-HS", buf, true, "U/L");
-    add("IEC-HS", "haemophagocytosis in marrow or tissue", false);
-    add("IEC-HS", "coagulopathy (PT/INR), hyperbilirubinaemia, LDH rise", false);
+    const std::size_t c_ast = add("IEC-HS", "transaminitis", buf, true, "U/L");
+    add("IEC-HS", "haemophagocytosis", "haemophagocytosis in marrow or tissue", false);
+    add("IEC-HS", "coagulopathy", "coagulopathy (PT/INR), hyperbilirubinaemia, LDH rise", false);
 
     // The CRS begins to resolve: the first time, after CRS onset, that IL-6 is at most the
     // fraction of its peak so far, or the set time after onset has passed.
@@ -239,7 +265,6 @@ void hyperinflammation(const std::vector<double>& ts, const std::vector<double>&
     r.iec_hs_grade.assign(out_times.size(), 0);
     std::vector<int> grade_pt(T, 0);  // IEC-HS grade per point
     if (k_res < T) {
-        r.iec_hs_resolving_h = ts[k_res];
         hit(c_res, k_res, ts[k_res]);
         bool active = false;
         double off_since = nan;
@@ -295,13 +320,13 @@ void hyperinflammation(const std::vector<double>& ts, const std::vector<double>&
         if (out_point[i] < T) r.iec_hs_grade[i] = grade_pt[out_point[i]];
 
     // --- carHLH: peak ferritin > 10,000 ng/mL during CRS plus >= 2 organ toxicities of grade >= 3
-    const std::size_t h_fer = add("carHLH", "peak ferritin > 10,000 ng/mL during CRS", true, "ng/mL");
+    const std::size_t h_fer = add("carHLH", "ferritin", "peak ferritin > 10,000 ng/mL during CRS", true, "ng/mL");
     std::snprintf(buf, sizeof buf, "hepatic toxicity grade >= 3: AST > 5 x ULN (%.0f U/L)", 5.0 * pol.ast_uln);
-    const std::size_t h_liver = add("carHLH", buf, true, "U/L");
-    const std::size_t h_lung = add("carHLH", "pulmonary oedema grade >= 3 (positive-pressure ventilation)",
+    const std::size_t h_liver = add("carHLH", "hepatic", buf, true, "U/L");
+    const std::size_t h_lung = add("carHLH", "pulmonary", "pulmonary oedema grade >= 3 (positive-pressure ventilation)",
                                    true, "FiO2");
-    add("carHLH", "renal toxicity grade >= 3 (oliguria or creatinine rise)", false);
-    add("carHLH", "haemophagocytosis in marrow or organs (histology)", false);
+    add("carHLH", "renal", "renal toxicity grade >= 3 (oliguria or creatinine rise)", false);
+    add("carHLH", "haemophagocytosis", "haemophagocytosis in marrow or organs (histology)", false);
     for (std::size_t k = 0; k < T; ++k) {
         if (gc.grade[k] >= 1 && L.fer[k] > 10000.0) hit(h_fer, k, L.fer[k]);
         if (L.ast[k] > 5.0 * pol.ast_uln) hit(h_liver, k, L.ast[k]);
@@ -311,25 +336,27 @@ void hyperinflammation(const std::vector<double>& ts, const std::vector<double>&
     r.carhlh = r.criteria[h_fer].met && r.carhlh_organ_toxicities >= 2;
 
     // --- HLH-2004: 5 of 8 criteria diagnose; the model evaluates 4 ----------------------------
-    const std::size_t l_fever = add("HLH-2004", "fever >= 38.5 degC", true, "degC");
-    const std::size_t l_cyto = add("HLH-2004", "cytopenias in >= 2 of 3 lineages (Hb < 9.0 g/dL, platelets "
+    const std::size_t l_fever = add("HLH-2004", "fever", "fever >= 38.5 degC", true, "degC");
+    const std::size_t l_cyto = add("HLH-2004", "cytopenias", "cytopenias in >= 2 of 3 lineages (Hb < 9.0 g/dL, platelets "
                                    "< 100, ANC < 1.0 x 1e9/L)", true, "lineages");
-    const std::size_t l_fib = add("HLH-2004", "hypofibrinogenaemia <= 150 mg/dL (the alternative, "
+    const std::size_t l_fib = add("HLH-2004", "fibrinogen", "hypofibrinogenaemia <= 150 mg/dL (the alternative, "
                                   "triglycerides >= 265 mg/dL, is not modelled)", true, "mg/dL");
-    const std::size_t l_fer = add("HLH-2004", "ferritin >= 500 ng/mL", true, "ng/mL");
-    for (const char* what : {"splenomegaly", "haemophagocytosis in marrow, spleen, lymph node or liver",
-                             "low or absent NK-cell activity", "soluble CD25 >= 2400 U/mL"})
-        add("HLH-2004", what, false);
+    const std::size_t l_fer = add("HLH-2004", "ferritin", "ferritin >= 500 ng/mL", true, "ng/mL");
+    add("HLH-2004", "splenomegaly", "splenomegaly", false);
+    add("HLH-2004", "haemophagocytosis", "haemophagocytosis in marrow, spleen, lymph node or liver", false);
+    add("HLH-2004", "nk_activity", "low or absent NK-cell activity", false);
+    add("HLH-2004", "scd25", "soluble CD25 >= 2400 U/mL", false);
     // --- partial HScore: maximal temperature and nadir counts over the past 7 days -------------
-    const std::size_t s_temp = add("HScore", "temperature (38.4-39.4: 33; > 39.4 degC: 49 points)", true, "points");
-    const std::size_t s_cyto = add("HScore", "cytopenias (Hb <= 9.2 g/dL, WBC <= 5.0 read as ANC <= 5.0, "
+    const std::size_t s_temp = add("HScore", "temperature", "temperature (38.4-39.4: 33; > 39.4 degC: 49 points)", true, "points");
+    const std::size_t s_cyto = add("HScore", "cytopenias", "cytopenias (Hb <= 9.2 g/dL, WBC <= 5.0 read as ANC <= 5.0, "
                                    "platelets <= 110 x 1e9/L; 2 lineages: 24, 3: 34 points)", true, "points");
-    const std::size_t s_fer = add("HScore", "ferritin (2000-6000: 35; > 6000 ng/mL: 50 points)", true, "points");
-    const std::size_t s_fib = add("HScore", "fibrinogen <= 250 mg/dL (30 points)", true, "points");
-    const std::size_t s_ast = add("HScore", "AST >= 30 U/L (19 points)", true, "points");
-    for (const char* what : {"known underlying immunosuppression (18 points)", "organomegaly (23-38 points)",
-                             "triglycerides (44-64 points)", "haemophagocytosis on marrow aspirate (35 points)"})
-        add("HScore", what, false);
+    const std::size_t s_fer = add("HScore", "ferritin", "ferritin (2000-6000: 35; > 6000 ng/mL: 50 points)", true, "points");
+    const std::size_t s_fib = add("HScore", "fibrinogen", "fibrinogen <= 250 mg/dL (30 points)", true, "points");
+    const std::size_t s_ast = add("HScore", "ast", "AST >= 30 U/L (19 points)", true, "points");
+    add("HScore", "immunosuppression", "known underlying immunosuppression (18 points)", false);
+    add("HScore", "organomegaly", "organomegaly (23-38 points)", false);
+    add("HScore", "triglycerides", "triglycerides (44-64 points)", false);
+    add("HScore", "haemophagocytosis", "haemophagocytosis on marrow aspirate (35 points)", false);
     const double week = 7.0 * 24.0;
     const auto tmax7 = window_extreme(ts, L.temp, week, true);
     const auto hbmin = window_extreme(ts, L.hb, week, false);
@@ -412,19 +439,15 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
     }
 
     // ASTCT grade course; anti-cytokine therapy = doses into the kAnticytokineStates.
-    std::vector<double> anticyto;
-    for (const DoseEvent& d : tr.doses) {
-        const std::string& s = model.info().states[static_cast<std::size_t>(d.state)].name;
-        for (const char* prefix : kAnticytokineStates)
-            if (s.rfind(prefix, 0) == 0) {
-                anticyto.push_back(d.time);
-                break;
-            }
-    }
+    const std::vector<double> anticyto = dose_times(model, tr, kAnticytokineStates);
+    // each output time's point (the output grid itself without a readout trajectory)
+    std::vector<std::size_t> out_point(tr.times.size());
+    if (fine) out_point = output_points(tr.times, ts);
+    else for (std::size_t i = 0; i < out_point.size(); ++i) out_point[i] = i;
     std::vector<GraderInputs> gin(T);
     for (std::size_t k = 0; k < T; ++k) gin[k] = GraderInputs{temp[k], map[k], sbp[k], fio2[k]};
     const GradeCourse gc = astct_grade_course(ts, gin, anticyto, pol);
-    r.grade = fine ? grade_at(tr.times, ts, gc, pol) : gc.grade;
+    r.grade = fine ? grade_at(tr.times, out_point, ts, gc, pol) : gc.grade;
     r.episodes = static_cast<int>(gc.episodes.size());
     if (!gc.episodes.empty()) {
         r.onset_h = gc.episodes.front().onset_h;
@@ -440,23 +463,7 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
     }
 
     // IEC-HS-directed therapy: doses into the kIecHsTherapyStates.
-    std::vector<double> therapy;
-    for (const DoseEvent& d : tr.doses) {
-        const std::string& s = model.info().states[static_cast<std::size_t>(d.state)].name;
-        for (const char* prefix : kIecHsTherapyStates)
-            if (s.rfind(prefix, 0) == 0) {
-                therapy.push_back(d.time);
-                break;
-            }
-    }
-    // each output time's point: the last point at or before it (the output grid itself without a
-    // readout trajectory)
-    std::vector<std::size_t> out_point(tr.times.size(), T);
-    for (std::size_t i = 0; i < tr.times.size(); ++i) {
-        if (!fine) { out_point[i] = i; continue; }
-        const auto it = std::upper_bound(ts.begin(), ts.end(), tr.times[i]);
-        if (it != ts.begin()) out_point[i] = static_cast<std::size_t>(it - ts.begin()) - 1;
-    }
+    const std::vector<double> therapy = dose_times(model, tr, kIecHsTherapyStates);
     hyperinflammation(ts, tr.times, out_point, Labs{fer, il6, temp, fib, ast, anc, plt, hb, fio2, map, sbp},
                       therapy, gc, pol, r);
     return r;

@@ -92,7 +92,6 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
     out["iec_hs_onset_h"] = r.iec_hs_onset_h;
     out["iec_hs_duration_h"] = r.iec_hs_duration_h;
     out["iec_hs_grade_max"] = r.iec_hs_grade_max;
-    out["iec_hs_resolving_h"] = r.iec_hs_resolving_h;
     out["carhlh"] = r.carhlh;
     out["carhlh_organ_toxicities"] = r.carhlh_organ_toxicities;
     out["hlh2004_max"] = r.hlh2004_max;
@@ -104,6 +103,7 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
     for (const auto& c : r.criteria) {
         py::dict row;
         row["definition"] = c.definition;
+        row["key"] = c.key;
         row["criterion"] = c.criterion;
         row["evaluable"] = c.evaluable;
         row["met"] = c.met;

@@ -154,7 +154,6 @@ struct CrsReadouts {
     double iec_hs_onset_h = std::numeric_limits<double>::quiet_NaN();
     double iec_hs_duration_h = std::numeric_limits<double>::quiet_NaN();  // NaN: not resolved
     int iec_hs_grade_max = 0;       // 0 = no IEC-HS; 1-4
-    double iec_hs_resolving_h = std::numeric_limits<double>::quiet_NaN();  // CRS began to resolve
     bool carhlh = false;            // Neelapu 2018: ferritin > 10,000 in CRS + >= 2 organ toxicities
     int carhlh_organ_toxicities = 0;  // of the two the model evaluates (hepatic, pulmonary)
     int hlh2004_max = 0;            // evaluable HLH-2004 criteria met at once (of 4; 5 of 8 diagnose)
@@ -165,6 +164,7 @@ struct CrsReadouts {
     // first met, and its worst value.
     struct Criterion {
         std::string definition;   // "IEC-HS", "carHLH", "HLH-2004", "HScore"
+        std::string key;          // short name within the definition ("ferritin", "timing", ...)
         std::string criterion;    // in words, with its threshold
         bool evaluable = true;    // false: the model has no such quantity (never assumed met)
         bool met = false;

@@ -98,12 +98,14 @@ def iec_hs_grade(result: Any) -> pd.Series:
 def hlh_criteria(result: Any) -> pd.DataFrame:
     """Every criterion of the hyperinflammation definitions for one CRS run, so that a flag can be
     traced to its reasons: IEC-HS (Hines 2023, as read in docs/model.md section 7b), carHLH
-    (Neelapu 2018), HLH-2004 and the HScore. Columns: definition, criterion (with its threshold),
+    (Neelapu 2018), HLH-2004 and the HScore. Columns: definition, key (a short name within the
+    definition: ``ferritin``, ``timing``, ``ferritin_rise``, ``cytopenia``, ``hypofibrinogenaemia``,
+    ``transaminitis``, ... for IEC-HS), criterion (in words, with its threshold),
     evaluable (False: the model has no such quantity, e.g. haemophagocytosis on biopsy or
     organomegaly; never assumed met), met, first_h (first time met, h), value (worst value; HScore
     rows: the item's highest points), unit."""
     rows = _raw(result)["criteria"]
-    cols = ["definition", "criterion", "evaluable", "met", "first_h", "value", "unit"]
+    cols = ["definition", "key", "criterion", "evaluable", "met", "first_h", "value", "unit"]
     return pd.DataFrame([{c: row[c] for c in cols} for row in rows], columns=cols)
 
 
@@ -141,8 +143,9 @@ def _hyperinflammation_words(result: Any, r: Dict[str, Any]) -> str:
         crit = hlh_criteria(result)
         onset = r["iec_hs_onset_h"]
         why = crit[(crit.definition == "IEC-HS") & crit.met & (crit.first_h <= onset + 1e-9)]
-        organ = [c.split(":")[0].split(" (")[0] for c in why.criterion
-                 if c.startswith(("new or worsening", "hypofib", "transaminitis"))]
+        words = {"cytopenia": "a new or worsening cytopenia", "hypofibrinogenaemia": "hypofibrinogenaemia",
+                 "transaminitis": "transaminitis"}
+        organ = [words[k] for k in why.key if k in words]
         dur = "not resolved by the end of the run" if np.isnan(r["iec_hs_duration_h"]) else \
             f"lasting {r['iec_hs_duration_h'] / 24:.1f} days"
         parts.append(f"IEC-HS from {_day(onset)} (grade up to {int(r['iec_hs_grade_max'])}, {dur}; "
