@@ -24,8 +24,9 @@ class PolicyMonitor {
 public:
     using Evaluator = std::function<void(double t, double* z)>;
 
-    PolicyMonitor(const Model& model, const std::vector<Policy>& policies, const double* p)
-        : model_(model), policies_(policies), p_(p), y_(static_cast<std::size_t>(model.n_observables())) {
+    // p: the run's parameters; q: its prepared values (Model::prepare).
+    PolicyMonitor(const Model& model, const std::vector<Policy>& policies, const double* p, const double* q)
+        : model_(model), policies_(policies), p_(p), q_(q), y_(static_cast<std::size_t>(model.n_observables())) {
         for (std::size_t i = 0; i < policies.size(); ++i) watch_.push_back(check(i));
         hist_.resize(policies.size());
     }
@@ -39,7 +40,7 @@ public:
         if (w.state >= 0) {
             v = z[w.state];
         } else {
-            model_.observables(t, z, p_, y_.data());
+            model_.observables_prepared(t, z, p_, q_, y_.data());
             v = y_[static_cast<std::size_t>(w.observable)];
         }
         const Condition& c = policies_[i].condition;
@@ -83,7 +84,7 @@ public:
     double value(std::size_t i, double t, const double* z) const {
         const Watch& w = watch_[i];
         if (w.state >= 0) return z[w.state];
-        model_.observables(t, z, p_, y_.data());
+        model_.observables_prepared(t, z, p_, q_, y_.data());
         return y_[static_cast<std::size_t>(w.observable)];
     }
 
@@ -280,6 +281,7 @@ private:
     const Model& model_;
     const std::vector<Policy>& policies_;
     const double* p_;
+    const double* q_;
     mutable std::vector<double> y_;
     std::vector<Watch> watch_;
     std::vector<History> hist_;

@@ -22,10 +22,11 @@ class ReadoutRecorder {
 public:
     using Evaluator = std::function<void(double t, double* z)>;
 
-    // Resolves the watched variables (InputError naming readouts.watch[i]); p: the run's parameters.
-    ReadoutRecorder(const Model& model, const ReadoutOptions& opt, const double* p,
+    // Resolves the watched variables (InputError naming readouts.watch[i]); p: the run's
+    // parameters, q: their prepared values (Model::prepare).
+    ReadoutRecorder(const Model& model, const ReadoutOptions& opt, const double* p, const double* q,
                     ReadoutTrajectory& out)
-        : model_(model), opt_(opt), p_(p), n_(model.n_states()),
+        : model_(model), opt_(opt), p_(p), q_(q), n_(model.n_states()),
           y_(static_cast<std::size_t>(model.n_observables())), out_(out) {
         if (!opt.record) return;
         if (!(std::isfinite(opt.time_tolerance) && opt.time_tolerance > 0.0))
@@ -80,6 +81,7 @@ public:
         }
         end_.assign(z1, z1 + n_);  // z1 may be zb_, which the bisection reuses
         observe(t1, end_.data(), end_side_);
+        y_end_ = y_;               // the step end's observables, recorded last
         double lo = t0;
         while (!vars_.empty() && end_side_ != side_) {
             Bracket first{lo, std::numeric_limits<double>::infinity()};
@@ -101,7 +103,8 @@ public:
             append(first.hi, zb_.data());
             lo = first.hi;
         }
-        append(t1, end_.data());
+        side_ = end_side_;  // the observables at t1 were evaluated above: not again
+        push(t1, end_.data(), y_end_.data());
     }
 
 private:
@@ -114,7 +117,7 @@ private:
     char holds(std::size_t i, double t, const double* z) const {
         double v;
         if (vars_[i].observable >= 0) {
-            model_.observables(t, z, p_, y_.data());
+            model_.observables_prepared(t, z, p_, q_, y_.data());
             v = y_[static_cast<std::size_t>(vars_[i].observable)];
         } else {
             v = z[vars_[i].state];
@@ -129,7 +132,7 @@ private:
 
     // The observables at (t, z) into y_ and every watch's side into `sides`.
     void observe(double t, const double* z, std::vector<char>& sides) const {
-        model_.observables(t, z, p_, y_.data());
+        model_.observables_prepared(t, z, p_, q_, y_.data());
         for (std::size_t i = 0; i < vars_.size(); ++i)
             sides[i] = side_of(i, vars_[i].observable >= 0
                                       ? y_[static_cast<std::size_t>(vars_[i].observable)]
@@ -138,21 +141,26 @@ private:
 
     void append(double t, const double* z) {
         observe(t, z, side_);
+        push(t, z, y_.data());
+    }
+
+    void push(double t, const double* z, const double* y) {
         out_.times.push_back(t);
         out_.states.insert(out_.states.end(), z, z + n_);
-        out_.observables.insert(out_.observables.end(), y_.begin(), y_.end());
+        out_.observables.insert(out_.observables.end(), y, y + y_.size());
     }
 
     const Model& model_;
     const ReadoutOptions& opt_;
     const double* p_;
+    const double* q_;
     int n_;
     mutable std::vector<double> y_;
     ReadoutTrajectory& out_;
     std::vector<Var> vars_;
     std::vector<char> side_;      // per watch: holds at the last recorded point
     std::vector<char> end_side_;  // per watch: holds at the end of the step being scanned
-    std::vector<double> zb_, end_;
+    std::vector<double> zb_, end_, y_end_;
 };
 
 }  // namespace crsim::detail

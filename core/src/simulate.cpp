@@ -205,6 +205,19 @@ class Driver {
 public:
     Driver(const Model& model, const Problem& pr, const InterruptToken& interrupt)
         : model_(model), pr_(pr), n_(model.n_states()), opt_(pr.options), interrupt_(interrupt) {}
+    // Into the buffers of `reuse`: every field emptied, the vectors' capacity kept.
+    Driver(const Model& model, const Problem& pr, const InterruptToken& interrupt, Trajectory&& reuse)
+        : Driver(model, pr, interrupt) {
+        out_ = std::move(reuse);
+        for (auto* v : {&out_.times, &out_.states, &out_.observables, &out_.state_sensitivities,
+                        &out_.observable_sensitivities, &out_.readout.times, &out_.readout.states,
+                        &out_.readout.observables})
+            v->clear();
+        out_.sensitivity_names.clear();
+        out_.doses.clear();
+        out_.firings.clear();
+        out_.stats = SolverStats{};
+    }
 
     Trajectory run();
 
@@ -345,7 +358,7 @@ void Driver::record(double t, const double* z) {
     out_.states.insert(out_.states.end(), z, z + n_);
     ybuf_.resize(static_cast<std::size_t>(no));
     if (m_ == 0) {
-        model_.observables(t, z, p_.data(), ybuf_.data());
+        model_.observables_prepared(t, z, p_.data(), q_.data(), ybuf_.data());
     } else {
         dybuf_.resize(static_cast<std::size_t>(no * m_));
         model_.observables_sensitivity(t, z, z + n_, p_.data(), pidx_.data(), m_, ybuf_.data(),
@@ -588,7 +601,9 @@ Trajectory Driver::run() {
     setup_sensitivities();
     const double t_end = pr_.times.back();
     add_events(expand_doses(model_, pr_.doses, pr_.weight_kg, pr_.t_start, t_end));
-    policies_ = std::make_unique<detail::PolicyMonitor>(model_, pr_.policies, p_.data());
+    q_.resize(static_cast<std::size_t>(model_.n_prepared()));  // parameters do not change in a run
+    model_.prepare(p_.data(), q_.data());
+    policies_ = std::make_unique<detail::PolicyMonitor>(model_, pr_.policies, p_.data(), q_.data());
     for (std::size_t i = 0; i < pr_.policies.size(); ++i) {  // check each action's doses up front
         try {
             expand_doses(model_, pr_.policies[i].action, pr_.weight_kg, 0.0, t_end - pr_.t_start);
@@ -619,13 +634,11 @@ Trajectory Driver::run() {
                              "a finite initial value (check the parameters it is computed from)");
 
     policies_->set_state_size(static_cast<int>(N));
-    readouts_ = std::make_unique<detail::ReadoutRecorder>(model_, pr_.readouts, p_.data(),
+    readouts_ = std::make_unique<detail::ReadoutRecorder>(model_, pr_.readouts, p_.data(), q_.data(),
                                                           out_.readout);
     readouts_->set_state_size(static_cast<int>(N));
 
     sys_.p = p_.data();
-    q_.resize(static_cast<std::size_t>(model_.n_prepared()));
-    model_.prepare(p_.data(), q_.data());
     sys_.q = q_.data();
     sys_.n = n_;
     sys_.m = m_;
@@ -642,6 +655,12 @@ Trajectory Driver::run() {
     out_.observables.reserve(n_out * static_cast<std::size_t>(model_.n_observables()));
     out_.state_sensitivities.reserve(n_out * static_cast<std::size_t>(n_ * m_));
     out_.observable_sensitivities.reserve(n_out * static_cast<std::size_t>(model_.n_observables() * m_));
+    if (readouts_->enabled()) {  // about one point per step; a CRS course takes ~1.5 steps per output
+        const std::size_t r = std::max<std::size_t>(2 * n_out, 256);
+        out_.readout.times.reserve(r);
+        out_.readout.states.reserve(r * static_cast<std::size_t>(n_));
+        out_.readout.observables.reserve(r * static_cast<std::size_t>(model_.n_observables()));
+    }
 
     long attempts = 0;  // step attempts (accepted or rejected)
     bool handed_over = false;
@@ -681,6 +700,12 @@ Trajectory Driver::run() {
 
 Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt) {
     Driver driver(model, problem, interrupt);
+    return driver.run();
+}
+
+Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt,
+                    Trajectory&& reuse) {
+    Driver driver(model, problem, interrupt, std::move(reuse));
     return driver.run();
 }
 

@@ -7,8 +7,10 @@ is needed, typed by what it depends on (``P`` for parameters only, ``T`` for the
 The right-hand side is split in two stages: ``prepare<P>(p, q)`` computes every parameter-only
 quantity it needs (the parameter-only intermediates and every parameter-only subexpression of the
 rates) into a vector ``q``, once per parameter vector, and ``rhs_prepared<T, P>(t, x, p, q, dx)``
-the rest on every call; ``rhs`` runs both. The split moves whole expression nodes, so each value
-is computed by the same floating-point operations as before (no reassociation).
+the rest on every call; ``rhs`` runs both. ``observables_prepared<T, P>(t, x, p, q, y)`` takes
+the observables' parameter-only quantities from the same ``q`` (``prepare`` computes the slots of
+both), and ``observables`` runs both. The split moves whole expression nodes, so each value is
+computed by the same floating-point operations as before (no reassociation).
 Its metadata (``info()``), compile-time sizes and the Jacobian sparsity pattern come along.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Set
 from .errors import ModelSourceError
 from .ir import C, P, T, ModelIR, _walk, names_in
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 
 def struct_name(name: str) -> str:
@@ -269,19 +271,29 @@ class _Hoister(_Emitter):
         return super().expr(node)
 
 
-def _rhs_stages(ir: ModelIR):
-    """Lines of ``prepare`` and ``rhs_prepared`` and the number of prepared values."""
-    h = _Hoister(ir)
+def _prepared_body(ir: ModelIR, h: "_Hoister", roots: List[object], outputs: List[str]) -> List[str]:
+    """The lines of a prepared function computing ``outputs`` (C++ assignments whose right-hand
+    sides are ``roots``) with the parameter-only values of ``h``'s slots."""
+    h.used = set()
     body: List[str] = []
-    for sid in _needed(ir, [s.rate for s in ir.states], "rhs"):
+    for sid in _needed(ir, roots, "rhs"):
         inter = ir.intermediates[sid]
         if inter.klass == C:
             body.append(f"const double v_{sid} = {h.expr(inter.expr)};")
         elif inter.klass == T:
             body.append(f"const T v_{sid} = {h.typed(inter.expr, T)};")
-    for i, s in enumerate(ir.states):
-        body.append(f"dx[{i}] = {h.typed(s.rate, T) if s.rate is not None else '0.0'};")
-    rhs_lines = _refs(ir, h.used, "rhs") + body
+    for target, root in zip(outputs, roots):
+        body.append(f"{target} = {h.typed(root, T) if root is not None else '0.0'};")
+    return _refs(ir, h.used, "rhs") + body
+
+
+def _rhs_stages(ir: ModelIR):
+    """Lines of ``prepare``, ``rhs_prepared`` and ``observables_prepared``, and the number of
+    prepared values (the right-hand side's slots first, in the order it uses them)."""
+    h = _Hoister(ir)
+    rhs_lines = _prepared_body(ir, h, [s.rate for s in ir.states], [f"dx[{i}]" for i in range(len(ir.states))])
+    obs_lines = _prepared_body(ir, h, [_name_ref(o.id) for o in ir.observables],
+                               [f"y[{i}]" for i in range(len(ir.observables))])
 
     prep = _refs(ir, _used_names(ir, h.nodes), "rhs")
     for sid in _needed(ir, h.nodes, "rhs"):
@@ -292,7 +304,7 @@ def _rhs_stages(ir: ModelIR):
             prep.append(f"const P v_{sid} = {h.plain.typed(inter.expr, P)};")
     for text, k in h.slots.items():
         prep.append(f"q[{k}] = {text};")
-    return prep, rhs_lines, len(h.slots)
+    return prep, rhs_lines, obs_lines, len(h.slots)
 
 
 def _needed(ir: ModelIR, roots: List[object], context: str) -> List[str]:
@@ -403,7 +415,7 @@ def emit_header(ir: ModelIR, *, origin: str, source_text: str, namespace: str = 
         init_lines.append(f"x0[{i}] = x0_{s.id};")
 
     # rhs, in two stages
-    prep_lines, rhs_lines, n_prepared = _rhs_stages(ir)
+    prep_lines, rhs_lines, obs_prep_lines, n_prepared = _rhs_stages(ir)
 
     # observables
     obs_roots = [_name_ref(o.id) for o in ir.observables]
@@ -440,7 +452,7 @@ struct {name} {{
     static constexpr int n_parameters = {m};
     static constexpr int n_observables = {no};
     static constexpr bool kMixedScalars = true;  // rhs<T, P>: states and parameters typed apart
-    static constexpr int n_prepared = {n_prepared};  // parameter-only values of the rhs (prepare)
+    static constexpr int n_prepared = {n_prepared};  // parameter-only values of rhs and observables (prepare)
     static constexpr int jacobian_nnz = {len(pattern)};
     static constexpr int jacobian_rows[] = {{{rows}}};
     static constexpr int jacobian_cols[] = {{{cols}}};
@@ -453,7 +465,8 @@ struct {name} {{
 {_indent(init_lines, 8)}
     }}
 
-    // q[0..n_prepared): the right-hand side's parameter-only values, once per parameter vector.
+    // q[0..n_prepared): the parameter-only values of the right-hand side and the observables, once
+    // per parameter vector.
     template <class P>
     static void prepare(const P* p, P* q) {{
         using namespace gen::math;
@@ -473,6 +486,13 @@ struct {name} {{
         P q[n_prepared > 0 ? n_prepared : 1];
         prepare(p, q);
         rhs_prepared(t, x, p, q, dx);
+    }}
+
+    template <class T, class P>
+    static void observables_prepared(const T& t, const T* x, const P* p, const P* q, T* y) {{
+        using namespace gen::math;
+        (void)t; (void)x; (void)p; (void)q; (void)y;
+{_indent(obs_prep_lines, 8)}
     }}
 
     template <class T, class P>

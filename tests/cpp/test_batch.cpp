@@ -4,6 +4,8 @@
 
 #include "catch.hpp"
 #include "crsim/batch.hpp"
+#include "crsim/errors.hpp"
+#include "crsim/interrupt.hpp"
 #include "crsim/models/builtin.hpp"
 
 using namespace crsim;
@@ -44,4 +46,66 @@ TEST_CASE("batch runs match serial runs for any thread count; failures stay in t
         const auto single = simulate(m, problems[i]);
         CHECK(single.states == serial[i].trajectory.states);
     }
+}
+
+TEST_CASE("a reducing batch keeps each run's numbers, its errors in their slot, and reuses memory exactly",
+          "[batch]") {
+    const Model& m = *models::builtin_registry().get("pk2_mm");
+    std::vector<Problem> problems;
+    for (int i = 0; i < 17; ++i) {
+        Problem pr;
+        pr.parameters = m.default_parameters();
+        pr.parameters[4] *= 0.5 + 0.1 * i;  // Vmax
+        Dose d;
+        d.target = "central";
+        d.amount = 200.0 + 50.0 * i;
+        d.duration = 1.0;
+        pr.doses = {d};
+        for (int k = 0; k <= 5 + i; ++k) pr.times.push_back(24.0 * k);  // trajectories of different sizes
+        problems.push_back(pr);
+    }
+    problems[5].options.rtol = 2.0;      // bad input
+    problems[11].options.max_steps = 3;  // solver failure
+    // the reduction: the last concentration, the number of output rows, the sum of every state
+    const BatchReducer reduce = [&](const Problem&, const Trajectory& tr) {
+        double sum = 0.0;
+        for (double v : tr.states) sum += v;
+        return std::vector<double>{tr.observables[tr.observables.size() - 1],
+                                   static_cast<double>(tr.times.size()), sum};
+    };
+    for (int threads : {1, 2, 5}) {
+        const auto rows = simulate_batch(m, problems, threads, reduce);
+        REQUIRE(rows.size() == problems.size());
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            if (i == 5) {
+                CHECK(rows[i].status == BatchOutcome::Status::InputError);
+                CHECK(rows[i].message.find("options.rtol") != std::string::npos);
+                CHECK(rows[i].values.empty());
+                continue;
+            }
+            if (i == 11) {
+                CHECK(rows[i].status == BatchOutcome::Status::SolverError);
+                continue;
+            }
+            REQUIRE(rows[i].ok());
+            CHECK(rows[i].values == reduce(problems[i], simulate(m, problems[i])));
+        }
+    }
+    // a run into a reused buffer (a longer trajectory before it) equals a fresh run
+    Trajectory buffer = simulate(m, problems[16]);
+    const Trajectory fresh = simulate(m, problems[0]);
+    const Trajectory reused = simulate(m, problems[0], InterruptToken(), std::move(buffer));
+    CHECK(reused.times == fresh.times);
+    CHECK(reused.states == fresh.states);
+    CHECK(reused.observables == fresh.observables);
+    CHECK(reused.doses.size() == fresh.doses.size());
+    CHECK(reused.stats.steps == fresh.stats.steps);
+    // a reducer that throws fails its run only
+    const BatchReducer picky = [](const Problem& pr, const Trajectory&) {
+        if (pr.times.size() == 10) throw InputError("reduce", "a run of 10 rows", "any other");
+        return std::vector<double>{1.0};
+    };
+    const auto rows = simulate_batch(m, problems, 2, picky);
+    CHECK(rows[4].status == BatchOutcome::Status::InputError);  // 5 + 4 + 1 = 10 rows
+    CHECK(rows[3].ok());
 }

@@ -1,7 +1,7 @@
-// The "prepare" stage of generated models (Model::prepare, rhs_prepared, jacobian_prepared): the
-// right-hand side's parameter-only quantities computed once per parameter vector must give exactly
-// (bit for bit) what the plain right-hand side and Jacobian give, for any state, time and parameter
-// vector, and a simulation using it must equal one that does not.
+// The "prepare" stage of generated models (Model::prepare, rhs_prepared, jacobian_prepared,
+// observables_prepared): the parameter-only quantities computed once per parameter vector must give
+// exactly (bit for bit) what the plain right-hand side, Jacobian and observables give, for any state,
+// time and parameter vector, and a simulation using them must equal one that does not.
 #include <cmath>
 #include <random>
 #include <string>
@@ -98,6 +98,13 @@ TEST_CASE("Prepared right-hand sides and Jacobians of the built-in models equal 
                 CHECK(dq[static_cast<std::size_t>(i)] == d[static_cast<std::size_t>(i)]);
             }
             for (std::size_t k = 0; k < J.size(); ++k) CHECK(Jq[k] == J[k]);
+            std::vector<double> y(static_cast<std::size_t>(m.n_observables())), yq(y);
+            m.observables(t, x.data(), p.data(), y.data());
+            m.observables_prepared(t, x.data(), p.data(), q.data(), yq.data());
+            for (std::size_t k = 0; k < y.size(); ++k) {
+                INFO("observable " << m.info().observables[k].name << ", trial " << trial);
+                CHECK(((yq[k] == y[k]) || (std::isnan(yq[k]) && std::isnan(y[k]))));
+            }
         }
     }
 }
@@ -117,6 +124,8 @@ TEST_CASE("A CRS course with the prepare stage equals the same course without it
     car.per_kg = true;
     pr.doses = {car, crs_test::tocilizumab(72.0, pr.weight_kg)};
     for (double t = 0.0; t <= 14 * 24.0; t += 6.0) pr.times.push_back(t);
+    pr.readouts.record = true;  // the readout trajectory evaluates observables at every step and crossing
+    pr.readouts.watch = models::crs_readout_watch();
     for (Method method : {Method::Dopri5, Method::Rosenbrock4, Method::Auto}) {
         INFO("method " << to_string(method));
         pr.options.method = method;
@@ -125,5 +134,9 @@ TEST_CASE("A CRS course with the prepare stage equals the same course without it
         CHECK(a.stats.rhs_evaluations == b.stats.rhs_evaluations);
         REQUIRE(a.states.size() == b.states.size());
         for (std::size_t k = 0; k < a.states.size(); ++k) CHECK(a.states[k] == b.states[k]);
+        CHECK(a.observables == b.observables);
+        CHECK(a.readout.times == b.readout.times);
+        CHECK(a.readout.observables == b.readout.observables);
+        CHECK(a.readout.times.size() > a.times.size());
     }
 }

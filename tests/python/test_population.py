@@ -4,6 +4,7 @@ population shows the CAR-T dose-response, and bad input is named."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import crsim
@@ -147,3 +148,46 @@ def test_failed_patients_keep_their_message_and_the_others_their_readouts():
     # the survivors are exactly the runs with the full budget
     full = crsim.population(TOCI, 40, {"Km": 2.0, "Vmax": 1.0}, seed=1)
     assert tab.loc[~failed, "C.auc"].to_numpy() == pytest.approx(full.loc[~failed, "C.auc"].to_numpy(), rel=1e-12)
+
+
+def test_readouts_computed_in_the_engine_equal_those_of_each_patients_result(monkeypatch):
+    # When every readout asked for is one the engine computes itself (ModelExtension.native_readouts,
+    # dose counts, policy_firings), a population's runs are reduced to their readouts in the C++
+    # threads and no trajectory reaches Python; the table must be the one the Results give, bit for
+    # bit: every CRS readout, tumor at day 28, dose counts and firings of a triggered strategy, a
+    # patient refused for a parameter outside its bounds
+    from crsim.extensions.crs.readouts import NATIVE_READOUTS
+    from crsim.run import batches
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    sc = sc.replace(policies=["astct_escalation"])
+    wanted = list(NATIVE_READOUTS) + ["tocilizumab_doses", "dexamethasone_doses", "policy_firings"]
+    assert batches.native_spec("crs", wanted) is not None
+    var = {"rho": 0.9, "tumor_burden": 1.0}
+    fast = crsim.population(sc, 14, var, seed=2, readouts=wanted)
+    monkeypatch.setattr(batches, "native_spec", lambda model, wanted: None)
+    slow = crsim.population(sc, 14, var, seed=2, readouts=wanted)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.attrs["units"] == slow.attrs["units"]
+    refused = fast.rho > 0.1
+    assert 0 < refused.sum() < len(fast) and fast.max_grade[refused].isna().all()
+    assert fast.tocilizumab_doses.max() >= 1 and fast.policy_firings.max() >= 1
+    # a readout the engine does not compute (a Python summary) keeps the Result path
+    assert batches.native_spec("crs", ["max_grade", "il6.max"]) is None
+    assert batches.native_spec("pk2_mm", ["C.max"]) is None
+
+
+def test_readouts_only_batch_checks_its_spec():
+    from crsim import _core
+    sc = crsim.Scenario.from_file(data_dir() / "scenarios" / "default.yaml")
+    from crsim.scenario.resolve import resolve_scenario
+    core = resolve_scenario(sc).core
+    for spec, field in (([("crs", "no_such")], r"spec\[0\]\[1\]"), ([("value_at", "nothing", 1.0)], r"spec\[0\]\[1\]"),
+                        ([("dose_count", ["il6"])], None), ([("bogus",)], r"spec\[0\]")):
+        if field is None:   # il6 is a state: a valid (empty) count
+            values, status, _ = _core.simulate_batch_readouts("crs", [core], 1, spec)
+            assert status == ["ok"] and values[0, 0] == 0.0
+            continue
+        with pytest.raises(crsim.InputError, match=field):
+            _core.simulate_batch_readouts("crs", [core], 1, spec)
+    with pytest.raises(crsim.InputError, match="only for the crs model"):
+        _core.simulate_batch_readouts("pk2_mm", [], 1, [("crs", "max_grade")])

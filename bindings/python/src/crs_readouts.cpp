@@ -9,8 +9,44 @@
 #include "crsim/errors.hpp"
 #include "crsim/models/builtin.hpp"
 #include "crsim/models/crs_grade.hpp"
+#include "crs_numbers.hpp"
 
 namespace py = pybind11;
+
+namespace crsim_py {
+
+std::vector<std::pair<const char*, double>> crs_readout_numbers(const crsim::models::CrsReadouts& r) {
+    return {{"cart_cmax", r.cart_cmax},
+            {"cart_tmax_h", r.cart_tmax_h},
+            {"cart_auc28", r.cart_auc28},
+            {"cart_last", r.cart_last},
+            {"il6_peak", r.il6_peak},
+            {"ifng_peak", r.ifng_peak},
+            {"crp_peak", r.crp_peak},
+            {"ferritin_peak", r.ferritin_peak},
+            {"mcp1_peak_36h", r.mcp1_peak_36h},
+            {"temp_max", r.temp_max},
+            {"temp_max_36h", r.temp_max_36h},
+            {"map_min", r.map_min},
+            {"fio2_max", r.fio2_max},
+            {"onset_h", r.onset_h},
+            {"duration_h", r.duration_h},
+            {"max_grade", r.max_grade},
+            {"hours_grade_ge2", r.hours_grade_ge2},
+            {"hours_grade_ge3", r.hours_grade_ge3},
+            {"episodes", r.episodes},
+            {"b_cell_aplasia_h", r.b_cell_aplasia_h},
+            {"iec_hs", r.iec_hs ? 1.0 : 0.0},
+            {"iec_hs_onset_h", r.iec_hs_onset_h},
+            {"iec_hs_duration_h", r.iec_hs_duration_h},
+            {"iec_hs_grade_max", r.iec_hs_grade_max},
+            {"carhlh", r.carhlh ? 1.0 : 0.0},
+            {"carhlh_organ_toxicities", r.carhlh_organ_toxicities},
+            {"hlh2004_max", r.hlh2004_max},
+            {"hscore_partial_max", r.hscore_partial_max}};
+}
+
+}  // namespace crsim_py
 
 namespace {
 
@@ -68,34 +104,7 @@ py::dict readouts(const std::string& model_name, const Array& times, const Array
         r = crsim::models::crs_readouts(*model, tr);
     }
     py::dict out;
-    out["cart_cmax"] = r.cart_cmax;
-    out["cart_tmax_h"] = r.cart_tmax_h;
-    out["cart_auc28"] = r.cart_auc28;
-    out["cart_last"] = r.cart_last;
-    out["il6_peak"] = r.il6_peak;
-    out["ifng_peak"] = r.ifng_peak;
-    out["crp_peak"] = r.crp_peak;
-    out["ferritin_peak"] = r.ferritin_peak;
-    out["mcp1_peak_36h"] = r.mcp1_peak_36h;
-    out["temp_max"] = r.temp_max;
-    out["temp_max_36h"] = r.temp_max_36h;
-    out["map_min"] = r.map_min;
-    out["fio2_max"] = r.fio2_max;
-    out["onset_h"] = r.onset_h;
-    out["duration_h"] = r.duration_h;
-    out["max_grade"] = r.max_grade;
-    out["hours_grade_ge2"] = r.hours_grade_ge2;
-    out["hours_grade_ge3"] = r.hours_grade_ge3;
-    out["episodes"] = r.episodes;
-    out["b_cell_aplasia_h"] = r.b_cell_aplasia_h;
-    out["iec_hs"] = r.iec_hs;
-    out["iec_hs_onset_h"] = r.iec_hs_onset_h;
-    out["iec_hs_duration_h"] = r.iec_hs_duration_h;
-    out["iec_hs_grade_max"] = r.iec_hs_grade_max;
-    out["carhlh"] = r.carhlh;
-    out["carhlh_organ_toxicities"] = r.carhlh_organ_toxicities;
-    out["hlh2004_max"] = r.hlh2004_max;
-    out["hscore_partial_max"] = r.hscore_partial_max;
+    for (const auto& [name, value] : crsim_py::crs_readout_numbers(r)) out[name] = value;
     out["grade"] = py::array_t<int>(static_cast<py::ssize_t>(r.grade.size()), r.grade.data());
     out["iec_hs_grade"] =
         py::array_t<int>(static_cast<py::ssize_t>(r.iec_hs_grade.size()), r.iec_hs_grade.data());

@@ -3,6 +3,7 @@
 // Results are in input order and identical whatever the number of threads.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,20 @@ struct BatchOutcome {
 // progress and starts no more: the batch then throws crsim::Interrupted (interrupt.hpp).
 std::vector<BatchOutcome> simulate_batch(const Model& model, const std::vector<Problem>& problems,
                                          int threads = 0);
+
+// A batch that keeps only numbers per run (a population's readouts): `reduce` is called in the
+// worker thread right after each run, and the run's trajectory is dropped there, so memory does
+// not grow with the trajectories' size and the reduction runs on all threads. An exception from
+// `reduce` becomes that run's error, like a solver error. `reduce` must be safe to call
+// concurrently (it gets its own problem and trajectory).
+struct BatchRow {
+    BatchOutcome::Status status = BatchOutcome::Status::Ok;
+    std::string message;        // empty when Ok
+    std::vector<double> values;  // reduce's numbers (empty when the run failed)
+    bool ok() const noexcept { return status == BatchOutcome::Status::Ok; }
+};
+using BatchReducer = std::function<std::vector<double>(const Problem&, const Trajectory&)>;
+std::vector<BatchRow> simulate_batch(const Model& model, const std::vector<Problem>& problems,
+                                     int threads, const BatchReducer& reduce);
 
 }  // namespace crsim

@@ -120,6 +120,13 @@ public:
         (void)q;
         jacobian(t, x, p, J, dfdt);
     }
+    // The observables from the same prepared values (generated models hoist the observables'
+    // parameter-only quantities into q too): exactly what observables gives.
+    virtual void observables_prepared(double t, const double* x, const double* p, const double* q,
+                                      double* y) const {
+        (void)q;
+        observables(t, x, p, y);
+    }
     // The entries (row i, column j) of J = df/dx that can be nonzero for some t, x and parameters
     // (the structural sparsity pattern, from the model source for generated models), in row-major
     // order; every entry for a model that declares none. The Rosenbrock stepper permutes and

@@ -53,6 +53,16 @@ template <class D, class = void>
 struct has_prepare : std::false_type {};
 template <class D>
 struct has_prepare<D, std::void_t<decltype(D::n_prepared)>> : std::integral_constant<bool, mixed_scalars<D>::value> {};
+// ... and D::observables_prepared(t, x, p, q, y) (generated models since generator version 5): the
+// observables from the same prepared vector.
+template <class D, class = void>
+struct has_observables_prepared : std::false_type {};
+template <class D>
+struct has_observables_prepared<
+    D, std::void_t<decltype(D::template observables_prepared<double, double>(
+           0.0, static_cast<const double*>(nullptr), static_cast<const double*>(nullptr),
+           static_cast<const double*>(nullptr), static_cast<double*>(nullptr)))>>
+    : has_prepare<D> {};
 
 // Column colouring of a Jacobian sparsity pattern (Curtis, Powell & Reid 1974): columns that share no
 // row get the same colour, so one forward-mode direction per colour (the sum of their unit vectors)
@@ -259,6 +269,12 @@ public:
 
     void observables(double t, const double* x, const double* p, double* y) const override {
         D::observables(t, x, p, y);
+        if (derived_.eval) derived_.eval(t, y, y + own_observables_);
+    }
+    void observables_prepared(double t, const double* x, const double* p, const double* q,
+                              double* y) const override {
+        if constexpr (detail::has_observables_prepared<D>::value) D::observables_prepared(t, x, p, q, y);
+        else { (void)q; D::observables(t, x, p, y); }
         if (derived_.eval) derived_.eval(t, y, y + own_observables_);
     }
 

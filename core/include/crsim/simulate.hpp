@@ -122,5 +122,9 @@ struct Trajectory {
 // request_interrupt() after the run started, or after `interrupt` was made).
 Trajectory simulate(const Model& model, const Problem& problem);
 Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt);
+// The same run into the buffers of `reuse` (emptied, their capacity kept), for loops over many
+// runs that would otherwise allocate (and fault in) fresh memory for every trajectory.
+Trajectory simulate(const Model& model, const Problem& problem, const InterruptToken& interrupt,
+                    Trajectory&& reuse);
 
 }  // namespace crsim

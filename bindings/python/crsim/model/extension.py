@@ -82,6 +82,12 @@ class ModelExtension:
         extra_readouts: function(result) -> (values, units): readouts a scan reports beyond
             ``Result.readouts`` (besides the dose counts and ``policy_firings``), or None.
         scan_readouts: the readouts a scan tabulates when none are asked for (empty: all).
+        native_readouts: readout -> (spec, unit) for readouts the engine computes itself in a
+            readouts-only batch (``_core.simulate_batch_readouts``: ``("crs", name)`` or
+            ``("value_at", variable, time_h)``); they must equal what ``readouts`` and
+            ``extra_readouts`` give for a run. When every readout a population, scan or GSA asks
+            for is native (the dose counts and ``policy_firings`` always are), its runs are reduced
+            to those numbers in the engine's threads and no trajectory reaches Python.
         plot_variables: the variables of the default figure when the model has no ``plot_panels``
             (empty: all observables), one panel each.
         plot_panels: the model's clinical figure (:class:`PlotPanel` each), drawn by
@@ -113,6 +119,7 @@ class ModelExtension:
     readout_watch: Sequence[Tuple[str, str, float]] = ()
     extra_readouts: Optional[Callable[[Any], Readouts]] = None
     scan_readouts: Sequence[str] = ()
+    native_readouts: Mapping[str, Tuple[Tuple[Any, ...], str]] = field(default_factory=dict)
     plot_variables: Sequence[str] = ()
     plot_panels: Sequence[PlotPanel] = ()
     plot_labels: Mapping[str, str] = field(default_factory=dict)

@@ -31,11 +31,12 @@ from crsim.base.errors import InputError, input_error
 from crsim.run.simulate import to_result
 from crsim.scenario.resolve import resolve_scenario
 from crsim.scenario.scenario import Scenario
+from crsim.model.extension import extension
 from crsim.results.readouts import extra_readouts
 from crsim.base.problems import suggest
 
 __all__ = ["ChunkOut", "RowJob", "ScenarioJob", "run_chunks", "connect", "CLIENT_ALLOWED",
-           "readout_row"]
+           "readout_row", "native_spec"]
 
 CLIENT_ALLOWED = ("a dask.distributed Client, a scheduler address such as 'tcp://10.0.0.5:8786' "
                   "(or host:port), or 'local:N' (a LocalCluster of N worker processes on this machine)")
@@ -72,6 +73,22 @@ def readout_row(res: Any, wanted: Optional[Sequence[str]]) -> Tuple[Dict[str, fl
     return {n: values[n] for n in names}, {n: units.get(n, "") for n in names}
 
 
+def native_spec(model: str, wanted: Optional[Sequence[str]]) -> Optional[Tuple[List[Any], Dict[str, str]]]:
+    """The engine's readout specs and units for ``wanted`` when the engine can compute every one of
+    them itself (``ModelExtension.native_readouts``, the dose counts of ``drug_states``,
+    ``policy_firings``), else None (the runs then come back to Python as Results)."""
+    if wanted is None:
+        return None
+    ext = extension(model)
+    table: Dict[str, Tuple[Any, str]] = dict(ext.native_readouts)
+    for drug, states in ext.drug_states.items():
+        table[f"{drug}_doses"] = (("dose_count", list(states)), "")
+    table["policy_firings"] = (("policy_firings",), "")
+    if not wanted or any(name not in table for name in wanted):
+        return None
+    return [table[name][0] for name in wanted], {name: table[name][1] for name in wanted}
+
+
 def _ensure_model(model: str, library: Optional[str]) -> None:
     """On a Dask worker: a user model is loaded from the library the client compiled (a file
     system shared with the client); built-in models are always there."""
@@ -95,6 +112,21 @@ class _Job:
     library: Optional[str]
     wanted: Optional[List[str]]
     threads: int
+    native: Optional[Tuple[List[Any], Dict[str, str]]] = None  # native_spec of the readouts wanted
+
+    def _run(self, problems: List[Dict[str, Any]]) -> Any:
+        """The engine's output for ``problems``: one dict per run (status, message, trajectory), or
+        with native readouts a ``(values, errors)`` pair (the rows' readouts, "" or the message)."""
+        if self.native is None:
+            return _core.simulate_batch(self.model, problems, self.threads) if problems else []
+        if not problems:
+            return np.empty((0, len(self.native[0]))), []
+        values, status, messages = _core.simulate_batch_readouts(self.model, problems, self.threads,
+                                                                 self.native[0])
+        return values, [m if s == "ok" else f"{s}: {m}" for s, m in zip(status, messages)]
+
+    def _native_rows(self, values: np.ndarray, errors: List[str]) -> ChunkOut:
+        return ChunkOut(pd.DataFrame(values, columns=self.wanted), list(errors), dict(self.native[1]))
 
     def failed(self, rows: int, message: str) -> ChunkOut:
         return ChunkOut(pd.DataFrame(index=range(rows), columns=self.wanted)
@@ -146,6 +178,7 @@ class RowJob(_Job):
         self.wanted = list(wanted) if wanted is not None else None
         self.threads = int(threads)
         self.library = library
+        self.native = native_spec(self.model, self.wanted)
         self._prep = None
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -170,12 +203,22 @@ class RowJob(_Job):
         ok = [i for i in range(len(values)) if not outside[i].any()]
         problems = [dict(base, parameters={**base["parameters"],
                                            **dict(zip(self.names, map(float, values[i])))}) for i in ok]
-        outs = iter(_core.simulate_batch(self.model, problems, self.threads) if problems else ())
-        return [next(outs) if not outside[i].any() else
-                {"status": "InputError", "message": self._refused(values[i], outside[i])}
+        refused = {i: self._refused(values[i], outside[i]) for i in range(len(values)) if outside[i].any()}
+        if self.native is not None:
+            run_values, run_errors = self._run(problems)
+            table = np.full((len(values), len(self.native[0])), np.nan)
+            table[ok] = run_values
+            errors = [f"InputError: {refused[i]}" if i in refused else "" for i in range(len(values))]
+            for i, e in zip(ok, run_errors):
+                errors[i] = e
+            return table, errors
+        outs = iter(self._run(problems))
+        return [next(outs) if i not in refused else {"status": "InputError", "message": refused[i]}
                 for i in range(len(values))]
 
-    def readouts(self, values: np.ndarray, outs: List[Dict[str, Any]]) -> ChunkOut:
+    def readouts(self, values: np.ndarray, outs: Any) -> ChunkOut:
+        if self.native is not None:
+            return self._native_rows(*outs)
         return self._rows(outs, [self.prep] * len(outs))
 
 
@@ -189,13 +232,16 @@ class ScenarioJob(_Job):
         self.threads = int(threads)
         self.library = library
         self.keep_results = keep_results
+        self.native = None if keep_results else native_spec(model, self.wanted)
 
-    def simulate(self, scenarios: Sequence[Scenario]) -> Tuple[List[Any], List[Dict[str, Any]]]:
+    def simulate(self, scenarios: Sequence[Scenario]) -> Tuple[List[Any], Any]:
         preps = [resolve_scenario(sc) for sc in scenarios]
-        return preps, _core.simulate_batch(self.model, [p.core for p in preps], self.threads)
+        return preps, self._run([p.core for p in preps])
 
-    def readouts(self, scenarios: Sequence[Scenario], sim: Tuple[List[Any], List[Dict[str, Any]]]) -> ChunkOut:
+    def readouts(self, scenarios: Sequence[Scenario], sim: Tuple[List[Any], Any]) -> ChunkOut:
         preps, outs = sim
+        if self.native is not None:
+            return self._native_rows(*outs)
         return self._rows(outs, preps, self.keep_results, scenarios)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 from crsim import _core
 from crsim.model.extension import ModelExtension
 from crsim.viz.explore import current_values
-from .readouts import (PLOT_LABELS, PLOT_PANELS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary,
+from .readouts import (NATIVE_READOUTS, PLOT_LABELS, PLOT_PANELS, PLOT_VARIABLES, SCAN_READOUTS, clinical_summary,
                        crs_grade, crs_readouts, extra_readouts, hlh_criteria, iec_hs_grade,
                        population_summary)
 from .strategies import standard
@@ -92,6 +92,7 @@ EXTENSION = ModelExtension(
     readout_watch=tuple(_core.crs_readout_watch()),
     extra_readouts=extra_readouts,
     scan_readouts=SCAN_READOUTS,
+    native_readouts=NATIVE_READOUTS,
     plot_variables=PLOT_VARIABLES,
     plot_panels=PLOT_PANELS,
     plot_labels=PLOT_LABELS,

@@ -15,7 +15,7 @@ from crsim.base.errors import input_error
 from crsim.model.extension import PlotPanel, grader_thresholds
 from crsim.results.readouts import dose_counts, value_at
 
-__all__ = ["crs_grade", "iec_hs_grade", "hlh_criteria", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
+__all__ = ["NATIVE_READOUTS", "crs_grade", "iec_hs_grade", "hlh_criteria", "crs_readouts", "clinical_summary", "extra_readouts", "population_summary",
            "READOUTS", "EXTRA_READOUTS", "SCAN_READOUTS", "PLOT_VARIABLES",
            "PLOT_PANELS", "PLOT_LABELS"]
 
@@ -196,6 +196,16 @@ EXTRA_READOUTS: Dict[str, Tuple[str, str]] = {
     "tumor_day28": ("cells", "CD19+ tumor cells at day 28 (672 h; linear interpolation on the "
                              "output grid; NaN if the run is shorter)"),
     "tumor_fraction_day28": ("1", "tumor at day 28 relative to the burden at infusion"),
+}
+
+#: The readouts the engine computes in a readouts-only batch (ModelExtension.native_readouts): the
+#: clinical readouts (crsim::models::crs_readouts) and the tumor burden at day 28 (as
+#: :func:`extra_readouts`, linear on the output grid).
+NATIVE_READOUTS: Dict[str, Tuple[Tuple[Any, ...], str]] = {
+    **{k: (("crs", k), READOUTS[k][0]) for k in READOUTS},
+    "tumor_day28": (("value_at", "tumor_cells", 28 * 24.0), EXTRA_READOUTS["tumor_day28"][0]),
+    "tumor_fraction_day28": (("value_at", "tumor_fraction", 28 * 24.0),
+                             EXTRA_READOUTS["tumor_fraction_day28"][0]),
 }
 
 #: Readouts of a scan of the CRS model when none are asked for.
