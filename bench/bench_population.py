@@ -6,7 +6,9 @@ Problems: tocilizumab (pk2_mm, 8 mg/kg, 28 days, Frey 2010 IIV of CL and Vmax) a
 ``.venv/bin/python bench/bench_population.py [--n-pk N] [--n-crs N]``. Never fails on speed.
 
 ``--scaling N``: the CRS population of N patients on 1 and on 2 threads, back to back (wall and CPU
-time). ``--memory N1,N2,...``: each CRS population in a fresh process, its wall and CPU time and
+time). ``--paths N``: the CRS population of N patients with its readouts computed in the engine's
+threads (the default when every readout is native) and through a Result per patient, alternating, two
+rounds. ``--memory N1,N2,...``: each CRS population in a fresh process, its wall and CPU time and
 peak resident memory (ru_maxrss), to show that memory stays flat in the number of patients.
 The machine's load (1-minute average) is printed before and after.
 """
@@ -60,6 +62,23 @@ def scaling(n):
     print(f"({load()})")
 
 
+def paths(n):
+    """Readouts in the engine (native) against readouts from a Result per patient, same patients."""
+    from crsim.run import batches
+    native = batches.native_spec
+    crs_population(20)
+    print(f"CRS population of {n}, default scenario, readouts in the engine vs from Results ({load()})")
+    print("| readouts | wall s | CPU s | CPU ms / patient |")
+    print("|---|---|---|---|")
+    for _ in range(2):
+        for label, spec in (("in the engine's threads", native), ("from a Result per patient", lambda m, w: None)):
+            batches.native_spec = spec
+            w, c = crs_population(n)
+            print(f"| {label} | {w:.2f} | {c:.2f} | {1e3 * c / n:.3f} |", flush=True)
+    batches.native_spec = native
+    print(f"({load()})")
+
+
 def memory(sizes):
     print(f"CRS populations in fresh processes ({load()})")
     print("| patients | wall s | CPU s | ms / patient (wall) | peak RSS MB |")
@@ -79,6 +98,7 @@ def main():
     ap.add_argument("--n-crs", type=int, default=1_000)
     ap.add_argument("--scaling", type=int, default=0, metavar="N")
     ap.add_argument("--memory", default="", metavar="N1,N2,...")
+    ap.add_argument("--paths", type=int, default=0, metavar="N")
     ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -86,7 +106,9 @@ def main():
         print(json.dumps({"wall": w, "cpu": c,
                           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
-    if args.scaling or args.memory:
+    if args.scaling or args.memory or args.paths:
+        if args.paths:
+            paths(args.paths)
         if args.scaling:
             scaling(args.scaling)
         if args.memory:
