@@ -13,7 +13,13 @@ What is computed (docs/calibration.md explains each):
   effect of tocilizumab and dexamethasone on expansion (Stein's Ftoci and Fster);
 - CRS in virtual populations of the two product sets (incidence, grade >= 3, onset, duration,
   late onsets) against the products' labels;
-- tocilizumab PK at the adult label dose against the Frey et al. 2010 population model and the label.
+- tocilizumab PK at the adult label dose against the Frey et al. 2010 population model and the label;
+- per product (a separate table): the cellular kinetics of each CD19 CAR-T product set's typical
+  patient against its label in forms that need no unit conversion (Tmax, AUC0-28d/Cmax, Cmax ratios
+  within one assay), and the CRS of each product set's population, reported as a prediction next to
+  the published figures (nothing in the product sets was tuned to them).
+
+    .venv/bin/python scripts/calibrate.py --products --n 300 --write   # only the product table
 
 The populations vary what notebook 04 varies (a modelling choice: no published variability is the
 population default yet); every tolerance is a design choice stated next to its target. Targets are
@@ -35,11 +41,13 @@ import crsim
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "calibration.md"
 BEGIN, END = "<!-- calibration table: begin -->", "<!-- calibration table: end -->"
+P_BEGIN, P_END = "<!-- product table: begin -->", "<!-- product table: end -->"
 
 #: notebook 04's between-patient variability (SD of the log-normal random effect), a modelling
 #: choice: no published variability for these mechanistic parameters was read
 VARIABILITY = {"rho": 0.3, "tumor_burden": 1.0, "p_il6_myeloid": 0.4}
 TISA, AXI = "crs_tisagenlecleucel_ball", "crs_axicabtagene_lbcl"
+TISA_LBCL, LISO = "crs_tisagenlecleucel_lbcl", "crs_lisocabtagene_lbcl"
 KYMRIAH = "Kymriah (tisagenlecleucel) US prescribing information, ELIANA (n = 68)"
 YESCARTA = "Yescarta (axicabtagene ciloleucel) US prescribing information, ZUMA-1 (n = 108)"
 STEIN = "Stein AM et al. 2019, CPT Pharmacometrics Syst Pharmacol 8:285, Table 1 (typical value; range: e^(+-omega))"
@@ -174,6 +182,136 @@ def compute(n: int) -> Dict[str, float]:
     return values
 
 
+# --- per product: cellular kinetics against the labels, CRS as predictions ---------------------------
+
+KYMRIAH_CK = ("Kymriah (tisagenlecleucel) EU summary of product characteristics, section 5.2, Table 7 "
+              "(ELIANA/ENSIGN, qPCR; read via rxreasoner.com)")
+BREYANZI_CK = ("Breyanzi (lisocabtagene maraleucel) EU summary of product characteristics (2022), "
+               "section 5.2 (TRANSCEND, qPCR; read via rxreasoner.com)")
+AWASTHI = "Awasthi R et al. 2020, Blood Adv 4:560 (JULIET, n = 111; abstract read)"
+#: AUC0-28d/Cmax tolerance: from the responders' to the non-responders' ratio, widened by 25 % on
+#: each side (a design choice: the labels give no spread of the ratio, and the ratio of geometric
+#: means or medians is not the ratio of a typical patient)
+AUC_WIDEN = 0.25
+#: Tmax tolerance where the label gives a median only: Stein 2019's between-patient spread of the
+#: tisagenlecleucel Tmax (omega^2 0.38), borrowed for another 4-1BB product (a design choice)
+TMAX_OMEGA2 = 0.38
+
+
+def _span(a: float, b: float) -> tuple:
+    return min(a, b) * (1 - AUC_WIDEN), max(a, b) * (1 + AUC_WIDEN)
+
+
+PRODUCT_TARGETS: List[Target] = [
+    Target("tisa_ball_auc_cmax", "tisa-cel B-ALL: AUC0-28d / Cmax of blood CAR-T (typical patient)",
+           "9.17 d (responders: 300,000 / 32,700 copies/ug); 10.8 d (non-responders: 210,000 / 19,500)",
+           *_span(300000 / 32700, 210000 / 19500), "d",
+           KYMRIAH_CK + "; geometric means; tolerance: that span +-25 % (design choice)"),
+    Target("tisa_lbcl_cmax_ratio", "tisa-cel: blood CAR-T Cmax in LBCL / in B-ALL (typical patients)",
+           "below 1: expansion lower in DLBCL than in B-ALL (same qPCR assay)", 0.0, 1.0, "1",
+           AWASTHI + "; the DLBCL Cmax table of the label was not read, so only the direction is a target"),
+    Target("liso_tmax_d", "liso-cel LBCL: Tmax of blood CAR-T (typical patient)", "11 d (median)",
+           *_stein(11.0, TMAX_OMEGA2), "d",
+           BREYANZI_CK + "; tolerance: x/ e^omega with Stein 2019's tisa-cel omega^2 0.38 (design choice)"),
+    Target("liso_auc_cmax", "liso-cel LBCL: AUC0-28d / Cmax of blood CAR-T (typical patient)",
+           "7.63 d (responders: 257,769 / 33,766 copies/ug); 9.81 d (non-responders: 116,237 / 11,846)",
+           *_span(257769.0 / 33766.0, 116237.3 / 11846.0), "d",
+           BREYANZI_CK + "; medians; tolerance: that span +-25 % (design choice)"),
+]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    key: str          # the metric computed below
+    what: str         # in words
+    published: str    # the published value, as published (never a target: the sets are not tuned to it)
+    source: str
+
+
+JULIET = "Schuster SJ et al. 2019, N Engl J Med 380:45 (JULIET, n = 111)"
+TRANSCEND = "Abramson JS et al. 2020, Lancet 396:839 (TRANSCEND NHL 001, n = 269)"
+PREDICTIONS: List[Prediction] = [
+    Prediction("tisa_lbcl_tmax_d", "tisa-cel LBCL: Tmax of blood CAR-T (typical patient)",
+               "not read (the label's DLBCL table)", KYMRIAH_CK),
+    Prediction("tisa_lbcl_auc_cmax", "tisa-cel LBCL: AUC0-28d / Cmax (typical patient)",
+               "not read (the label's DLBCL table)", KYMRIAH_CK),
+    Prediction("tisa_lbcl_any", "tisa-cel LBCL: any-grade CRS", "58 %",
+               JULIET + " (read in a secondary report)"),
+    Prediction("tisa_lbcl_ge3", "tisa-cel LBCL: grade >= 3 CRS",
+               "22 % (Penn scale; the model grades ASTCT)", JULIET + " (recalled, unverified)"),
+    Prediction("tisa_lbcl_onset_d", "tisa-cel LBCL: median CRS onset", "3 d", JULIET + " (recalled, unverified)"),
+    Prediction("tisa_lbcl_duration_d", "tisa-cel LBCL: median CRS duration", "7 d",
+               JULIET + " (recalled, unverified)"),
+    Prediction("liso_any", "liso-cel LBCL: any-grade CRS", "42 %", TRANSCEND + " (read in a secondary report)"),
+    Prediction("liso_ge3", "liso-cel LBCL: grade >= 3 CRS", "2 % (Lee 2014 scale); label 4 %",
+               TRANSCEND + " (read in a secondary report); Breyanzi US prescribing information (read in "
+               "the manufacturer's approval announcement)"),
+    Prediction("liso_onset_d", "liso-cel LBCL: median CRS onset", "5 d; 5 d (2-9) in 53 outpatients",
+               TRANSCEND + " (recalled, unverified); ASCO 2020 abstract 8037 (outpatients; read via "
+               "delveinsight.com)"),
+    Prediction("liso_duration_d", "liso-cel LBCL: median CRS duration", "5 d", TRANSCEND + " (recalled, unverified)"),
+]
+
+
+def _product_scenario(parameter_set: str, days: int) -> crsim.Scenario:
+    """The set's own patient and its regimen's CAR-T dose (the label dose, cells/kg) at t = 0."""
+    model = crsim.Model("crs", parameter_set)
+    dose = model.default_regimen["car_t_dose"]
+    assert dose["unit"] == "cells/kg", (parameter_set, dose["unit"])
+    return crsim.Scenario("crs", name=f"calibration_{parameter_set}", parameter_set=parameter_set,
+                          patient={"weight_kg": model.patient["body_weight"]},
+                          regimen=[f"{dose['value']:g} cells/kg iv"], horizon_days=days,
+                          outputs={"step_h": 1})
+
+
+def _ck(sc: crsim.Scenario) -> Dict[str, float]:
+    """Tmax (d), Cmax (cells/uL) and AUC0-28d (cells/uL x d, trapezoids on the hourly grid) of blood CAR-T."""
+    res = crsim.simulate(sc)
+    t, c = res.times / 24.0, np.asarray(res["car_t_blood"], dtype=float)
+    keep = t <= 28.0 + 1e-9
+    t, c = t[keep], c[keep]
+    k = int(np.argmax(c))
+    auc = float(np.sum((c[1:] + c[:-1]) * np.diff(t)) / 2.0)
+    return {"tmax": float(t[k]), "cmax": float(c[k]), "auc": auc}
+
+
+def product_kinetics() -> Dict[str, float]:
+    """The typical patient of each CD19 product set at its label dose (B-ALL: the 3e6 cells/kg of the
+    existing rows), 28 days."""
+    ball = _ck(_scenario(TISA, 28))
+    lbcl = _ck(_product_scenario(TISA_LBCL, 28))
+    liso = _ck(_product_scenario(LISO, 28))
+    return {"tisa_ball_auc_cmax": ball["auc"] / ball["cmax"],
+            "tisa_lbcl_cmax_ratio": lbcl["cmax"] / ball["cmax"],
+            "tisa_lbcl_tmax_d": lbcl["tmax"], "tisa_lbcl_auc_cmax": lbcl["auc"] / lbcl["cmax"],
+            "tisa_lbcl_cmax": lbcl["cmax"],
+            "liso_tmax_d": liso["tmax"], "liso_auc_cmax": liso["auc"] / liso["cmax"],
+            "liso_cmax": liso["cmax"]}
+
+
+def product_populations(n: int, seed: int = 1) -> Dict[str, float]:
+    """CRS in n virtual patients of each new product set (the variability of the existing rows), 28 days."""
+    out: Dict[str, float] = {}
+    for prefix, pset in (("tisa_lbcl", TISA_LBCL), ("liso", LISO)):
+        pop = crsim.population(_product_scenario(pset, 28), n, VARIABILITY, seed=seed,
+                               readouts=["max_grade", "onset_h", "duration_h"])
+        g = pop["max_grade"].dropna()
+        crs = pop.loc[g.index][g >= 1]
+        out[f"{prefix}_any"] = float((g >= 1).mean())
+        out[f"{prefix}_ge3"] = float((g >= 3).mean())
+        out[f"{prefix}_onset_d"] = float(np.nanmedian(crs["onset_h"])) / 24.0 if len(crs) else math.nan
+        out[f"{prefix}_duration_d"] = float(np.nanmedian(crs["duration_h"])) / 24.0 \
+            if crs["duration_h"].notna().any() else math.nan
+        out[f"{prefix}_failed"] = float(pop["max_grade"].isna().mean())
+    return out
+
+
+def compute_products(n: int) -> Dict[str, float]:
+    values = product_kinetics()
+    values.update(product_populations(n))
+    return values
+
+
 # --- the table -------------------------------------------------------------------------------------
 
 def _fmt(v: float) -> str:
@@ -190,14 +328,19 @@ def met(t: Target, v: float) -> Optional[bool]:
     return bool(t.lo <= v <= t.hi)
 
 
-def table(values: Dict[str, float], n: int) -> str:
+def table_rows(targets: List[Target], values: Dict[str, float]) -> str:
     lines = [f"| quantity | target | tolerance | model | met | source |", "|---|---|---|---|---|---|"]
-    for t in TARGETS:
+    for t in targets:
         v = values.get(t.key, math.nan)
         ok = met(t, v)
         unit = "" if t.unit in ("1", "fraction") else f" {t.unit}"
         lines.append(f"| {t.what} | {t.target} | {_fmt(t.lo)}-{_fmt(t.hi)}{unit} | {_fmt(v)}{unit} | "
                      f"{'yes' if ok else ('**no**' if ok is False else 'n/a')} | {t.source} |")
+    return "\n".join(lines)
+
+
+def table(values: Dict[str, float], n: int) -> str:
+    lines = [table_rows(TARGETS, values)]
     n_met = sum(1 for t in TARGETS if met(t, values.get(t.key, math.nan)))
     lines.append("")
     lines.append(f"{n_met} of {len(TARGETS)} targets met (populations of {n:,} patients per product, "
@@ -205,22 +348,58 @@ def table(values: Dict[str, float], n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pct_or_days(key: str, v: float) -> str:
+    if v is None or math.isnan(v):
+        return "n/a"
+    if key.endswith(("_any", "_ge3")):
+        return f"{100 * v:.0f} %"
+    if key.endswith(("_d", "_auc_cmax")):
+        return f"{v:.3g} d"
+    return _fmt(v)
+
+
+def product_table(values: Dict[str, float], n: int) -> str:
+    """The per-product section: CK targets with tolerances, then the CRS predictions."""
+    lines = [table_rows(PRODUCT_TARGETS, values), "",
+             "| quantity | published | model (prediction, not tuned) | source |", "|---|---|---|---|"]
+    for p in PREDICTIONS:
+        lines.append(f"| {p.what} | {p.published} | {_pct_or_days(p.key, values.get(p.key, math.nan))} | "
+                     f"{p.source} |")
+    n_met = sum(1 for t in PRODUCT_TARGETS if met(t, values.get(t.key, math.nan)))
+    lines.append("")
+    lines.append(f"{n_met} of {len(PRODUCT_TARGETS)} product kinetics targets met (typical patients at the "
+                 f"label dose); CRS predictions from populations of {n:,} patients per product, seed 1.")
+    return "\n".join(lines) + "\n"
+
+
+def _replace(doc: str, begin: str, end: str, text: str) -> str:
+    a, b = doc.index(begin) + len(begin), doc.index(end)
+    return doc[:a] + "\n" + text + doc[b:]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="virtual patients per product (default 1000)")
-    ap.add_argument("--write", action="store_true", help="replace the table in docs/calibration.md")
+    ap.add_argument("--write", action="store_true", help="replace the table(s) in docs/calibration.md")
+    ap.add_argument("--products", action="store_true",
+                    help="only the per-product section (CK targets and CRS predictions of the product "
+                         "sets); --write then replaces only that table")
     args = ap.parse_args(argv)
     if args.n < 10:
         ap.error(f"--n = {args.n} is not allowed: at least 10 patients")
-    values = compute(args.n)
-    text = table(values, args.n)
-    sys.stdout.write(text)
+    text = ""
+    if not args.products:
+        text = table(compute(args.n), args.n)
+        sys.stdout.write(text + "\n")
+    ptext = product_table(compute_products(args.n), args.n)
+    sys.stdout.write(ptext)
     if args.write:
         doc = DOC.read_text(encoding="utf-8")
-        a, b = doc.index(BEGIN) + len(BEGIN), doc.index(END)
-        DOC.write_text(doc[:a] + "\n" + text + doc[b:], encoding="utf-8")
+        if text:
+            doc = _replace(doc, BEGIN, END, text)
+        doc = _replace(doc, P_BEGIN, P_END, ptext)
+        DOC.write_text(doc, encoding="utf-8")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

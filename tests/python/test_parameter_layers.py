@@ -19,6 +19,11 @@ SETS = sorted(SNAPSHOT)
 # Sets added after the snapshot (the T-cell-engager model, docs/tce-model.md); their values are
 # checked by tests/cpp/test_tce.cpp.
 NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl", "tce_teclistamab_mm"]
+# CD19 CAR-T product sets that extend a calibrated product set (issue 15 item 6; docs/model.md
+# "Product sets"); their values are checked by tests/python/test_product_sets.py.
+PRODUCT_SETS = {"crs_tisagenlecleucel_lbcl": "crs_tisagenlecleucel_ball",
+                "crs_lisocabtagene_lbcl": "crs_tisagenlecleucel_lbcl"}
+NEW_SETS += sorted(PRODUCT_SETS)
 ALL_SETS = sorted(SETS + NEW_SETS)
 # Layers added to the crs sets after the snapshot (issue 14: methylprednisolone, anakinra,
 # emapalumab, and the hyperinflammation arm): their parameters are compared with the layer files
@@ -103,10 +108,15 @@ def test_layers_are_disjoint_and_not_sets():
                 owner[name] = f
         with pytest.raises(ValueError, match="model"):
             _core.load_parameter_set(str(f))
-    # Every layer is used by a shipped set, and the sets of one model share all of theirs.
+    # Every layer is used by a shipped set, and the sets of one model share all of theirs (a product
+    # set that extends another set shares that set's layers and names no layer itself).
     used, by_model = set(), {}
     for stem in ALL_SETS:
         d = json.loads((SOURCE_DIR / f"{stem}.json").read_text())
+        while stem in PRODUCT_SETS:
+            assert d["extends"] == [PRODUCT_SETS[stem]], stem
+            stem = PRODUCT_SETS[stem]
+            d = json.loads((SOURCE_DIR / f"{stem}.json").read_text())
         ext = sorted(SOURCE_DIR / f"{e}.json" for e in d["extends"])
         used.update(ext)
         assert by_model.setdefault(d["model"], ext) == ext, stem
