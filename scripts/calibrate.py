@@ -229,19 +229,18 @@ class Prediction:
 
 
 JULIET = "Schuster SJ et al. 2019, N Engl J Med 380:45 (JULIET, n = 111)"
+EVIQ = " (read in the eviQ protocol summary of the trial, eviq.org.au 3839)"
 TRANSCEND = "Abramson JS et al. 2020, Lancet 396:839 (TRANSCEND NHL 001, n = 269)"
 PREDICTIONS: List[Prediction] = [
     Prediction("tisa_lbcl_tmax_d", "tisa-cel LBCL: Tmax of blood CAR-T (typical patient)",
                "not read (the label's DLBCL table)", KYMRIAH_CK),
     Prediction("tisa_lbcl_auc_cmax", "tisa-cel LBCL: AUC0-28d / Cmax (typical patient)",
                "not read (the label's DLBCL table)", KYMRIAH_CK),
-    Prediction("tisa_lbcl_any", "tisa-cel LBCL: any-grade CRS", "58 %",
-               JULIET + " (read in a secondary report)"),
+    Prediction("tisa_lbcl_any", "tisa-cel LBCL: any-grade CRS", "58 %", JULIET + EVIQ),
     Prediction("tisa_lbcl_ge3", "tisa-cel LBCL: grade >= 3 CRS",
-               "22 % (Penn scale; the model grades ASTCT)", JULIET + " (recalled, unverified)"),
-    Prediction("tisa_lbcl_onset_d", "tisa-cel LBCL: median CRS onset", "3 d", JULIET + " (recalled, unverified)"),
-    Prediction("tisa_lbcl_duration_d", "tisa-cel LBCL: median CRS duration", "7 d",
-               JULIET + " (recalled, unverified)"),
+               "22 % (grade 3-4, Penn scale; the model grades ASTCT)", JULIET + EVIQ),
+    Prediction("tisa_lbcl_onset_d", "tisa-cel LBCL: median CRS onset", "3 d", JULIET + EVIQ),
+    Prediction("tisa_lbcl_duration_d", "tisa-cel LBCL: median CRS duration", "7 d (2-30)", JULIET + EVIQ),
     Prediction("liso_any", "liso-cel LBCL: any-grade CRS", "42 %", TRANSCEND + " (read in a secondary report)"),
     Prediction("liso_ge3", "liso-cel LBCL: grade >= 3 CRS", "2 % (Lee 2014 scale); label 4 %",
                TRANSCEND + " (read in a secondary report); Breyanzi US prescribing information (read in "
