@@ -21,6 +21,10 @@ What is computed (docs/calibration.md explains each):
 
     .venv/bin/python scripts/calibrate.py --products --n 300 --write   # only the product table
 
+- prophylactic dexamethasone (10 mg orally on days 0, 1 and 2, as in ZUMA-1 cohort 6, Oluwole et al.
+  2021) in the populations of the two calibrated sets: CRS, peak IL-6, CAR-T expansion and tumour at
+  day 28 with and without it, reported as predictions (a separate table; nothing is tuned to them).
+
 The populations vary what notebook 04 varies (a modelling choice: no published variability is the
 population default yet); every tolerance is a design choice stated next to its target. Targets are
 never tuned to here: a miss is reported, not hidden.
@@ -42,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "calibration.md"
 BEGIN, END = "<!-- calibration table: begin -->", "<!-- calibration table: end -->"
 P_BEGIN, P_END = "<!-- product table: begin -->", "<!-- product table: end -->"
+S_BEGIN, S_END = "<!-- steroid table: begin -->", "<!-- steroid table: end -->"
 
 #: notebook 04's between-patient variability (SD of the log-normal random effect), a modelling
 #: choice: no published variability for these mechanistic parameters was read
@@ -311,6 +316,74 @@ def compute_products(n: int) -> Dict[str, float]:
     return values
 
 
+# --- prophylactic dexamethasone: predictions ------------------------------------------------------
+
+#: ZUMA-1 cohort 6 (Oluwole 2021): dexamethasone 10 mg PO on days 0 (before infusion), 1 and 2; the
+#: regimen of the standard strategy `dexamethasone_prophylaxis` (F 0.78, Brophy 1983)
+PROPHYLAXIS = "dexamethasone 10 mg po F 0.78 q24h x3"
+STEROID_ROWS = [  # (key, in words, how shown)
+    ("any", "any-grade CRS", "pct"), ("ge2", "grade >= 2 CRS", "pct"), ("ge3", "grade >= 3 CRS", "pct"),
+    ("onset_d", "median CRS onset", "d"), ("il6_peak", "median peak IL-6 (total)", "pg/mL"),
+    ("cart_cmax", "median blood CAR-T Cmax", "cells/uL"),
+    ("tumor28", "median tumour at day 28 / at infusion", "1"),
+    ("controlled", "tumour at day 28 below 1 % of its level at infusion", "pct"),
+]
+
+
+def prophylaxis(n: int, seed: int = 1) -> Dict[str, float]:
+    """CRS, peak IL-6, CAR-T expansion and tumour at day 28 in n virtual patients of each calibrated
+    set (the variability of the populations above, the same patients with and without prophylaxis),
+    28 days, no other intervention. Keys '<tisa|axi>_<none|ppx>_<row>', and '<tisa|axi>_cmax_ratio'
+    (median of the per-patient ratio of blood CAR-T Cmax with / without)."""
+    out: Dict[str, float] = {}
+    readouts = ["max_grade", "onset_h", "il6_peak", "cart_cmax", "tumor_fraction_day28"]
+    for prefix, pset in (("tisa", TISA), ("axi", AXI)):
+        pops = {}
+        for arm, extra in (("none", ()), ("ppx", (PROPHYLAXIS,))):
+            pop = crsim.population(_scenario(pset, 28, extra), n, VARIABILITY, seed=seed,
+                                   readouts=readouts)
+            pops[arm] = pop
+            g = pop["max_grade"]
+            crs = pop[g >= 1]
+            k = f"{prefix}_{arm}_"
+            out[k + "any"] = float((g >= 1).mean())
+            out[k + "ge2"] = float((g >= 2).mean())
+            out[k + "ge3"] = float((g >= 3).mean())
+            out[k + "onset_d"] = float(np.nanmedian(crs["onset_h"])) / 24.0 if len(crs) else math.nan
+            out[k + "il6_peak"] = float(np.median(pop["il6_peak"]))
+            out[k + "cart_cmax"] = float(np.median(pop["cart_cmax"]))
+            out[k + "tumor28"] = float(np.median(pop["tumor_fraction_day28"]))
+            out[k + "controlled"] = float((pop["tumor_fraction_day28"] < 0.01).mean())
+            out[k + "failed"] = float(g.isna().mean())
+        out[f"{prefix}_cmax_ratio"] = float(np.median(pops["ppx"]["cart_cmax"] / pops["none"]["cart_cmax"]))
+    return out
+
+
+def _show(v: float, how: str) -> str:
+    if v is None or math.isnan(v):
+        return "n/a"
+    if how == "pct":
+        return f"{100 * v:.0f} %"
+    if how == "d":
+        return f"{v:.3g} d"
+    return _fmt(v) + ("" if how == "1" else f" {how}")
+
+
+def steroid_table(values: Dict[str, float], n: int) -> str:
+    lines = ["| product set | quantity | no prophylaxis | dexamethasone 10 mg PO days 0-2 |",
+             "|---|---|---|---|"]
+    for prefix, label in (("tisa", "tisa-cel B-ALL"), ("axi", "axi-cel LBCL")):
+        for key, what, how in STEROID_ROWS:
+            lines.append(f"| {label} | {what} | {_show(values.get(f'{prefix}_none_{key}', math.nan), how)} | "
+                         f"{_show(values.get(f'{prefix}_ppx_{key}', math.nan), how)} |")
+        lines.append(f"| {label} | blood CAR-T Cmax with / without (median of the per-patient ratio) | 1 | "
+                     f"{_fmt(values.get(f'{prefix}_cmax_ratio', math.nan))} |")
+    lines.append("")
+    lines.append(f"Predictions, not targets: populations of {n:,} patients per product set and arm (the "
+                 f"same patients in both arms), seed 1, 28 days, no other intervention.")
+    return "\n".join(lines) + "\n"
+
+
 # --- the table -------------------------------------------------------------------------------------
 
 def _fmt(v: float) -> str:
@@ -386,16 +459,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.n < 10:
         ap.error(f"--n = {args.n} is not allowed: at least 10 patients")
-    text = ""
+    text = stext = ""
     if not args.products:
         text = table(compute(args.n), args.n)
         sys.stdout.write(text + "\n")
+        stext = steroid_table(prophylaxis(args.n), args.n)
+        sys.stdout.write(stext + "\n")
     ptext = product_table(compute_products(args.n), args.n)
     sys.stdout.write(ptext)
     if args.write:
         doc = DOC.read_text(encoding="utf-8")
         if text:
             doc = _replace(doc, BEGIN, END, text)
+            doc = _replace(doc, S_BEGIN, S_END, stext)
         doc = _replace(doc, P_BEGIN, P_END, ptext)
         DOC.write_text(doc, encoding="utf-8")
     return 0

@@ -108,11 +108,12 @@ TEST_CASE("tocilizumab raises total IL-6 and sIL-6R transiently while CRP and fe
     }
 }
 
-TEST_CASE("dexamethasone lowers cytokines and CAR-T expansion", "[crs][behaviour][dex]") {
-    // 10 mg IV q6h for 3 days from CRS onset. While it acts, cytokines, CRP and CAR-T expansion are
-    // lower than without it. In the low-burden LBCL patient the peaks are lower too; in the
-    // high-burden B-ALL patient antigen persists and the course delays rather than lowers the peaks
-    // (docs/model.md sec. 5).
+TEST_CASE("dexamethasone lowers cytokines, not CAR-T expansion", "[crs][behaviour][dex]") {
+    // 10 mg IV q6h for 3 days from CRS onset. While it acts, IL-6, IFN-gamma and CRP are lower than
+    // without it; CAR-T cells are not (Stein 2019: corticosteroids did not change tisagenlecleucel
+    // expansion, Fster 1.0; the CD19 sets give the glucocorticoid no effect on CAR-T cells). In the
+    // LBCL patient the IL-6 peak falls within the course; in the B-ALL patient the peak comes after
+    // the course, when antigen still drives the CAR-T cells (docs/model.md sec. 5).
     for (const auto& set : kSets) {
         Scenario base;
         base.set = set;
@@ -127,17 +128,18 @@ TEST_CASE("dexamethasone lowers cytokines and CAR-T expansion", "[crs][behaviour
                      << ref.obs(k, "il6") << ", IFN-gamma " << dex.obs(k, "ifng") << " vs " << ref.obs(k, "ifng")
                      << ", CRP " << dex.obs(k, "crp") << " vs " << ref.obs(k, "crp") << ", CAR-T "
                      << dex.obs(k, "car_t_blood") << " vs " << ref.obs(k, "car_t_blood"));
-            CHECK(dex.obs(k, "il6") < 0.8 * ref.obs(k, "il6"));
-            CHECK(dex.obs(k, "ifng") < ref.obs(k, "ifng"));
-            CHECK(dex.obs(k, "crp") < ref.obs(k, "crp"));
-            CHECK(dex.obs(k, "car_t_blood") < 0.9 * ref.obs(k, "car_t_blood"));
+            CHECK(dex.obs(k, "il6") < 0.5 * ref.obs(k, "il6"));
+            CHECK(dex.obs(k, "ifng") < 0.8 * ref.obs(k, "ifng"));
+            CHECK(dex.obs(k, "crp") < 0.5 * ref.obs(k, "crp"));
+            CHECK(dex.obs(k, "car_t_blood") > 0.9 * ref.obs(k, "car_t_blood"));
+            CHECK(dex.obs(k, "car_t_blood") < 1.1 * ref.obs(k, "car_t_blood"));
         }
-        if (set == "crs_axicabtagene_lbcl") {
-            INFO("peaks: IL-6 " << dex.r.il6_peak << " vs " << ref.r.il6_peak << ", CAR-T Cmax " << dex.r.cart_cmax
-                                << " vs " << ref.r.cart_cmax);
-            CHECK(dex.r.il6_peak < 0.8 * ref.r.il6_peak);
-            CHECK(dex.r.cart_cmax < 0.9 * ref.r.cart_cmax);
-        }
+        INFO(set << " peaks: IL-6 " << dex.r.il6_peak << " vs " << ref.r.il6_peak << ", CAR-T Cmax "
+                 << dex.r.cart_cmax << " vs " << ref.r.cart_cmax);
+        CHECK(dex.r.cart_cmax > 0.9 * ref.r.cart_cmax);
+        CHECK(dex.r.cart_cmax < 1.1 * ref.r.cart_cmax);
+        CHECK(dex.r.il6_peak <= ref.r.il6_peak);
+        if (set == "crs_axicabtagene_lbcl") CHECK(dex.r.il6_peak < 0.8 * ref.r.il6_peak);
     }
 }
 
@@ -286,7 +288,9 @@ TEST_CASE("every parameter of each set changes some output by 10 %", "[crs][beha
             const Run& ref = in_loop ? ref_risk : ref0;
             Scenario sc = in_loop ? risk : base;
             const double v = ps.parameters.at(pi.name).value;
-            sc.overrides[pi.name] = v * 1.1 <= pi.upper ? v * 1.1 : v / 1.1;
+            // a parameter the set switches off (0: dexamethasone's effects on CAR-T cells, which
+            // Stein 2019 did not see) must still act when switched on: at a tenth of its upper bound
+            sc.overrides[pi.name] = v == 0.0 ? 0.1 * pi.upper : (v * 1.1 <= pi.upper ? v * 1.1 : v / 1.1);
             const Run r = run(sc);
             // change of each observable relative to its range over the run (or its size if constant)
             double worst = 0.0;

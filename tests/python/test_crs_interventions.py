@@ -6,8 +6,10 @@ What the model shows for this patient (untreated: max grade 3, 137 h at grade >=
 - tocilizumab at grade >= 2 (label; fires at 110.7 h) lowers peak CRP and removes grade 3, while
   total serum IL-6 rises after the dose (receptor-mediated clearance blocked, Nishimoto 2008) and
   falls back with the CRS;
-- prophylactic dexamethasone (days 0-2) lowers the maximal grade — and, in this model, also CAR-T
-  expansion and tumor control (printed, not asserted: a model prediction, see docs/policies.md).
+- prophylactic dexamethasone (days 0-2) suppresses IL-6 while it acts and delays the CRS, and leaves
+  CAR-T expansion and tumor control unchanged (Stein 2019: no effect of corticosteroids on
+  expansion); in this high-burden patient the CRS peak comes after the prophylaxis and the maximal
+  grade stays 3 (a model prediction, see docs/model.md sec. 5).
 """
 import numpy as np
 import pytest
@@ -70,21 +72,29 @@ def test_total_il6_rises_transiently_after_tocilizumab(untreated, toci):
     assert toci["il6_signalling"][k] < 0.5 * untreated["il6_signalling"][k]
 
 
-def test_prophylactic_dexamethasone_lowers_the_maximal_grade(default, untreated):
+def test_prophylactic_dexamethasone_delays_crs_and_spares_expansion(default, untreated):
     res = crsim.simulate(default.replace(policies=["dexamethasone_prophylaxis"]))
     r0, r1 = untreated.readouts, res.readouts
     d = res.doses[res.doses.state == "dexamethasone_depot"]
+    early = untreated.times <= 72
+    il6_0, il6_1 = float(untreated["il6"][early].max()), float(res["il6"][early].max())
     print(f"\ndexamethasone 10 mg PO at {', '.join(f'{t:g}' for t in d.time_h)} h: max grade "
           f"{r0['max_grade']:.0f} -> {r1['max_grade']:.0f}, onset {r0['onset_h']:.0f} -> {r1['onset_h']:.0f} h, "
-          f"peak IL-6 {r0['il6_peak']:.0f} -> {r1['il6_peak']:.0f} pg/mL")
-    print(f"cost in this model: CAR-T Cmax {r0['cart_cmax']:.0f} -> {r1['cart_cmax']:.0f} cells/uL, AUC0-28d "
+          f"IL-6 days 0-3 {il6_0:.0f} -> {il6_1:.0f} pg/mL, peak IL-6 {r0['il6_peak']:.0f} -> {r1['il6_peak']:.0f} "
+          f"pg/mL, hours at grade >= 3 {r0['hours_grade_ge3']:.0f} -> {r1['hours_grade_ge3']:.0f}")
+    print(f"CAR-T Cmax {r0['cart_cmax']:.1f} -> {r1['cart_cmax']:.1f} cells/uL, AUC0-28d "
           f"{r0['cart_auc28']:.0f} -> {r1['cart_auc28']:.0f}, tumor at day 28 {untreated['tumor_cells'][-1]:.3g} -> "
-          f"{res['tumor_cells'][-1]:.3g} cells (model prediction, not a calibrated fact)")
+          f"{res['tumor_cells'][-1]:.3g} cells")
     assert list(d.time_h) == [0.0, 24.0, 48.0]
     assert d.amount.iloc[0] == pytest.approx(7.8)  # 10 mg x F 0.78
-    assert r1["max_grade"] < r0["max_grade"]
-    assert r1["max_grade"] <= 1
-    assert r1["il6_peak"] < 0.2 * r0["il6_peak"]
+    # cytokines while it acts, and a later onset
+    assert il6_1 < 0.5 * il6_0
+    assert r1["onset_h"] > r0["onset_h"] + 12
+    assert r1["il6_peak"] <= r0["il6_peak"] * 1.001 and r1["max_grade"] <= r0["max_grade"]
+    assert r1["hours_grade_ge3"] <= r0["hours_grade_ge3"]
+    # no cost in expansion or tumor control (Stein 2019: Fster 1.0)
+    assert r1["cart_cmax"] == pytest.approx(r0["cart_cmax"], rel=0.01)
+    assert res["tumor_cells"][-1] <= 1.01 * untreated["tumor_cells"][-1]
 
 
 def test_earlier_trigger_means_less_time_at_grade2_and_no_other_cost(default):

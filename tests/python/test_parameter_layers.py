@@ -33,6 +33,11 @@ NEW_LAYERS = ["drugs/methylprednisolone", "drugs/anakinra", "drugs/emapalumab",
               "physiology/hyperinflammation"]
 NEW_PARAMETERS = {name: layer for layer in NEW_LAYERS
                   for name in json.loads((SOURCE_DIR / f"{layer}.json").read_text())["parameters"]}
+# Values changed on purpose since the snapshot (issue 15, steroids anchored to sources): the crs sets
+# give dexamethasone no effect on CAR-T expansion (Stein 2019, Fster 1.0) in their own entries,
+# overriding the shared drugs/dexamethasone layer (which the T-cell-engager sets still use); compared
+# with the set files instead.
+CHANGED_SINCE_SNAPSHOT = {"dex_Imax_cart", "dex_k_apoptosis"}
 
 
 def _resolved(directory: Path, stem: str) -> dict:
@@ -53,6 +58,11 @@ def test_resolved_set_equals_snapshot(stem, directory):
             got = {k: v for k, v in got.items() if k not in NEW_PARAMETERS}
         assert sorted(got) == sorted(want), section
         for name, e in want.items():
+            if section == "parameters" and ref["model"] == "crs" and name in CHANGED_SINCE_SNAPSHOT:
+                own = json.loads((SOURCE_DIR / f"{stem}.json").read_text())["parameters"][name]
+                assert (got[name]["value"], got[name]["unit"]) == (own["value"], own["unit"]), name
+                assert got[name]["value"] != e["value"], f"{name}: no longer changed, drop the exception"
+                continue
             assert got[name]["value"] == e["value"], f"{section}.{name}"  # exactly
             assert got[name]["unit"] == e["unit"], f"{section}.{name}.unit"
             assert got[name]["note"] == e.get("note", ""), f"{section}.{name}.note"
