@@ -68,7 +68,7 @@ TEST_CASE("parameter overrides and values", "[errors][parameters]") {
         CHECK_THROWS_AS(m.parameters_with({{"CL", -1.0}}), InputError);
         CHECK(contains(message_of<InputError>([&] { m.parameters_with({{"CL", -1.0}}); }),
                        "parameters.CL"));
-        CHECK_THROWS_AS(m.parameters_with({{"V", 0.0}}), InputError);  // V > 0 (lower bound 1e-12)
+        CHECK_THROWS_AS(m.parameters_with({{"V", 0.0}}), InputError);  // V >= 0.01 L (its lower bound)
         CHECK(contains(message_of<InputError>([&] { m.parameters_with({{"V", 0.0}}); }), "parameters.V"));
         CHECK_THROWS_AS(m.parameters_with({{"V", kNaN}}), InputError);
         CHECK(contains(message_of<InputError>([&] { m.parameters_with({{"V", kNaN}}); }), "nan"));

@@ -1,8 +1,12 @@
 """Parameter bounds (issue 18, "Bounds wider than the model"): every shipped parameter set lies inside
-its model's bounds, and the bounds of the CRS and T-cell-engager models are physiological ranges
-(docs/model.md, "Parameter bounds"), not [1e-12, inf]: finite, half-saturation constants a few
-decades around the typical value, rates no faster than biology allows, and lung_b small enough that
-fio2_required stays finite at any legal values."""
+its model's bounds, and the bounds of the CRS, T-cell-engager and PK models are physiological ranges
+(docs/model.md, "Parameter bounds"; docs/pk-models.md, "Parameter bounds"), not [1e-12, inf]:
+half-saturation constants a few decades around the typical value, rates no faster than biology
+allows, Hill coefficients from 0.5, lung_b small enough that fio2_required stays finite at any legal
+values, every bound of the CRS and T-cell-engager models finite (the PK models leave volumes, ka and
+Km open above: a large value only slows a rate or makes absorption instant).
+The inputs the fuzz suite found at the old bounds are refused, naming the parameter, and runs at the
+new bounds next to them are clean."""
 import math
 
 import numpy as np
@@ -112,3 +116,80 @@ def test_fio2_required_at_the_extreme_bounds_is_finite():
     r = crsim.simulate(sc.replace(parameters={**sc.parameters, **extreme}))
     fio2 = r.to_pandas()["fio2_required"].to_numpy(dtype=float)
     assert np.all(np.isfinite(fio2)) and fio2.max() < 1e3
+
+
+# --- PK models (issue 18: pk2_mm with Km = 1e-12 mg/L ran to negative amounts) ----------------------
+PK_MODELS = ["pk1", "pk1_oral", "pk2", "pk2_oral", "pk2_mm"]
+#: a drug's PK (docs/pk-models.md, "Parameter bounds"): bounds no wider than these, in the models'
+#: units; volumes, ka and Km have no upper bound (a large value only slows a rate or makes
+#: absorption instant)
+INF = math.inf
+PK_LIMITS = {"CL": (0, 2000), "Q": (0, 2000), "V": (0.01, INF), "V1": (0.01, INF), "V2": (0.01, INF),
+             "ka": (0, INF), "Vmax": (0, 1e4), "Km": (1e-3, INF)}
+PK2_MM_DOSE = [crsim.Dose("central", 100.0, duration=0.5)]
+METHODS = ["auto", "dopri5", "rosenbrock4"]
+
+
+@pytest.mark.parametrize("model", PK_MODELS)
+def test_pk_bounds_are_a_drugs_pk(model):
+    p = crsim.Model(model).parameters.set_index("name")
+    wide = [f"{n} [{r.lower:g}, {r.upper:g}]" for n, r in p.iterrows()
+            if not (PK_LIMITS[n][0] <= r.lower and r.upper <= PK_LIMITS[n][1])]
+    assert not wide, f"{model}: bounds wider than a drug's PK: {wide}"
+
+
+def test_pk2_mm_km_that_drove_the_states_negative_is_refused():
+    # under the old bounds ([1e-12, inf]) this ran to -303 mg with each of the three methods
+    with pytest.raises(crsim.InputError, match=r"parameters\.Km = 1e-12 .*\[0\.001, inf\]"):
+        crsim.simulate("pk2_mm", doses=PK2_MM_DOSE, parameters={"Vmax": 9.04, "Km": 1e-12}, days=2.0)
+    with pytest.raises(crsim.InputError, match=r"parameters\.V1"):
+        crsim.simulate("pk2_mm", doses=PK2_MM_DOSE, parameters={"V1": 1e-12, "Vmax": 6.09}, days=2.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pk2_mm_at_the_lowest_km_keeps_the_amounts_non_negative(method):
+    r = crsim.simulate("pk2_mm", doses=PK2_MM_DOSE, parameters={"Vmax": 9.04, "Km": 1e-3}, days=2.0,
+                       method=method)
+    s = np.asarray(r.states, dtype=float)
+    assert np.all(np.isfinite(s)) and s.min() >= -1e-9  # -303 mg at Km = 1e-12
+    # mass balance holds after the 0.5 h infusion, and the saturable route eliminated the dose
+    df = r.to_pandas()
+    after = np.asarray(r.times, dtype=float) >= 0.5
+    assert np.allclose(df["total_amount"].to_numpy(dtype=float)[after], 100.0, rtol=1e-6)
+    assert s[-1, 0] < 1.0 and df["eliminated_mm"].iloc[-1] > 50.0
+
+
+# --- T-cell engager: Hill coefficients (issue 18: "step size underflow" at t ~ 1e-16 h) -------------
+TCE_DOSES = [crsim.Dose("tce_central", 1.0, duration=4.0),
+             crsim.Dose("tce_central", 60.0, time=24.0, duration=4.0)]
+
+
+@pytest.mark.parametrize("name", ["n_act", "n_kill", "S_act"])
+def test_tce_hill_coefficients_below_one_half_are_refused(name):
+    with pytest.raises(crsim.InputError, match=rf"parameters\.{name} = 0\.1 .*\[0\.5, 10\]"):
+        crsim.simulate("tce", parameters={name: 0.1}, days=1.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_tce_at_the_lowest_hill_coefficient_runs(method):
+    # n_act = 0.1 (the old lower bound) ended in "step size underflow" at t ~ 1e-16 h with each
+    # method: the activation ~ c^n rises like t^0.1 from the start of the infusion
+    r = crsim.simulate("tce", doses=TCE_DOSES, parameters={"n_act": 0.5}, days=3.0, method=method)
+    s = np.asarray(r.states, dtype=float)
+    assert np.all(np.isfinite(s)) and s.min() >= -1e-6 * np.abs(s).max()
+    act = r.to_pandas()["t_act_pb"].to_numpy(dtype=float)
+    assert act.max() > 0.0  # the engager activated T cells
+
+
+def test_tce_runs_that_fail_at_atol_1e_10_run_at_a_looser_atol():
+    # docs/reliability.md, "Fuzz suite": the SolverErrors left within the bounds come from the
+    # absolute tolerance (1e-10 cells, ng, pg/mL by default) at a response that rises from zero
+    # with an infinite slope or a very fast kill; at atol 1e-6 these minimal inputs of the fuzz
+    # suite run (the first ended in "step size adjustment failed", the second in "step size
+    # underflow" at the second dose, 24 h)
+    for method, values in [("rosenbrock4", {"VmB": 10.0, "kBkill": 10000.0}),
+                           ("auto", {"tce_Q": 0.0, "tce_CL_tv": 10.0, "KdrugactT": 1e-4,
+                                     "kTrexit": 50.0})]:
+        r = crsim.simulate("tce", doses=TCE_DOSES, parameters=values, days=3.0, method=method,
+                           atol=1e-6)
+        assert np.all(np.isfinite(np.asarray(r.states, dtype=float)))

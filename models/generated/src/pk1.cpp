@@ -27,10 +27,10 @@ ModelInfo Pk1::info() {
         {"central", "mg", "amount in the central compartment", "mg", 1.0, -1, 1.0},
     };
     m.parameters = {
-        {"CL", "L/h", 14.7, 0.0, kInf,
+        {"CL", "L/h", 14.7, 0.0, 2000.0,
          "linear clearance from the central compartment",
          "Tsuei SE et al., J Pharmacokinet Biopharm (doi 10.1007/BF01060016): dexamethasone total plasma clearance about 247 mL/min after 8 mg IV"},
-        {"V", "L", 64.0, 1e-12, kInf,
+        {"V", "L", 64.0, 0.01, kInf,
          "volume of distribution",
          "computed: CL x terminal half-life / ln 2 with the terminal half-life of about 3 h (2.4-3.4 h) after 8 mg IV in Tsuei SE et al., J Pharmacokinet Biopharm (doi 10.1007/BF01060016)"},
     };

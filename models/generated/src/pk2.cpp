@@ -28,16 +28,16 @@ ModelInfo Pk2::info() {
         {"peripheral", "mg", "amount in the peripheral compartment", "mg", 1.0, -1, 1.0},
     };
     m.parameters = {
-        {"CL", "L/h", 0.0125, 0.0, kInf,
+        {"CL", "L/h", 0.0125, 0.0, 2000.0,
          "linear clearance from the central compartment",
          "Frey N et al. 2010, J Clin Pharmacol 50:754 (tocilizumab popPK, Tables II-III, typical male; per day values converted to per hour)"},
-        {"V1", "L", 3.5, 1e-12, kInf,
+        {"V1", "L", 3.5, 0.01, kInf,
          "central volume",
          "Frey N et al. 2010, J Clin Pharmacol 50:754 (tocilizumab popPK, Tables II-III, typical male; per day values converted to per hour)"},
-        {"Q", "L/h", 0.00833, 0.0, kInf,
+        {"Q", "L/h", 0.00833, 0.0, 2000.0,
          "inter-compartmental clearance",
          "Frey N et al. 2010, J Clin Pharmacol 50:754 (tocilizumab popPK, Tables II-III, typical male; per day values converted to per hour)"},
-        {"V2", "L", 2.9, 1e-12, kInf,
+        {"V2", "L", 2.9, 0.01, kInf,
          "peripheral volume",
          "Frey N et al. 2010, J Clin Pharmacol 50:754 (tocilizumab popPK, Tables II-III, typical male; per day values converted to per hour)"},
     };
