@@ -262,9 +262,11 @@ TEST_CASE("a Rosenbrock step with the block solve equals odeint's rosenbrock4 wi
                              << e_out << ", error estimate " << e_err << " of " << s_err);
         // Two LU factorisations of the same equations (pivoting differs): agreement to rounding.
         // The error estimate is a difference of nearly equal stage sums, amplified further by the
-        // 11-state coupled block of the CRS model: 1e-6 of its size (measured: 1.05e-7).
+        // 11-state coupled block of the CRS model: 1e-5 of its size (measured: 1.05e-7; 1.5e-6
+        // since the CD19 sets give the glucocorticoid no effect on CAR-T cells, which zeroes two
+        // Jacobian entries and changes the pivoting; the step itself agrees to 6e-14 either way).
         CHECK(e_out < 1e-9);
-        CHECK(e_err <= 1e-6 * s_err + 1e-14);
+        CHECK(e_err <= 1e-5 * s_err + 1e-14);
         // Dense output between the two points: the continuous extension of both.
         block.prepare_dense_output();
         dense.prepare_dense_output();
