@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "models"))
 
 import codegen  # noqa: E402  (models/codegen, installed as crsim.modelgen)
-from codegen.cpp import emit_header, emit_source  # noqa: E402
+from codegen.cpp import emit_header, emit_sensitivity_sources, emit_source  # noqa: E402
 from codegen.docs import markdown  # noqa: E402
 
 OUT = ROOT / "models" / "generated"
@@ -41,8 +41,12 @@ def render() -> dict:
         name = ir.name
         factory = f"make_{name}"
         files[f"{name}.hpp"] = emit_header(ir, origin=rel, source_text=text)
-        files[f"{name}.cpp"] = emit_source(ir, header=f"crsim/models/generated/{name}.hpp",
-                                           factory=factory)
+        header = f"crsim/models/generated/{name}.hpp"
+        # each model in three translation units (the sensitivity members apart: compile time and
+        # memory per unit, docs/reliability.md "Sanitizers")
+        files[f"{name}.cpp"] = emit_source(ir, header=header, factory=factory, split=True)
+        for suffix, text in emit_sensitivity_sources(ir, header=header).items():
+            files[f"{name}{suffix}.cpp"] = text
         files[f"{name}.md"] = markdown(ir, origin=rel)
         decls.append(f"std::unique_ptr<Model> {factory}(DerivedOutputs derived = {{}});")
         entries.append(f'    {{"{name}", &{factory}}},')

@@ -147,17 +147,11 @@ public:
 
     void initial(const double* p, double* x0) const override { D::initial(p, x0); }
 
-    void initial_sensitivity(const double* p, const int* pidx, int m, double* dx0) const override {
-        using A = Dir<double>;
-        const int np = n_parameters();
-        std::vector<A> pa(np), xa(N);
-        for (int j = 0; j < np; ++j) pa[j] = A(p[j], Eigen::VectorXd::Zero(m));
-        for (int k = 0; k < m; ++k)
-            if (pidx[k] >= 0) pa[pidx[k]].derivatives()(k) = 1.0;
-        D::initial(pa.data(), xa.data());
-        for (int i = 0; i < N; ++i)
-            for (int k = 0; k < m; ++k) dx0[i * m + k] = detail::deriv(xa[i], k);
-    }
+    // The sensitivity members (initial_sensitivity, sensitivity_rhs_as, sensitivity_coupling_as,
+    // observables_sensitivity) are defined below the class: not inline, so that a model can compile
+    // them in translation units of their own (the CRSIM_MODEL_SENSITIVITY_* macros at the end of
+    // this file).
+    void initial_sensitivity(const double* p, const int* pidx, int m, double* dx0) const override;
 
     void rhs(double t, const double* x, const double* p, double* dxdt) const override {
         D::rhs(t, x, p, dxdt);
@@ -283,96 +277,47 @@ public:
     // memcpy, which dominated the cost of the sensitivity right-hand side with runtime-sized
     // vectors. More directions fall back to heap vectors.
     static constexpr int kMaxDirections = 8;
+    using Sens4 = Eigen::AutoDiffScalar<Eigen::Matrix<double, 4, 1>>;
+    using Sens8 = Eigen::AutoDiffScalar<Eigen::Matrix<double, 8, 1>>;
+    using SensX = Dir<double>;
 
     void sensitivity_rhs(double t, const double* x, const double* S, const double* p,
                          const int* pidx, int m, double* f, double* dS) const override {
         if (m <= 4)
-            sensitivity_rhs_as<Eigen::AutoDiffScalar<Eigen::Matrix<double, 4, 1>>>(t, x, S, p, pidx, m, f, dS);
+            sensitivity_rhs_as<Sens4>(t, x, S, p, pidx, m, f, dS);
         else if (m <= kMaxDirections)
-            sensitivity_rhs_as<Eigen::AutoDiffScalar<Eigen::Matrix<double, 8, 1>>>(t, x, S, p, pidx, m, f, dS);
+            sensitivity_rhs_as<Sens8>(t, x, S, p, pidx, m, f, dS);
         else
-            sensitivity_rhs_as<Dir<double>>(t, x, S, p, pidx, m, f, dS);
+            sensitivity_rhs_as<SensX>(t, x, S, p, pidx, m, f, dS);
     }
 
     template <class A>
     void sensitivity_rhs_as(double t, const double* x, const double* S, const double* p,
-                            const int* pidx, int m, double* f, double* dS) const {
-        using V = typename A::DerType;
-        const V zero = detail::zeros<V>(m);
-        A xa[N], fa[N];
-        std::vector<A> pa(static_cast<std::size_t>(n_parameters()), A(0.0, zero));
-        for (int i = 0; i < N; ++i) {
-            xa[i] = A(x[i], zero);
-            for (int k = 0; k < m; ++k) xa[i].derivatives()(k) = S[i * m + k];
-        }
-        for (int j = 0; j < n_parameters(); ++j) pa[static_cast<std::size_t>(j)].value() = p[j];
-        for (int k = 0; k < m; ++k)
-            if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = 1.0;
-        D::rhs(A(t, zero), xa, pa.data(), fa);
-        for (int i = 0; i < N; ++i) {
-            f[i] = fa[i].value();
-            for (int k = 0; k < m; ++k) dS[i * m + k] = detail::deriv(fa[i], k);
-        }
-    }
-
-    void sensitivity_coupling(double t, const double* z, const double* p, const int* pidx, int m,
-                              const double* v, double vt, double* out) const override {
-        if (m <= 4)
-            sensitivity_coupling_as<Eigen::Matrix<Eps, 4, 1>>(t, z, p, pidx, m, v, vt, out);
-        else if (m <= kMaxDirections)
-            sensitivity_coupling_as<Eigen::Matrix<Eps, 8, 1>>(t, z, p, pidx, m, v, vt, out);
-        else
-            sensitivity_coupling_as<Eigen::Matrix<Eps, Eigen::Dynamic, 1>>(t, z, p, pidx, m, v, vt, out);
-    }
+                            const int* pidx, int m, double* f, double* dS) const;
 
     // One outer direction e (x + e v, t + e vt) over the inner sensitivity directions: the outer
     // derivative of inner direction k is d(J s_k + df/dp_k)/de.
     using Eps = Eigen::AutoDiffScalar<Eigen::Matrix<double, 1, 1>>;
+    using Coupling4 = Eigen::Matrix<Eps, 4, 1>;
+    using Coupling8 = Eigen::Matrix<Eps, 8, 1>;
+    using CouplingX = Eigen::Matrix<Eps, Eigen::Dynamic, 1>;
+
+    void sensitivity_coupling(double t, const double* z, const double* p, const int* pidx, int m,
+                              const double* v, double vt, double* out) const override {
+        if (m <= 4)
+            sensitivity_coupling_as<Coupling4>(t, z, p, pidx, m, v, vt, out);
+        else if (m <= kMaxDirections)
+            sensitivity_coupling_as<Coupling8>(t, z, p, pidx, m, v, vt, out);
+        else
+            sensitivity_coupling_as<CouplingX>(t, z, p, pidx, m, v, vt, out);
+    }
 
     template <class InnerVec>
     void sensitivity_coupling_as(double t, const double* z, const double* p, const int* pidx, int m,
-                                 const double* v, double vt, double* out) const {
-        using A = Eigen::AutoDiffScalar<InnerVec>;
-        using E1 = Eigen::Matrix<double, 1, 1>;
-        const E1 zero = E1::Zero();
-        const int np = n_parameters();
-        const double* S = z + N;
-        InnerVec d0 = detail::zeros<InnerVec>(m);
-        for (int k = 0; k < d0.size(); ++k) d0(k) = Eps(0.0, zero);
-        A xa[N], fa[N];
-        std::vector<A> pa(static_cast<std::size_t>(np), A(Eps(0.0, zero), d0));
-        for (int i = 0; i < N; ++i) {
-            InnerVec d = d0;
-            for (int k = 0; k < m; ++k) d(k) = Eps(S[i * m + k], zero);
-            xa[i] = A(Eps(z[i], E1::Constant(v[i])), d);
-        }
-        for (int j = 0; j < np; ++j) pa[static_cast<std::size_t>(j)].value() = Eps(p[j], zero);
-        for (int k = 0; k < m; ++k)
-            if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = Eps(1.0, zero);
-        const A ta(Eps(t, E1::Constant(vt)), d0);
-        D::rhs(ta, xa, pa.data(), fa);
-        for (int i = 0; i < N; ++i)
-            for (int k = 0; k < m; ++k)
-                out[i * m + k] = fa[i].derivatives().size() > k ? fa[i].derivatives()(k).derivatives()(0) : 0.0;
-    }
+                                 const double* v, double vt, double* out) const;
 
     void observables_sensitivity(double t, const double* x, const double* S, const double* p,
-                                 const int* pidx, int m, double* y, double* dy) const override {
-        using A = Dir<double>;
-        const int no = own_observables_;
-        std::vector<A> xa(N), pa(n_parameters()), ya(no);
-        seed_directions(x, S, p, pidx, m, xa, pa);
-        D::observables(A(t, Eigen::VectorXd::Zero(m)), xa.data(), pa.data(), ya.data());
-        for (int i = 0; i < no; ++i) {
-            y[i] = ya[i].value();
-            for (int k = 0; k < m; ++k) dy[i * m + k] = detail::deriv(ya[i], k);
-        }
-        if (derived_.eval) {
-            derived_.eval(t, y, y + no);
-            for (int i = no; i < n_observables(); ++i)
-                for (int k = 0; k < m; ++k) dy[i * m + k] = 0.0;
-        }
-    }
+                                 const int* pidx, int m, double* y, double* dy) const override;
 
 private:
     DerivedOutputs derived_;
@@ -389,4 +334,105 @@ private:
     }
 };
 
+template <class D>
+void ModelImpl<D>::initial_sensitivity(const double* p, const int* pidx, int m, double* dx0) const {
+    using A = Dir<double>;
+    const int np = n_parameters();
+    std::vector<A> pa(np), xa(N);
+    for (int j = 0; j < np; ++j) pa[j] = A(p[j], Eigen::VectorXd::Zero(m));
+    for (int k = 0; k < m; ++k)
+        if (pidx[k] >= 0) pa[pidx[k]].derivatives()(k) = 1.0;
+    D::initial(pa.data(), xa.data());
+    for (int i = 0; i < N; ++i)
+        for (int k = 0; k < m; ++k) dx0[i * m + k] = detail::deriv(xa[i], k);
+}
+
+template <class D>
+template <class A>
+void ModelImpl<D>::sensitivity_rhs_as(double t, const double* x, const double* S, const double* p,
+                                      const int* pidx, int m, double* f, double* dS) const {
+    using V = typename A::DerType;
+    const V zero = detail::zeros<V>(m);
+    A xa[N], fa[N];
+    std::vector<A> pa(static_cast<std::size_t>(n_parameters()), A(0.0, zero));
+    for (int i = 0; i < N; ++i) {
+        xa[i] = A(x[i], zero);
+        for (int k = 0; k < m; ++k) xa[i].derivatives()(k) = S[i * m + k];
+    }
+    for (int j = 0; j < n_parameters(); ++j) pa[static_cast<std::size_t>(j)].value() = p[j];
+    for (int k = 0; k < m; ++k)
+        if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = 1.0;
+    D::rhs(A(t, zero), xa, pa.data(), fa);
+    for (int i = 0; i < N; ++i) {
+        f[i] = fa[i].value();
+        for (int k = 0; k < m; ++k) dS[i * m + k] = detail::deriv(fa[i], k);
+    }
+}
+
+template <class D>
+template <class InnerVec>
+void ModelImpl<D>::sensitivity_coupling_as(double t, const double* z, const double* p, const int* pidx,
+                                           int m, const double* v, double vt, double* out) const {
+    using A = Eigen::AutoDiffScalar<InnerVec>;
+    using E1 = Eigen::Matrix<double, 1, 1>;
+    const E1 zero = E1::Zero();
+    const int np = n_parameters();
+    const double* S = z + N;
+    InnerVec d0 = detail::zeros<InnerVec>(m);
+    for (int k = 0; k < d0.size(); ++k) d0(k) = Eps(0.0, zero);
+    A xa[N], fa[N];
+    std::vector<A> pa(static_cast<std::size_t>(np), A(Eps(0.0, zero), d0));
+    for (int i = 0; i < N; ++i) {
+        InnerVec d = d0;
+        for (int k = 0; k < m; ++k) d(k) = Eps(S[i * m + k], zero);
+        xa[i] = A(Eps(z[i], E1::Constant(v[i])), d);
+    }
+    for (int j = 0; j < np; ++j) pa[static_cast<std::size_t>(j)].value() = Eps(p[j], zero);
+    for (int k = 0; k < m; ++k)
+        if (pidx[k] >= 0) pa[static_cast<std::size_t>(pidx[k])].derivatives()(k) = Eps(1.0, zero);
+    const A ta(Eps(t, E1::Constant(vt)), d0);
+    D::rhs(ta, xa, pa.data(), fa);
+    for (int i = 0; i < N; ++i)
+        for (int k = 0; k < m; ++k)
+            out[i * m + k] = fa[i].derivatives().size() > k ? fa[i].derivatives()(k).derivatives()(0) : 0.0;
+}
+
+template <class D>
+void ModelImpl<D>::observables_sensitivity(double t, const double* x, const double* S, const double* p,
+                                           const int* pidx, int m, double* y, double* dy) const {
+    using A = Dir<double>;
+    const int no = own_observables_;
+    std::vector<A> xa(N), pa(n_parameters()), ya(no);
+    seed_directions(x, S, p, pidx, m, xa, pa);
+    D::observables(A(t, Eigen::VectorXd::Zero(m)), xa.data(), pa.data(), ya.data());
+    for (int i = 0; i < no; ++i) {
+        y[i] = ya[i].value();
+        for (int k = 0; k < m; ++k) dy[i * m + k] = detail::deriv(ya[i], k);
+    }
+    if (derived_.eval) {
+        derived_.eval(t, y, y + no);
+        for (int i = no; i < n_observables(); ++i)
+            for (int k = 0; k < m; ++k) dy[i * m + k] = 0.0;
+    }
+}
+
 }  // namespace crsim
+
+// Explicit instantiations of ModelImpl<D>'s sensitivity members, by group, for a model compiled in
+// several translation units (the built-in models: <model>.cpp and its sensitivity units,
+// sensitivity_units in models/codegen/cpp.py). The unit that instantiates ModelImpl<D> names every
+// group with EXT = extern (an explicit instantiation declaration: the members are not compiled
+// there, only called); each group's own unit names it with EXT empty (the definition). D is the
+// model type, fully qualified; the macros are used at global scope. A model compiled in one unit
+// (users' models) needs none of them.
+#define CRSIM_MODEL_SENSITIVITY_RHS(EXT, D, A)                                                    \
+    EXT template void ::crsim::ModelImpl<D>::sensitivity_rhs_as<::crsim::ModelImpl<D>::A>(       \
+        double, const double*, const double*, const double*, const int*, int, double*, double*) const;
+#define CRSIM_MODEL_SENSITIVITY_COUPLING(EXT, D, V)                                               \
+    EXT template void ::crsim::ModelImpl<D>::sensitivity_coupling_as<::crsim::ModelImpl<D>::V>(  \
+        double, const double*, const double*, const int*, int, const double*, double, double*) const;
+#define CRSIM_MODEL_SENSITIVITY_INITIAL_OBSERVABLES(EXT, D)                                       \
+    EXT template void ::crsim::ModelImpl<D>::initial_sensitivity(const double*, const int*, int,   \
+                                                                 double*) const;                   \
+    EXT template void ::crsim::ModelImpl<D>::observables_sensitivity(                              \
+        double, const double*, const double*, const double*, const int*, int, double*, double*) const;
