@@ -39,6 +39,7 @@ void merge_close_times(std::vector<DoseEvent>& events, double t_start, double ho
         times.push_back(e.time);
         if (e.is_infusion()) times.push_back(e.end);
     }
+    if (times.empty()) return;  // no administrations (times[0] below needs one)
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(), times.end()), times.end());
     std::vector<double> onto(times.size());
