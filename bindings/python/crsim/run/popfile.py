@@ -32,6 +32,9 @@ __all__ = ["POPULATION_FORMAT", "POPULATION_SCHEMA", "save_population", "load_po
 #: Format name and schema version of population files (docs/hdf5-schema.md, "Population files").
 POPULATION_FORMAT = "crsim-population"
 POPULATION_SCHEMA = 1
+#: Rows per chunk of a merged population file (and per block the merge gathers from the parts).
+MERGE_BLOCK = 65536
+
 #: Format of the header of a parts directory (a population being written).
 PARTS_FORMAT = "crsim-population-parts"
 
@@ -243,29 +246,55 @@ class PartsWriter:
         punits = _parameter_units(meta.get("model", ""))
         tmp = f"{self.path}.part{os.getpid()}"
         try:
-            with self.h5py.File(tmp, "w") as out:
+            # rdcc_nbytes=0: no chunk cache; whole chunks are written at once below. With the
+            # default cache the merge held every chunk it wrote until the file was closed (memory
+            # growing with n: 108 MB for 800,000 rows of 15 columns, h5py 3.16 / HDF5 2.0)
+            with self.h5py.File(tmp, "w", rdcc_nbytes=0) as out:
                 g = _write_header(out, meta)
                 g.create_dataset("patient", data=np.arange(n, dtype=np.int64))
                 cols = g["columns"]
                 ds = {}
                 for c in columns:
                     if c == "error":
-                        ds[c] = cols.create_dataset(c, shape=(n,), dtype=self.h5py.string_dtype())
+                        ds[c] = cols.create_dataset(c, shape=(n,), dtype=self.h5py.string_dtype(),
+                                                    chunks=(min(n, MERGE_BLOCK),))
                     else:
                         ds[c] = cols.create_dataset(c, shape=(n,), dtype=float, compression="gzip",
-                                                    chunks=(min(n, 65536),))
+                                                    chunks=(min(n, MERGE_BLOCK),))
                     ds[c].attrs["unit"] = units.get(c, punits.get(c, ""))
+                # whole blocks of `block` rows (the datasets' chunks) are gathered from the parts
+                # and written at once (bounded memory: one block of every column)
+                block = min(n, MERGE_BLOCK)
+                buf = {c: np.full(block, np.nan) for c in columns if c != "error"}
+                errs: List[Any] = [""] * block if self.failed else []
+                lo = 0
+
+                def flush(hi: int) -> None:
+                    for c, v in buf.items():
+                        ds[c][lo:hi] = v[:hi - lo]
+                    if self.failed:
+                        ds["error"][lo:hi] = errs[:hi - lo]
+
                 for a, b, p in parts:
                     with self.h5py.File(p, "r") as f:
                         par = f["parameters"][()]
-                        for j, c in enumerate(names):
-                            ds[c][a:b] = par[:, j]
                         have = [str(x) for x in f.attrs["readouts"]]
                         vals = f["readouts"][()]
+                        err = f["error"][()] if self.failed else None
+                    k = a
+                    while k < b:  # rows k.. of this part into the current block
+                        m = min(b, lo + block)
+                        i, j = k - lo, m - lo
+                        for col, c in enumerate(names):
+                            buf[c][i:j] = par[k - a:m - a, col]
                         for c in readouts:
-                            ds[c][a:b] = vals[:, have.index(c)] if c in have else np.nan
-                        if self.failed:
-                            ds["error"][a:b] = f["error"][()]
+                            buf[c][i:j] = vals[k - a:m - a, have.index(c)] if c in have else np.nan
+                        if err is not None:
+                            errs[i:j] = list(err[k - a:m - a])
+                        k = m
+                        if m == lo + block or m == n:
+                            flush(m)
+                            lo = m
             os.replace(tmp, self.path)
         finally:
             if os.path.exists(tmp):
