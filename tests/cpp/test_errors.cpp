@@ -78,7 +78,7 @@ TEST_CASE("parameter overrides and values", "[errors][parameters]") {
         pr.parameters = {14.7, kInf};
         expect_input_error("pk1", pr, "parameters.V");
         pr.parameters = {-0.5, 64.0};
-        expect_input_error("pk1", pr, "parameters.CL", "[0, inf]");
+        expect_input_error("pk1", pr, "parameters.CL", "[0, 2000]");  // the bounds of models/pk/pk1.ant
         pr.parameters = {14.7};
         expect_input_error("pk1", pr, "parameters", "2 values");
     }
