@@ -18,7 +18,7 @@ CASES = {
     "unknown model": (dict(model="pk9"), "model", ["'pk9'", "pk2_mm"]),
     "model of wrong type": (dict(model=3), "model", ["3", "pk1"]),
     "unknown parameter": (dict(parameters={"CLX": 1.0}), "parameters", ["'CLX'", "CL, V"]),
-    "parameter out of bounds": (dict(parameters={"CL": -1.0}), "parameters.CL", ["-1", "[0, inf]", "L/h"]),
+    "parameter out of bounds": (dict(parameters={"CL": -1.0}), "parameters.CL", ["-1", "[0, 2000]", "L/h"]),
     "parameter NaN": (dict(parameters={"V": math.nan}), "parameters.V", ["nan", "finite"]),
     "parameter not a number": (dict(parameters={"V": "big"}), "parameters.V", ["'big'", "a number"]),
     "negative dose": (dict(doses=[dose(amount=-1.0)]), "doses[0].amount", ["-1", ">= 0 mg"]),
