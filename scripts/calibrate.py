@@ -36,7 +36,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -148,21 +148,28 @@ def kinetics() -> Dict[str, float]:
     return out
 
 
+def _crs_incidence(pop: Any, prefix: str, out: Dict[str, float]) -> Any:
+    """Any-grade and grade >= 3 incidence, median onset and duration (d) of the patients with CRS,
+    and the failed fraction of one population table into ``out`` (keys ``<prefix>_...``); returns
+    the rows of the patients with CRS."""
+    g = pop["max_grade"].dropna()
+    crs = pop.loc[g.index][g >= 1]
+    out[f"{prefix}_any"] = float((g >= 1).mean())
+    out[f"{prefix}_ge3"] = float((g >= 3).mean())
+    out[f"{prefix}_onset_d"] = float(np.nanmedian(crs["onset_h"])) / 24.0 if len(crs) else math.nan
+    out[f"{prefix}_duration_d"] = float(np.nanmedian(crs["duration_h"])) / 24.0 \
+        if crs["duration_h"].notna().any() else math.nan
+    out[f"{prefix}_failed"] = float(pop["max_grade"].isna().mean())
+    return crs
+
+
 def populations(n: int, seed: int = 1) -> Dict[str, float]:
     """CRS in n virtual patients of each product set (notebook 04's variability), 28 days."""
     out: Dict[str, float] = {}
     late = []
     for prefix, pset in (("tisa", TISA), ("axi", AXI)):
-        pop = crsim.population(_scenario(pset, 28), n, VARIABILITY, seed=seed,
-                               readouts=["max_grade", "onset_h", "duration_h"])
-        g = pop["max_grade"].dropna()
-        crs = pop.loc[g.index][g >= 1]
-        out[f"{prefix}_any"] = float((g >= 1).mean())
-        out[f"{prefix}_ge3"] = float((g >= 3).mean())
-        out[f"{prefix}_onset_d"] = float(np.nanmedian(crs["onset_h"])) / 24.0 if len(crs) else math.nan
-        out[f"{prefix}_duration_d"] = float(np.nanmedian(crs["duration_h"])) / 24.0 \
-            if crs["duration_h"].notna().any() else math.nan
-        out[f"{prefix}_failed"] = float(pop["max_grade"].isna().mean())
+        crs = _crs_incidence(crsim.population(_scenario(pset, 28), n, VARIABILITY, seed=seed,
+                                              readouts=["max_grade", "onset_h", "duration_h"]), prefix, out)
         late.extend(list(crs["onset_h"] > 14 * 24))
     out["late_onset"] = float(np.mean(late)) if late else 0.0
     return out
@@ -297,16 +304,8 @@ def product_populations(n: int, seed: int = 1) -> Dict[str, float]:
     """CRS in n virtual patients of each new product set (the variability of the existing rows), 28 days."""
     out: Dict[str, float] = {}
     for prefix, pset in (("tisa_lbcl", TISA_LBCL), ("liso", LISO)):
-        pop = crsim.population(_product_scenario(pset, 28), n, VARIABILITY, seed=seed,
-                               readouts=["max_grade", "onset_h", "duration_h"])
-        g = pop["max_grade"].dropna()
-        crs = pop.loc[g.index][g >= 1]
-        out[f"{prefix}_any"] = float((g >= 1).mean())
-        out[f"{prefix}_ge3"] = float((g >= 3).mean())
-        out[f"{prefix}_onset_d"] = float(np.nanmedian(crs["onset_h"])) / 24.0 if len(crs) else math.nan
-        out[f"{prefix}_duration_d"] = float(np.nanmedian(crs["duration_h"])) / 24.0 \
-            if crs["duration_h"].notna().any() else math.nan
-        out[f"{prefix}_failed"] = float(pop["max_grade"].isna().mean())
+        _crs_incidence(crsim.population(_product_scenario(pset, 28), n, VARIABILITY, seed=seed,
+                                        readouts=["max_grade", "onset_h", "duration_h"]), prefix, out)
     return out
 
 

@@ -209,14 +209,7 @@ public:
     Driver(const Model& model, const Problem& pr, const InterruptToken& interrupt, Trajectory&& reuse)
         : Driver(model, pr, interrupt) {
         out_ = std::move(reuse);
-        for (auto* v : {&out_.times, &out_.states, &out_.observables, &out_.state_sensitivities,
-                        &out_.observable_sensitivities, &out_.readout.times, &out_.readout.states,
-                        &out_.readout.observables})
-            v->clear();
-        out_.sensitivity_names.clear();
-        out_.doses.clear();
-        out_.firings.clear();
-        out_.stats = SolverStats{};
+        out_.clear();
     }
 
     Trajectory run();

@@ -10,21 +10,34 @@
 
 using namespace crsim;
 
-TEST_CASE("batch runs match serial runs for any thread count; failures stay in their slot", "[batch]") {
-    const Model& m = *models::builtin_registry().get("pk2_mm");
+namespace {
+
+// pk2_mm runs: Vmax scaled by vmax(i), a 1-h infusion of amount(i) mg, daily outputs to days(i).
+template <class Vmax, class Amount, class Days>
+std::vector<Problem> pk_problems(const Model& m, int count, Vmax vmax, Amount amount, Days days) {
     std::vector<Problem> problems;
-    for (int i = 0; i < 24; ++i) {
+    for (int i = 0; i < count; ++i) {
         Problem pr;
         pr.parameters = m.default_parameters();
-        pr.parameters[4] *= 0.5 + 0.05 * i;  // Vmax
+        pr.parameters[4] *= vmax(i);
         Dose d;
         d.target = "central";
-        d.amount = 100.0 + 20.0 * i;
+        d.amount = amount(i);
         d.duration = 1.0;
         pr.doses = {d};
-        for (int k = 0; k <= 56; ++k) pr.times.push_back(24.0 * k);
+        for (int k = 0; k <= days(i); ++k) pr.times.push_back(24.0 * k);
         problems.push_back(pr);
     }
+    return problems;
+}
+
+}  // namespace
+
+TEST_CASE("batch runs match serial runs for any thread count; failures stay in their slot", "[batch]") {
+    const Model& m = *models::builtin_registry().get("pk2_mm");
+    std::vector<Problem> problems = pk_problems(
+        m, 24, [](int i) { return 0.5 + 0.05 * i; }, [](int i) { return 100.0 + 20.0 * i; },
+        [](int) { return 56; });
     problems[7].options.rtol = 2.0;    // bad input
     problems[13].options.max_steps = 3;  // solver failure
 
@@ -51,19 +64,9 @@ TEST_CASE("batch runs match serial runs for any thread count; failures stay in t
 TEST_CASE("a reducing batch keeps each run's numbers, its errors in their slot, and reuses memory exactly",
           "[batch]") {
     const Model& m = *models::builtin_registry().get("pk2_mm");
-    std::vector<Problem> problems;
-    for (int i = 0; i < 17; ++i) {
-        Problem pr;
-        pr.parameters = m.default_parameters();
-        pr.parameters[4] *= 0.5 + 0.1 * i;  // Vmax
-        Dose d;
-        d.target = "central";
-        d.amount = 200.0 + 50.0 * i;
-        d.duration = 1.0;
-        pr.doses = {d};
-        for (int k = 0; k <= 5 + i; ++k) pr.times.push_back(24.0 * k);  // trajectories of different sizes
-        problems.push_back(pr);
-    }
+    std::vector<Problem> problems = pk_problems(  // trajectories of different sizes (6 to 22 rows)
+        m, 17, [](int i) { return 0.5 + 0.1 * i; }, [](int i) { return 200.0 + 50.0 * i; },
+        [](int i) { return 5 + i; });
     problems[5].options.rtol = 2.0;      // bad input
     problems[11].options.max_steps = 3;  // solver failure
     // the reduction: the last concentration, the number of output rows, the sum of every state

@@ -53,7 +53,7 @@ template <class D, class = void>
 struct has_prepare : std::false_type {};
 template <class D>
 struct has_prepare<D, std::void_t<decltype(D::n_prepared)>> : std::integral_constant<bool, mixed_scalars<D>::value> {};
-// ... and D::observables_prepared(t, x, p, q, y) (generated models since generator version 5): the
+// ... and D::observables_prepared(t, x, p, q, y) (generated models since generator version 3): the
 // observables from the same prepared vector.
 template <class D, class = void>
 struct has_observables_prepared : std::false_type {};

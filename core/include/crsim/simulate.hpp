@@ -116,6 +116,17 @@ struct Trajectory {
     std::vector<PolicyFiring> firings;  // triggered policies, in time order
     ReadoutTrajectory readout;        // empty unless problem.readouts.record
     SolverStats stats;
+
+    // Empties every field; the vectors keep their capacity (a buffer reused from run to run).
+    void clear() noexcept {
+        for (auto* v : {&times, &states, &observables, &state_sensitivities, &observable_sensitivities,
+                        &readout.times, &readout.states, &readout.observables})
+            v->clear();
+        sensitivity_names.clear();
+        doses.clear();
+        firings.clear();
+        stats = SolverStats{};
+    }
 };
 
 // Throws InputError (bad problem), SolverError (integration failed) or Interrupted (a

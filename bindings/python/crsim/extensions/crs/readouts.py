@@ -198,13 +198,16 @@ EXTRA_READOUTS: Dict[str, Tuple[str, str]] = {
     "tumor_fraction_day28": ("1", "tumor at day 28 relative to the burden at infusion"),
 }
 
+#: Day 28 in h: the time of the tumour readouts.
+DAY28_H = 28 * 24.0
+
 #: The readouts the engine computes in a readouts-only batch (ModelExtension.native_readouts): the
 #: clinical readouts (crsim::models::crs_readouts) and the tumor burden at day 28 (as
 #: :func:`extra_readouts`, linear on the output grid).
 NATIVE_READOUTS: Dict[str, Tuple[Tuple[Any, ...], str]] = {
     **{k: (("crs", k), READOUTS[k][0]) for k in READOUTS},
-    "tumor_day28": (("value_at", "tumor_cells", 28 * 24.0), EXTRA_READOUTS["tumor_day28"][0]),
-    "tumor_fraction_day28": (("value_at", "tumor_fraction", 28 * 24.0),
+    "tumor_day28": (("value_at", "tumor_cells", DAY28_H), EXTRA_READOUTS["tumor_day28"][0]),
+    "tumor_fraction_day28": (("value_at", "tumor_fraction", DAY28_H),
                              EXTRA_READOUTS["tumor_fraction_day28"][0]),
 }
 
@@ -216,8 +219,8 @@ SCAN_READOUTS = ("max_grade", "onset_h", "hours_grade_ge2", "hours_grade_ge3", "
 
 def extra_readouts(result: Any) -> Tuple[Dict[str, float], Dict[str, str]]:
     """The tumor burden at day 28, absolute and relative to the burden at infusion."""
-    values = {"tumor_day28": value_at(result.times, result["tumor_cells"], 28 * 24.0),
-              "tumor_fraction_day28": value_at(result.times, result["tumor_fraction"], 28 * 24.0)}
+    values = {"tumor_day28": value_at(result.times, result["tumor_cells"], DAY28_H),
+              "tumor_fraction_day28": value_at(result.times, result["tumor_fraction"], DAY28_H)}
     return values, {k: EXTRA_READOUTS[k][0] for k in values}
 
 
