@@ -208,3 +208,25 @@ def test_fitset_plot_and_table():
             assert all("10^" not in t.get_text() and "×" not in t.get_text()
                        for t in ax.get_xticklabels())
     assert fs.to_pandas().shape == (9, 11)
+
+
+def test_a_start_exactly_at_a_finite_upper_bound_is_accepted():
+    # pk2_mm's Vmax is bounded by 1e4 mg/h and exp(log(1e4)) exceeds 1e4 by a rounding step: the
+    # engine refused the back-transformed start ("parameters.Vmax = 10000 is not allowed: a
+    # finite value in [0, 10000] mg/h") before the values were clipped into the bounds. The truth at
+    # the bound also sends L-BFGS-B's projected steps onto log(1e4) exactly.
+    upper = float(crsim.Model("pk2_mm").parameters.set_index("name").upper["Vmax"])
+    assert math.exp(math.log(upper)) > upper  # the rounding this test is about
+    t = np.linspace(0.5, 48, 12)
+    dose = [crsim.Dose("central", 100, duration=0.5)]
+    slow = {"Km": 1e5}  # Vmax / Km = 0.1 L/h: the drug stays measurable for the 2 days
+    f = crsim.simulate("pk2_mm", times=t, doses=dose, parameters={"Vmax": upper, **slow})["C"]
+    y = f * (1 + 0.05 * np.random.default_rng(1).standard_normal(len(t)))
+    data = pd.DataFrame({"time_h": t, "observable": "C", "value": y, "unit": "ug/mL"})
+    fit = crsim.fit("pk2_mm", data, ["Vmax"], doses=dose, start={"Vmax": upper}, fixed=slow,
+                    bounds={"Vmax": (1.0, upper)}, starts=3, seed=0, workers=1)
+    # every start ran (the given one at the bound and two Latin-hypercube draws) and none failed
+    assert len(fit.starts) == 3 and fit.starts["start.Vmax"].iloc[0] == math.log(upper)
+    assert np.all(np.isfinite(fit.starts["m2ll"].to_numpy(dtype=float)))
+    assert math.isfinite(fit.m2ll) and fit.converged
+    assert 1.0 <= fit.estimates.loc["Vmax", "estimate"] <= upper

@@ -146,7 +146,7 @@ def build_objective(setup: FitSetup, ids: List[Any]) -> Tuple[Objective, FitData
     obj = Objective(m, subjects, tab["value"].to_numpy(dtype=float), tab["censored"].to_numpy(dtype=bool),
                     tab["limit"].to_numpy(dtype=float), tab["observable"].to_numpy(dtype=object),
                     setup.base, est, [setup.logs[n] for n in est], setup.error_models,
-                    setup.options, setup.t_start, setup.initial)
+                    setup.options, setup.t_start, setup.initial, bounds=setup.bounds)
     return obj, fd
 
 

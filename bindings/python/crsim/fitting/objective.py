@@ -70,12 +70,18 @@ class Objective:
         model_names: estimated model parameters; log_scale: per model parameter (bool).
         error_models: observable -> ErrorModel (with starting values filled in).
         options: engine solver options; t_start: h; initial: initial-state overrides.
+        bounds: name -> (lower, upper) on the natural scale (estimated model and error parameters,
+            the latter as ``<observable>.<name>``): the back-transformed values are clipped into
+            them, since exp(log(upper)) can exceed upper by a rounding step and the engine refuses
+            a model parameter above its bound (a start or a step of the optimiser exactly at a
+            finite bound).
     """
 
     def __init__(self, model, subjects: List[Subject], y: np.ndarray, censored: np.ndarray,
                  limit: np.ndarray, observable: np.ndarray, base: Dict[str, float],
                  model_names: List[str], log_scale: List[bool], error_models: Dict[str, ErrorModel],
-                 options: Dict[str, Any], t_start: float, initial: Optional[Dict[str, float]] = None):
+                 options: Dict[str, Any], t_start: float, initial: Optional[Dict[str, float]] = None,
+                 bounds: Optional[Dict[str, Tuple[float, float]]] = None):
         self.model = model
         self.subjects = subjects
         self.y, self.censored, self.limit, self.observable = y, censored, limit, observable
@@ -86,6 +92,7 @@ class Objective:
         self.options = dict(options)
         self.t_start = t_start
         self.initial = dict(initial or {})
+        self.bounds = dict(bounds or {})
         self.n_obs = len(y)
         self.groups: List[Tuple[str, np.ndarray]] = [(o, np.flatnonzero(observable == o))
                                                      for o in error_models]
@@ -107,11 +114,15 @@ class Objective:
         """Model parameter values (all of them) and error parameter values per observable."""
         params = dict(self.base)
         for j, name in enumerate(self.model_names):
-            params[name] = math.exp(theta[j]) if self.log_scale[j] else float(theta[j])
+            params[name] = self._clip(name, math.exp(theta[j]) if self.log_scale[j] else float(theta[j]))
         errs = {o: dict(em.values) for o, em in self.error_models.items()}
         for j, (o, k, _) in enumerate(self.error_slots):
-            errs[o][k] = math.exp(theta[self.n_model + j])
+            errs[o][k] = self._clip(f"{o}.{k}", math.exp(theta[self.n_model + j]))
         return params, errs
+
+    def _clip(self, name: str, v: float) -> float:
+        lo, hi = self.bounds.get(name, (-math.inf, math.inf))
+        return min(max(v, lo), hi)
 
     def theta_of(self, params: Dict[str, float], errs: Dict[str, Dict[str, float]]) -> np.ndarray:
         th = [math.log(params[n]) if ls else params[n] for n, ls in zip(self.model_names, self.log_scale)]
