@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -89,6 +90,103 @@ std::vector<std::pair<std::string, ParameterEntry>> read_section(const json& roo
     return out;
 }
 
+double finite_number(const json& j, const std::string& key, const std::string& field, const std::string& allowed) {
+    const json& v = j.at(key);
+    if (!v.is_number()) throw InputError(field + "." + key, v.dump(), allowed);
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) throw InputError(field + "." + key, fmt(x), allowed);
+    return x;
+}
+
+std::string source_of(const json& j, const std::string& field) {
+    const std::string s = entry_string(j, "source", field, true);
+    if (s.empty())
+        throw InputError(field + ".source", "\"\"",
+                         "a citation, \"calibrated: <target>\" or \"modelling choice: <reason>\"");
+    return s;
+}
+
+void only_keys(const json& j, const std::string& field, std::initializer_list<const char*> keys) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string& k = it.key();
+        if (k.empty() || k[0] == '_') continue;
+        bool ok = false;
+        std::string list;
+        for (const char* key : keys) {
+            ok = ok || k == key;
+            list += (list.empty() ? "" : ", ") + std::string(key);
+        }
+        if (!ok) throw InputError(field + "." + k, "present", "only " + list);
+    }
+}
+
+// "variability": {"<parameter>": {"omega" | "cv": number, "source": text}, ...}, in file order.
+std::vector<std::pair<std::string, VariabilityEntry>> read_variability(const json& root, const std::string& file) {
+    std::vector<std::pair<std::string, VariabilityEntry>> out;
+    if (!root.contains("variability")) return out;
+    const json& sec = root.at("variability");
+    if (!sec.is_object()) throw InputError(file + ": variability", type_of(sec), "an object");
+    for (auto it = sec.begin(); it != sec.end(); ++it) {
+        if (!it.key().empty() && it.key()[0] == '_') continue;
+        const std::string field = file + ": variability." + it.key();
+        const json& j = it.value();
+        if (!j.is_object())
+            throw InputError(field, type_of(j), "an object {\"omega\": number, \"source\": string} or "
+                                                "{\"cv\": number, \"source\": string}");
+        only_keys(j, field, {"omega", "cv", "source"});
+        VariabilityEntry e;
+        if (j.contains("omega") == j.contains("cv"))
+            throw InputError(field, j.contains("omega") ? "omega and cv" : "neither omega nor cv",
+                             "one of omega (SD of the log-normal random effect) or cv");
+        if (j.contains("omega")) {
+            e.omega = finite_number(j, "omega", field, "a finite omega >= 0 (SD on the log scale)");
+            if (e.omega < 0.0) throw InputError(field + ".omega", fmt(e.omega), "a finite omega >= 0 (SD on the log scale)");
+        } else {
+            e.cv = finite_number(j, "cv", field, "a finite coefficient of variation >= 0");
+            if (e.cv < 0.0) throw InputError(field + ".cv", fmt(e.cv), "a finite coefficient of variation >= 0");
+            e.omega = std::sqrt(std::log1p(e.cv * e.cv));
+        }
+        if (e.omega > 5.0)
+            throw InputError(field, fmt(e.omega) + " (omega)",
+                             "omega <= 5 (a 150-fold SD on the log scale; larger is not a variability "
+                             "a population can sample within bounds)");
+        e.source = source_of(j, field);
+        e.origin = file;
+        out.emplace_back(it.key(), std::move(e));
+    }
+    return out;
+}
+
+// "correlations": [{"between": [a, b], "r": number, "source": text}, ...].
+std::vector<CorrelationEntry> read_correlations(const json& root, const std::string& file) {
+    std::vector<CorrelationEntry> out;
+    if (!root.contains("correlations")) return out;
+    const json& sec = root.at("correlations");
+    if (!sec.is_array()) throw InputError(file + ": correlations", type_of(sec), "an array");
+    for (std::size_t i = 0; i < sec.size(); ++i) {
+        const std::string field = file + ": correlations[" + std::to_string(i) + "]";
+        const json& j = sec[i];
+        if (!j.is_object())
+            throw InputError(field, type_of(j), "an object {\"between\": [a, b], \"r\": number, \"source\": string}");
+        only_keys(j, field, {"between", "r", "source"});
+        if (!j.contains("between")) throw InputError(field + ".between", "missing", "[a, b]: two parameter names");
+        const json& b = j.at("between");
+        if (!b.is_array() || b.size() != 2 || !b[0].is_string() || !b[1].is_string() ||
+            b[0].get<std::string>() == b[1].get<std::string>())
+            throw InputError(field + ".between", b.dump(), "[a, b]: two different parameter names");
+        CorrelationEntry c;
+        c.a = b[0].get<std::string>();
+        c.b = b[1].get<std::string>();
+        if (!j.contains("r")) throw InputError(field + ".r", "missing", "a correlation in (-1, 1)");
+        c.r = finite_number(j, "r", field, "a correlation in (-1, 1)");
+        if (!(c.r > -1.0 && c.r < 1.0)) throw InputError(field + ".r", fmt(c.r), "a correlation in (-1, 1)");
+        c.source = source_of(j, field);
+        c.origin = file;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
 json read_json(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw InputError("parameter_set", "'" + path + "'", "a readable JSON file");
@@ -122,9 +220,11 @@ public:
             const std::string& k = it.key();
             if (k.empty() || k[0] == '_') continue;
             if (k != "model" && k != "description" && k != "sources" && k != "extends" &&
-                k != "patient" && k != "parameters" && k != "regimen")
+                k != "patient" && k != "parameters" && k != "regimen" && k != "variability" &&
+                k != "correlations")
                 throw InputError(path + ": " + k, "present",
-                                 "only model, description, sources, extends, patient, regimen, parameters");
+                                 "only model, description, sources, extends, patient, regimen, parameters, "
+                                 "variability, correlations");
         }
         const std::string model = get_string(root, "model", path, false);
         if (root.contains("model") && model.empty())
@@ -198,6 +298,17 @@ public:
         for (const auto& kv : patient) merge(path, "patient", kv, seen);
         for (const auto& kv : params) merge(path, "parameters", kv, seen);
         for (const auto& kv : regimen) out_.regimen[kv.first] = kv.second;
+        for (auto& kv : read_variability(root, path)) out_.variability[kv.first] = std::move(kv.second);
+        for (auto& c : read_correlations(root, path)) {
+            bool replaced = false;
+            for (auto& d : out_.correlations) {
+                if ((d.a == c.a && d.b == c.b) || (d.a == c.b && d.b == c.a)) {
+                    d = c;
+                    replaced = true;
+                }
+            }
+            if (!replaced) out_.correlations.push_back(std::move(c));
+        }
     }
 
 private:
@@ -276,6 +387,20 @@ std::vector<double> parameters_from(const Model& model, const ParameterSet& set,
                              "a parameter of model " + model.name() + ": one of {" + names + "}");
         }
     }
+    const auto known = [&infos](const std::string& name) {
+        for (const auto& pi : infos)
+            if (pi.name == name) return true;
+        return false;
+    };
+    for (const auto& kv : set.variability)
+        if (!known(kv.first))
+            throw InputError(kv.second.origin + ": variability." + kv.first, "unknown parameter",
+                             "a parameter of model " + model.name());
+    for (const auto& c : set.correlations)
+        for (const std::string* name : {&c.a, &c.b})
+            if (!set.variability.count(*name))
+                throw InputError(c.origin + ": correlations (" + c.a + ", " + c.b + ")", "'" + *name + "'",
+                                 "a parameter with a variability entry in the set or its layers");
     std::vector<double> p(infos.size());
     for (std::size_t i = 0; i < infos.size(); ++i) {
         const ParameterInfo& pi = infos[i];

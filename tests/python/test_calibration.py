@@ -31,6 +31,7 @@ def values():
     out = {}
     out.update(calibrate.kinetics())
     out.update(calibrate.tocilizumab())
+    out.update(calibrate.ck_default_spread(N))
     out.update(calibrate.populations(N))
     return out
 
@@ -48,18 +49,22 @@ def test_typical_patient_values_are_pinned(values):
 
 
 def test_what_was_met_stays_met(values):
-    """The targets met when the calibration table was written (docs/calibration.md); the misses
-    (fold expansion, persistence, tisa-cel incidence and grade >= 3, axi-cel grade >= 3) are the
-    open work of issue 15."""
-    met = ["ck_tmax_d", "ck_alpha", "ck_fster", "ck_ftoci", "tisa_onset_d", "axi_onset_d",
-           "axi_duration_d", "late_onset", "toc_cmax", "toc_day7", "toc_day14"]
+    """The targets met when the calibration table was written (docs/calibration.md; here with
+    populations of N patients); the misses (typical fold expansion and persistence, axi-cel incidence
+    and grade >= 3; tisa-cel grade >= 3 and the Tmax spread sit at the edge of their tolerances and
+    fall either side with the population size) are the open work of issue 15."""
+    met = ["ck_tmax_d", "ck_alpha", "ck_sd_fold", "ck_sd_alpha", "ck_sd_beta", "ck_fster", "ck_ftoci",
+           "tisa_any", "tisa_onset_d", "tisa_duration_d", "axi_onset_d", "axi_duration_d", "late_onset",
+           "toc_cmax", "toc_day7", "toc_day14"]
     for t in calibrate.TARGETS:
         if t.key in met:
             assert calibrate.met(t, values[t.key]), (t.key, values[t.key], t.lo, t.hi)
 
 
-def test_populations_ran_every_patient(values):
-    assert values["tisa_failed"] == 0.0 and values["axi_failed"] == 0.0
+def test_populations_ran_every_patient_within_the_bounds(values):
+    """Patients drawn outside the model's bounds are refused (test_population_variability.py checks
+    that every failure of a default population is such a refusal); they stay few."""
+    assert values["tisa_failed"] < 0.1 and values["axi_failed"] < 0.15 and values["ck_refused"] < 0.1
     for key in ("tisa_any", "tisa_ge3", "axi_any", "axi_ge3"):
         assert 0.0 <= values[key] <= 1.0 and math.isfinite(values[key])
 

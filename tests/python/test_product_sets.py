@@ -102,10 +102,13 @@ def test_targets_and_predictions_cite_sources():
         assert not any(w in text for w in ("shared/science", "clinical.md", "drugs.md", "models.md", "digest"))
 
 
-def test_populations_run_every_patient():
-    v = calibrate.product_populations(20)
+def test_populations_run_every_patient_within_the_bounds():
+    """The populations draw each set's published variability; the few patients drawn outside the
+    model's bounds (Stein's wide spreads on the CAR-T death rates) are refused, the others run
+    (test_population_variability.py checks that every failure is such a refusal)."""
+    v = calibrate.product_populations(40)
     for prefix in ("tisa_lbcl", "liso"):
-        assert v[f"{prefix}_failed"] == 0.0
+        assert v[f"{prefix}_failed"] < 0.15
         assert 0.0 <= v[f"{prefix}_any"] <= 1.0 and 0.0 <= v[f"{prefix}_ge3"] <= 1.0
 
 

@@ -294,12 +294,25 @@ def _columns(path: str) -> List[str]:
         return [str(c) for c in f["population"].attrs["columns"]]
 
 
+def _short_source(text: str, width: int = 90) -> str:
+    """A source as one short line (the first clause, cut at ``width`` characters)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 3].rstrip() + "..."
+
+
+def _varied(path: str) -> List[str]:
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return list(json.loads(f["population"].attrs["omega_json"]))
+
+
 def _cmd_population(args: argparse.Namespace) -> int:
     import numpy as np
 
     _check_output(args.output, "-o", ("csv", "h5", "hdf5"))
-    if not args.vary:
-        raise InputError("--vary is required: at least one NAME=OMEGA (e.g. --vary rho=0.3)")
     if not 1 <= args.n <= MAX_PATIENTS:
         raise InputError(f"-n = {args.n} is not allowed: a number of patients in [1, {MAX_PATIENTS}]")
     if not 0 <= args.seed < 2**63:
@@ -310,7 +323,7 @@ def _cmd_population(args: argparse.Namespace) -> int:
         raise InputError(f"--chunk-size = {args.chunk_size} is not allowed: a number of patients per "
                          "Dask task >= 1")
     sc = Scenario.from_file(args.scenario)
-    vary, corr = _parse_vary(args.vary), _parse_corr(args.corr) or None
+    vary, corr = (_parse_vary(args.vary) or None), _parse_corr(args.corr) or None
     client = None
     if args.scheduler is not None:
         client = connect(args.scheduler, "--scheduler")
@@ -329,7 +342,8 @@ def _cmd_population(args: argparse.Namespace) -> int:
             client[1]()
     if table is None:
         # the summary reads the readouts back, not the parameters
-        table = load_population(done.path, columns=[c for c in _columns(done.path) if c not in vary])
+        varied = _varied(done.path)
+        table = load_population(done.path, columns=[c for c in _columns(done.path) if c not in varied])
     units = table.attrs["units"]
     if not args.output.lower().endswith((".h5", ".hdf5")):
         out = table.copy()
@@ -346,8 +360,18 @@ def _cmd_population(args: argparse.Namespace) -> int:
     failed = int((table["error"] != "").sum()) if "error" in table else 0
     print(f"population of {args.n} patients, scenario '{sc.name}' (model {sc.model}), seed {args.seed}"
           + (f"; {failed} runs failed (see the error column)" if failed else ""))
+    info = table.attrs.get("variability") or {}
+    if info.get("default"):
+        print(f"  between-patient variability: published, as declared in parameter set "
+              f"'{info.get('parameter_set')}' (crsim.Model(...).variability lists the sources)")
     for k, w in table.attrs["omega"].items():
-        print(f"  {k}: typical {table.attrs['typical'][k]:.4g}, omega {w:.3g}")
+        src = info.get("sources", {}).get(k, "")
+        print(f"  {k}: typical {table.attrs['typical'][k]:.4g}, omega {w:.3g}"
+              + (f" ({_short_source(src)})" if info.get("default") and src else ""))
+    for k, why in (info.get("not_varied") or {}).items():
+        print(f"  not varied: {k} ({_short_source(why)})")
+    if info:
+        print(f"  {info.get('others', '')}")
     summary = extension(sc.model).population_summary
     for line in summary(table) if summary is not None else []:
         print("  " + line)
@@ -453,7 +477,8 @@ def _add_population(sub) -> None:
     p.add_argument("scenario", help="scenario file (.yaml/.yml/.json)")
     p.add_argument("-n", type=int, required=True, help="number of patients")
     p.add_argument("--vary", action="append", default=[], metavar="NAME=OMEGA",
-                   help="a parameter's variability: SD of its log-normal random effect, or NAME=cv:C")
+                   help="a parameter's variability: SD of its log-normal random effect, or NAME=cv:C "
+                   "(default: the published variability the scenario's parameter set declares)")
     p.add_argument("--corr", action="append", default=[], metavar="A,B=R",
                    help="correlation of two varied parameters' random effects")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -31,6 +31,26 @@ py::dict set_dict(const crsim::ParameterSet& s) {
     out["parameters"] = params;
     out["patient"] = py::cast(s.patient);
     out["regimen"] = regimen;
+    py::dict variability;
+    for (const auto& kv : s.variability) {
+        py::dict d;
+        d["omega"] = kv.second.omega;
+        d["cv"] = kv.second.cv;
+        d["source"] = kv.second.source;
+        d["origin"] = kv.second.origin;
+        variability[py::str(kv.first)] = d;
+    }
+    py::list correlations;
+    for (const auto& c : s.correlations) {
+        py::dict d;
+        d["between"] = py::make_tuple(c.a, c.b);
+        d["r"] = c.r;
+        d["source"] = c.source;
+        d["origin"] = c.origin;
+        correlations.append(d);
+    }
+    out["variability"] = variability;
+    out["correlations"] = correlations;
     return out;
 }
 
@@ -42,7 +62,8 @@ void bind_parameter_sets(py::module_& m) {
         py::arg("path"),
         "Reads and validates a parameter-set file: dict with path, name, model, description, "
         "sources, parameters (name -> {value, unit, source, note}), patient (names of the patient "
-        "covariates), regimen (name -> entry).");
+        "covariates), regimen (name -> entry), variability (name -> {omega, cv, source, origin}: "
+        "published between-patient variability), correlations ([{between, r, source, origin}]).");
     m.def(
         "parameters_from",
         [](const std::string& model_name, const std::string& path,

@@ -15,9 +15,17 @@
 //                                             // what patient the set assumes
 //     "regimen": {"<name>": ENTRY, ...},      // optional: the default regimen the calibration used
 //                                             // (not model parameters, e.g. a CAR-T dose per kg)
-//     "parameters": {"<parameter>": ENTRY, ...}
+//     "parameters": {"<parameter>": ENTRY, ...},
+//     "variability": {"<parameter>": VAR, ...},  // optional: published between-patient variability,
+//                                             // the default of crsim.population
+//     "correlations": [CORR, ...]             // optional: correlations of those random effects
 //   }
 //   ENTRY = {"value": <number>, "unit": "<unit>", "source": "<text>", "note": "<optional text>"}
+//   VAR = {"omega": <SD of the log-normal random effect>, "source": "<text>"}
+//         or {"cv": <coefficient of variation>, "source": ...} (omega = sqrt(ln(1 + cv^2)));
+//         omega 0 with a source that says why declares a parameter deliberately not varied (e.g. no
+//         published distribution), so that a population can say so.
+//   CORR = {"between": ["<parameter>", "<parameter>"], "r": <in (-1, 1)>, "source": "<text>"}
 // Keys starting with "_" (comments) are ignored everywhere.
 //
 // Layers. A layer file has the same format without "model" (it may have "extends" itself). An
@@ -27,7 +35,7 @@
 // data/parameters/drugs/tocilizumab.json wherever it is named); absolute paths are allowed.
 // Resolution is depth-first: a file's layers in the order listed (each resolved the same way), then
 // the file's own entries; later entries override earlier ones (value, unit, source and note
-// together). A file reached twice (two layers extending the same one) is applied once, where first
+// together; a variability entry likewise, a correlation by its unordered pair). A file reached twice (two layers extending the same one) is applied once, where first
 // reached. Within one file a name may appear once (in patient or parameters); across files a name
 // keeps its section (patient or parameters). The resolved "sources" are the file's own, then its
 // layers' in order, each citation once; "description" and "regimen" entries override likewise; all
@@ -41,6 +49,7 @@
 //    "patient": {...}, "regimen": {...}, "parameters": {<the product's own values>}}
 #pragma once
 
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,6 +66,22 @@ struct ParameterEntry {
     std::string origin;  // the file that gave the entry (the set itself or one of its layers)
 };
 
+// Between-patient variability of one parameter (log-normal: theta_i = theta * exp(eta_i),
+// eta_i ~ N(0, omega^2)).
+struct VariabilityEntry {
+    double omega = 0.0;
+    double cv = std::numeric_limits<double>::quiet_NaN();  // as given in the file (NaN: omega given)
+    std::string source;
+    std::string origin;
+};
+
+struct CorrelationEntry {
+    std::string a, b;  // two different parameters with variability entries
+    double r = 0.0;
+    std::string source;
+    std::string origin;
+};
+
 struct ParameterSet {
     std::string path;         // the file it was read from (its layers are resolved into it)
     std::string name;         // file stem, e.g. "crs_tisagenlecleucel_ball"
@@ -67,6 +92,8 @@ struct ParameterSet {
     std::map<std::string, ParameterEntry> parameters;
     std::vector<std::string> patient;  // names (in `parameters`) that are patient covariates
     std::map<std::string, ParameterEntry> regimen;
+    std::map<std::string, VariabilityEntry> variability;
+    std::vector<CorrelationEntry> correlations;
 };
 
 // Reads and validates a parameter-set file and resolves its layers. Errors (unreadable file,

@@ -85,6 +85,10 @@ class Model:
         parameter_values: dict name -> default value (in the parameter's unit).
         parameter_set: name of the parameter set in use (None for models with built-in defaults).
         patient: the patient covariates the set assumes, name -> value.
+        variability: DataFrame (name, omega, cv, source, origin): the published between-patient
+            variability the set declares (the default of :func:`crsim.population`); omega 0 rows
+            are parameters the set deliberately does not vary, with the reason as their source.
+        correlations: DataFrame (a, b, r, source, origin) between those random effects.
     """
 
     def __init__(self, name: Union[str, "Model"], parameter_set: Optional[str] = None):
@@ -170,6 +174,24 @@ class Model:
     def default_regimen(self) -> Dict[str, Dict[str, Any]]:
         """The regimen the parameter set was calibrated with (name -> {value, unit, source})."""
         return {} if self._set is None else {k: dict(v) for k, v in self._set["regimen"].items()}
+
+    @property
+    def variability(self) -> pd.DataFrame:
+        """The between-patient variability the parameter set declares, from its sources: one row
+        per parameter (name, omega: SD of the log-normal random effect, cv: as published or NaN,
+        source, origin: the file that declares it). Rows with omega 0 say why a parameter is not
+        varied. Empty for models without a parameter set or sets that declare none."""
+        rows = [{"name": k, **{c: v[c] for c in ("omega", "cv", "source", "origin")}}
+                for k, v in sorted((self._set or {}).get("variability", {}).items())]
+        return pd.DataFrame(rows, columns=["name", "omega", "cv", "source", "origin"])
+
+    @property
+    def correlations(self) -> pd.DataFrame:
+        """Correlations between the random effects of :attr:`variability` (a, b, r, source,
+        origin)."""
+        rows = [{"a": c["between"][0], "b": c["between"][1], "r": c["r"], "source": c["source"],
+                 "origin": c["origin"]} for c in (self._set or {}).get("correlations", [])]
+        return pd.DataFrame(rows, columns=["a", "b", "r", "source", "origin"])
 
     # --- tables -------------------------------------------------------------------------------
     @property

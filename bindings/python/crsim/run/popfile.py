@@ -69,6 +69,7 @@ def _write_header(f: Any, meta: Dict[str, Any]) -> Any:
     g.attrs["seed"] = int(meta["seed"])
     g.attrs["omega_json"] = json.dumps(meta["omega"])
     g.attrs["typical_json"] = json.dumps(meta["typical"])
+    g.attrs["variability_json"] = json.dumps(meta.get("variability") or {})
     g.attrs["columns"] = list(map(str, meta["columns"]))
     g.attrs["scenario_json"] = meta.get("scenario_json", "")
     g.create_dataset("correlation", data=np.asarray(meta["correlation"], dtype=float))
@@ -94,6 +95,7 @@ def save_population(table: pd.DataFrame, path: Any, scenario: Optional[Scenario]
     meta = {"model": table.attrs.get("model", ""), "seed": table.attrs["seed"],
             "omega": table.attrs["omega"], "typical": table.attrs["typical"],
             "correlation": table.attrs["correlation"], "columns": list(table.columns),
+            "variability": table.attrs.get("variability", {}),
             "scenario_json": json.dumps(scenario.to_dict()) if scenario is not None else ""}
     try:
         with h5py.File(tmp, "w") as f:
@@ -161,6 +163,7 @@ def load_population(path: Any, columns: Optional[Sequence[str]] = None, partial:
         table = pd.DataFrame(data, index=pd.Index(g["patient"][()], name="patient"), columns=names)
         omega = json.loads(g.attrs["omega_json"])
         table.attrs.update(omega=omega, typical=json.loads(g.attrs["typical_json"]),
+                           variability=json.loads(g.attrs.get("variability_json", "{}")),
                            correlation=g["correlation"][()], seed=int(g.attrs["seed"]),
                            model=str(g.attrs["model"]),
                            units={k: v for k, v in units.items() if k not in omega and k != "error"})
@@ -340,6 +343,7 @@ def _load_parts(path: str, columns: Optional[Sequence[str]]) -> pd.DataFrame:
     table = (pd.concat(frames) if frames else pd.DataFrame(columns=all_cols)).reindex(columns=cols)
     table.index.name = "patient"
     table.attrs.update(omega=meta["omega"], typical=meta["typical"],
+                       variability=meta.get("variability", {}),
                        correlation=np.asarray(meta["correlation"]), seed=int(meta["seed"]),
                        model=meta.get("model", ""), units={k: units.get(k, "") for k in readouts},
                        complete=False, n=int(meta["n"]))

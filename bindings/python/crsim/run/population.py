@@ -6,6 +6,11 @@ readouts per patient.
 
 with θ the scenario's value (parameter set or override), ω the SD of η (log scale; for small ω
 about the CV; ``{"cv": c}`` gives ω = sqrt(ln(1 + c²))) and R the correlation matrix.
+
+Without a ``variability`` argument, a population varies what the scenario's parameter set declares
+as published between-patient variability (``crsim.Model(...).variability``: each ω and correlation
+with its source); the table's ``attrs["variability"]`` says where each ω came from and which
+parameters were deliberately left at their typical values for want of a published spread.
 """
 from __future__ import annotations
 
@@ -93,10 +98,39 @@ def _correlation(correlation: Any, names: List[str]) -> np.ndarray:
     return R
 
 
+#: What a population's ``attrs["variability"]["others"]`` says of the parameters it does not vary.
+NOT_VARIED_NOTE = ("every other parameter is at the scenario's value for every patient: no published "
+                   "between-patient variability for it is declared in the parameter set")
+
+
+def published_variability(model: Model) -> Tuple[Dict[str, float], Dict[Tuple[str, str], float],
+                                                  Dict[str, Any]]:
+    """(omegas, correlations, description) of the variability a model's parameter set declares
+    (:attr:`crsim.Model.variability`): the parameters with ω > 0, their correlations, and
+    ``{"default": True, "parameter_set", "sources": {name: source}, "correlation_sources":
+    {"a,b": source}, "not_varied": {name: reason}, "others": NOT_VARIED_NOTE}``."""
+    var, corr = model.variability, model.correlations
+    omegas = {r.name: float(r.omega) for r in var.itertuples() if r.omega > 0}
+    if not omegas:
+        where = f"parameter set '{model.parameter_set}'" if model.parameter_set else \
+            f"model {model.name} (it has no parameter set)"
+        raise input_error("variability", None, f"a dict parameter -> omega: the {where} declares no "
+                          "published between-patient variability to use as the default, e.g. "
+                          "{'rho': 0.3, 'tumor_burden': 1.0}")
+    pairs = {(r.a, r.b): float(r.r) for r in corr.itertuples() if r.a in omegas and r.b in omegas}
+    info = {"default": True, "parameter_set": model.parameter_set,
+            "sources": {r.name: r.source for r in var.itertuples() if r.omega > 0},
+            "correlation_sources": {f"{r.a},{r.b}": r.source for r in corr.itertuples()
+                                    if r.a in omegas and r.b in omegas},
+            "not_varied": {r.name: r.source for r in var.itertuples() if r.omega == 0},
+            "others": NOT_VARIED_NOTE}
+    return omegas, pairs, info
+
+
 class _Sampler:
     """The checked variability of a population and its parameter draws, block by block."""
 
-    def __init__(self, scenario: Scenario, n: int, variability: Mapping[str, Any],
+    def __init__(self, scenario: Scenario, n: int, variability: Optional[Mapping[str, Any]],
                  correlation: Optional[Mapping[Tuple[str, str], float]], seed: int):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_PATIENTS:
             raise input_error("n", n, f"a number of patients in [1, {MAX_PATIENTS:,}] (integer; one "
@@ -104,6 +138,17 @@ class _Sampler:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
             raise input_error("seed", seed, "an integer seed in [0, 2**63)")
         model = Model(scenario.model, scenario.parameter_set)
+        if variability is None:
+            variability, published, self.info = published_variability(model)
+            if correlation is None:
+                correlation = published
+            else:
+                self.info = dict(self.info, correlation_sources={"*": "given by the caller"})
+        else:
+            self.info = {"default": False, "parameter_set": model.parameter_set,
+                         "sources": {k: "given by the caller" for k in (variability if isinstance(
+                             variability, Mapping) else {})},
+                         "correlation_sources": {}, "not_varied": {}, "others": NOT_VARIED_NOTE}
         self.omegas = _omegas(variability, model)
         self.names = list(self.omegas)
         self.R = _correlation(correlation, self.names)
@@ -122,7 +167,8 @@ class _Sampler:
     @property
     def attrs(self) -> Dict[str, Any]:
         return dict(omega=dict(self.omegas), correlation=self.R,
-                    typical=dict(zip(self.names, self.typical)), seed=self.seed)
+                    typical=dict(zip(self.names, self.typical)), seed=self.seed,
+                    variability=self.info)
 
     def blocks(self) -> Iterator[np.ndarray]:
         """The parameters of patients 0, 1, ... in blocks of DRAW_BLOCK rows (one stream of
@@ -135,11 +181,12 @@ class _Sampler:
             yield self.typical * np.exp((z @ L.T) * w)
 
 
-def sample_parameters(scenario: Scenario, n: int, variability: Mapping[str, Any],
+def sample_parameters(scenario: Scenario, n: int, variability: Optional[Mapping[str, Any]] = None,
                       correlation: Optional[Mapping[Tuple[str, str], float]] = None,
                       seed: int = 0) -> pd.DataFrame:
     """The parameters of ``n`` virtual patients (one row each, the varied parameters as columns,
-    in the model's units), drawn as described in the module docstring. Same seed, same table."""
+    in the model's units), drawn as described in the module docstring (``variability=None``: the
+    parameter set's published variability). Same seed, same table."""
     sampler = _Sampler(scenario, n, variability, correlation, seed)
     table = pd.DataFrame(np.concatenate(list(sampler.blocks())), columns=sampler.names)
     table.index.name = "patient"
@@ -161,7 +208,7 @@ def _chunks(blocks: Iterator[np.ndarray], n: int, size: int) -> Iterator[Chunk]:
         offset = b
 
 
-def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str, Any],
+def population(scenario: Union[Scenario, str], n: int, variability: Optional[Mapping[str, Any]] = None,
                correlation: Optional[Mapping[Tuple[str, str], float]] = None, seed: int = 0,
                readouts: Optional[Sequence[str]] = None, threads: Optional[int] = None, *,
                client: Any = None, output: Any = None, chunk_size: Optional[int] = None,
@@ -174,8 +221,12 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
         n: number of patients.
         variability: parameter -> omega (SD of the log-normal random effect η, so θ_i = θ e^η_i) or
             ``{"cv": c}`` (omega = sqrt(ln(1 + c²))). The body-weight parameter cannot vary (per-kg
-            doses are converted once).
-        correlation: optional ``{(a, b): r}`` between the random effects of varied parameters.
+            doses are converted once). None (the default): the published variability the
+            scenario's parameter set declares (:attr:`crsim.Model.variability`, e.g. Stein 2019 for
+            CAR-T kinetics, Frey 2010 for tocilizumab), with its correlations; an error if the set
+            declares none.
+        correlation: optional ``{(a, b): r}`` between the random effects of varied parameters
+            (with ``variability=None`` it replaces the published correlations).
         seed: random seed (same seed, same patients, whatever the threads, the Dask workers or
             the chunking).
         readouts: columns wanted (default: as :func:`crsim.scan`).
@@ -197,7 +248,9 @@ def population(scenario: Union[Scenario, str], n: int, variability: Mapping[str,
 
     Returns:
         A DataFrame indexed by patient: the sampled parameters, then the readouts (``attrs``:
-        ``units``, ``omega``, ``correlation``, ``typical``, ``seed``). A patient whose run failed
+        ``units``, ``omega``, ``correlation``, ``typical``, ``seed``, ``variability``: where each
+        omega came from, which parameters the set declares unvaried and why, and a note that every
+        other parameter is at its typical value). A patient whose run failed
         keeps NaN readouts and its message in the ``error`` column. With ``output``: a
         :class:`PopulationFile` (path, n, failed; ``.table()`` reads it).
     """
