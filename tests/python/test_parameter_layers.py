@@ -24,6 +24,9 @@ NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl", "tce_teclistamab_mm
 PRODUCT_SETS = {"crs_tisagenlecleucel_lbcl": "crs_tisagenlecleucel_ball",
                 "crs_lisocabtagene_lbcl": "crs_tisagenlecleucel_lbcl"}
 NEW_SETS += sorted(PRODUCT_SETS)
+# The tocilizumab model's own values with Frey 2010's between-patient variability (issue 15 item 3,
+# docs/populations.md); checked by tests/python/test_population_variability.py.
+NEW_SETS += ["pk2_mm_tocilizumab"]
 ALL_SETS = sorted(SETS + NEW_SETS)
 # Layers added to the crs sets after the snapshot (issue 14: methylprednisolone, anakinra,
 # emapalumab, and the hyperinflammation arm): their parameters are compared with the layer files
@@ -87,7 +90,8 @@ DIGEST_WORDS = ("shared/science", "clinical.md", "drugs.md", "models.md", "diges
 @pytest.mark.parametrize("stem", ALL_SETS)
 def test_sources_cite_publications_not_the_digests(stem):
     s = _resolved(SOURCE_DIR, stem)
-    texts = list(s["sources"]) + [e["source"] for sec in ("parameters", "regimen") for e in s[sec].values()]
+    texts = list(s["sources"]) + [e["source"] for sec in ("parameters", "regimen", "variability")
+                                  for e in s[sec].values()] + [c["source"] for c in s["correlations"]]
     assert s["sources"] and all(t.strip() for t in texts)
     for t in texts:
         assert not any(w in t for w in DIGEST_WORDS), t
@@ -96,7 +100,7 @@ def test_sources_cite_publications_not_the_digests(stem):
 def test_only_complete_sets_are_listed():
     listed = crsim.parameter_sets()
     assert sorted(listed["name"]) == ALL_SETS
-    assert set(listed["model"]) == {"crs", "tce"}
+    assert set(listed["model"]) == {"crs", "tce", "pk2_mm"}
 
 
 def _layer_files():
@@ -127,7 +131,7 @@ def test_layers_are_disjoint_and_not_sets():
             assert d["extends"] == [PRODUCT_SETS[stem]], stem
             stem = PRODUCT_SETS[stem]
             d = json.loads((SOURCE_DIR / f"{stem}.json").read_text())
-        ext = sorted(SOURCE_DIR / f"{e}.json" for e in d["extends"])
+        ext = sorted(SOURCE_DIR / f"{e}.json" for e in d.get("extends", []))
         used.update(ext)
         assert by_model.setdefault(d["model"], ext) == ext, stem
     assert sorted(used) == files

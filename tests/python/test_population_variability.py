@@ -39,8 +39,14 @@ def test_the_crs_sets_declare_frey_urien_and_stein_variability_with_sources():
     # the T-cell-engager sets: Hosseini 2020's spread of first-dose IL-6 on kIL6prod
     tce = crsim.Model("tce", "tce_mosunetuzumab_nhl").variability.set_index("name")
     assert tce.loc["kIL6prod", "omega"] == 1.8 and "Hosseini" in tce.loc["kIL6prod", "source"]
-    # a model without a parameter set declares none
+    # a model without a parameter set declares none; pk2_mm's Frey 2010 set declares Frey's
     assert crsim.Model("pk2_mm").variability.empty
+    toci = crsim.Model("pk2_mm", "pk2_mm_tocilizumab")
+    assert toci.parameter_values == crsim.Model("pk2_mm").parameter_values  # the model's own defaults
+    pvar = toci.variability.set_index("name")
+    assert {k: pvar.loc[k, "cv"] for k in ("CL", "V1", "V2", "Vmax")} == \
+        {k: var.loc[f"toc_{k}", "cv"] for k in ("CL", "V1", "V2", "Vmax")}
+    assert len(toci.correlations) == 6
 
 
 def test_a_default_population_draws_the_published_variability():
@@ -85,6 +91,13 @@ def test_a_set_without_published_variability_asks_for_it():
                           regimen=["8 mg/kg iv over 1h"], horizon_days=2)
     with pytest.raises(crsim.InputError, match=r"^variability = None.*declares no published"):
         crsim.population(toci, 3)
+    # with the Frey 2010 set, the label dose in 2000 patients: CL drawn with CV 39 %, and the
+    # peak concentration falls with the central volume (Cmax about dose / V1 after a 1-h infusion)
+    pop = crsim.population(toci.replace(parameter_set="pk2_mm_tocilizumab", horizon_days=28), 2000, seed=2)
+    assert sorted(pop.attrs["omega"]) == ["CL", "V1", "V2", "Vmax"]
+    cv = math.sqrt(math.expm1(np.log(pop["CL"]).var()))
+    assert cv == pytest.approx(0.39, rel=0.08)
+    assert np.corrcoef(np.log(pop["V1"]), np.log(pop["C.max"]))[0, 1] < -0.8
 
 
 def test_population_output_says_where_the_variability_came_from(tmp_path):
