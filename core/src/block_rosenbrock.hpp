@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -106,6 +107,12 @@ public:
     // When set, every step attempt (accepted or rejected) adds 1 to *out: the rejected steps are
     // attempts - accepted steps (Jacobian evaluations no longer count attempts: a retry reuses one).
     void count_attempts(long* out) { attempts_out_ = out; }
+
+    // When set, every step attempt writes to *out the component whose error estimate is the
+    // largest relative to its tolerance, |err_i| / (atol + rtol max(|x_i|, |xout_i|)) (the
+    // controller's weights, with scale_floor = atol / rtol): the engine names its state when the
+    // step size control fails.
+    void watch_error(int* out) { worst_out_ = out; }
 
     // System: pair (deriv(z, dzdt, t) on state_type, jac) where jac(z, BlockJacobian&, t) fills J
     // and dF/dt, and jac.coupling(z, t, v, out) sets out (n m) to [B_1 v; ...; B_m v] in the layout
@@ -189,6 +196,17 @@ public:
             auto e = map(xerr);
             e.head(n_) *= std::sqrt(static_cast<double>(1 + m_));
             e.tail(static_cast<Eigen::Index>(n_) * m_).setZero();
+        }
+        if (worst_out_) {
+            double worst = -1.0;
+            for (std::size_t i = 0; i < N; ++i) {
+                const double w = std::abs(xerr[i]) /
+                                 (scale_floor_ + std::max(std::abs(x0[i]), std::abs(xout[i])));
+                if (w > worst || !(w == w)) {  // a NaN estimate is the worst
+                    worst = w == w ? w : std::numeric_limits<double>::infinity();
+                    *worst_out_ = static_cast<int>(i);
+                }
+            }
         }
     }
 
@@ -276,6 +294,7 @@ private:
     state_type f_, xtmp_;
     double* rho_out_ = nullptr;
     long* attempts_out_ = nullptr;
+    int* worst_out_ = nullptr;
     // the start of the last attempt (z, F(z, t), t): a rejected step's retry starts there again
     std::vector<double> z_start_, f_start_;
     double t_start_ = 0.0;

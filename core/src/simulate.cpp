@@ -9,6 +9,9 @@
 #include <limits>
 #include <memory>
 #include <queue>
+#include <sstream>
+#include <string>
+#include <utility>
 
 #include <boost/numeric/odeint.hpp>
 
@@ -146,8 +149,11 @@ class StateErrorChecker
     : public odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations> {
 public:
     using Base = odeint::default_error_checker<double, odeint::range_algebra, odeint::default_operations>;
-    StateErrorChecker(double atol, double rtol, std::size_t controlled, long* attempts)
-        : Base(atol, rtol), controlled_(controlled), attempts_(attempts) {}
+    // worst (may be null): set at every attempt to the component whose error is the largest
+    // relative to its tolerance (Odeint's weights: atol + rtol (|x_i| + dt |dxdt_i|)).
+    StateErrorChecker(double atol, double rtol, std::size_t controlled, long* attempts, int* worst = nullptr)
+        : Base(atol, rtol), atol_(atol), rtol_(rtol), controlled_(controlled), attempts_(attempts),
+          worst_(worst) {}
     template <class State, class Deriv, class Err, class Time>
     double error(const State& x_old, const Deriv& dxdt_old, Err& x_err, Time dt) const {
         odeint::range_algebra algebra;
@@ -162,14 +168,27 @@ public:
         // A non-finite error estimate (a stage overflowed on a far too long step, e.g. the
         // automatic first step of a run to 1e11 h) can pass Odeint's "err > 1" test, whose max
         // norm skips NaN: reject the attempt instead, so that the step shrinks (by 5, the most).
+        if (worst_) {
+            double worst = -1.0;
+            for (std::size_t i = 0; i < x_err.size(); ++i) {
+                const double w = std::abs(x_err[i]) /
+                                 (atol_ + rtol_ * (std::abs(x_old[i]) + std::abs(dt * dxdt_old[i])));
+                if (w > worst || !(w == w)) {
+                    worst = w == w ? w : std::numeric_limits<double>::infinity();
+                    *worst_ = static_cast<int>(i);
+                }
+            }
+        }
         for (std::size_t i = 0; i < x_err.size(); ++i)
             if (!std::isfinite(x_err[i])) return std::numeric_limits<double>::infinity();
         return Base::error(algebra, x_old, dxdt_old, x_err, dt);
     }
 
 private:
+    double atol_, rtol_;
     std::size_t controlled_;
     long* attempts_;  // every error estimate is one step attempt
+    int* worst_;
 };
 
 void check_options(const SolverOptions& o) {
@@ -221,6 +240,7 @@ private:
     void change_rate(const DoseEvent& e, int sign);
     void fire_policy(std::size_t policy, double t, const double* z);
     void record(double t, const double* z);
+    std::string diagnosis(const double* z) const;
     // The smallest meaningful time difference near t: `rel` times the time since the start (at
     // least 1 h), and never less than 4 ulps of t (a run at t_start = 1e9 h resolves 5e-7 h).
     double time_resolution(double t, double rel) const {
@@ -262,6 +282,7 @@ private:
     std::unique_ptr<detail::ReadoutRecorder> readouts_;  // the readout trajectory (when asked for)
     std::size_t next_out_ = 0;
     double last_dt_ = 0.0;
+    int worst_ = -1;  // the component with the largest weighted error in the last step attempt
     System sys_{model_, nullptr, 0, 0, nullptr, {}, {}, nullptr};
     Trajectory out_;
     std::vector<double> ybuf_, dybuf_;
@@ -345,6 +366,60 @@ void Driver::fire_policy(std::size_t policy, double t, const double* z) {
     }
 }
 
+// What the engine can say about the input behind a failed step size control (appended to the
+// SolverError): the state whose error estimate was the largest relative to its tolerance in the
+// last step attempt, with its value and, when atol rather than rtol sets its tolerance there, that
+// a looser atol may help; and the parameters at extreme values, the cause of most such failures
+// within the bounds (docs/reliability.md): at or within 1 % of a nonzero bound, nearest first
+// (no value of a shipped parameter set is; a fraction at 0 or 1 of bounds [0, 1] is an ordinary
+// value and not listed).
+std::string Driver::diagnosis(const double* z) const {
+    const auto short_fmt = [](double v) {
+        std::ostringstream os;
+        os.precision(6);
+        os << v;
+        return os.str();
+    };
+    std::string s;
+    const auto& states = model_.info().states;
+    if (worst_ >= 0 && worst_ < n_ * (1 + m_)) {
+        const bool sens = worst_ >= n_;
+        const std::size_t i = static_cast<std::size_t>(sens ? (worst_ - n_) / std::max(m_, 1) : worst_);
+        const double x = z[worst_];
+        const std::string& unit = states[i].unit;
+        s += std::string("; the last step's error estimate was largest in ") +
+             (sens ? "the sensitivity of state '" + states[i].name + "'"
+                   : "state '" + states[i].name + "' = " + short_fmt(x) +
+                         (unit.empty() || unit == "1" ? "" : " " + unit));
+        if (!sens && std::abs(x) * opt_.rtol < opt_.atol)
+            s += " (its tolerance there is atol = " + short_fmt(opt_.atol) +
+                 ": a looser atol may help if such values are negligible)";
+    }
+    const auto& params = model_.info().parameters;
+    std::vector<std::pair<double, std::string>> extreme;  // (factor from the bound, text)
+    for (std::size_t k = 0; k < params.size() && k < p_.size(); ++k) {
+        const double v = p_[k];
+        const auto& info = params[k];
+        if (info.unit == "1" && info.lower == 0.0 && info.upper == 1.0) continue;
+        for (const bool up : {true, false}) {
+            const double b = up ? info.upper : info.lower;
+            if (!(std::isfinite(b) && b > 0.0)) continue;
+            const double f = up ? b / v : v / b;  // >= 1 within the bounds
+            if (f <= 1.01)
+                extreme.emplace_back(f, params[k].name + " = " + short_fmt(v) + " (" +
+                                            (up ? "upper" : "lower") + " bound " + short_fmt(b) + ")");
+        }
+    }
+    std::stable_sort(extreme.begin(), extreme.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (!extreme.empty()) {
+        s += "; parameters at or within 1 % of a bound: ";
+        for (std::size_t k = 0; k < extreme.size() && k < 6; ++k) s += (k ? ", " : "") + extreme[k].second;
+        if (extreme.size() > 6) s += " and " + std::to_string(extreme.size() - 6) + " more";
+    }
+    return s;
+}
+
 void Driver::record(double t, const double* z) {
     const int no = model_.n_observables();
     out_.times.push_back(t);
@@ -403,7 +478,8 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
             throw SolverError(stepper.current_time(), stepper.current_time_step(),
                               std::string("step size adjustment failed (") + ex.what() +
                                   "); the problem may be too stiff for this method or the "
-                                  "right-hand side may be discontinuous");
+                                  "right-hand side may be discontinuous" +
+                                  diagnosis(raw(const_cast<State&>(stepper.current_state()))));
         }
         last_dt_ = stepper.current_time() - stepper.previous_time();
         stepped = true;
@@ -412,7 +488,8 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
             throw SolverError(stepper.current_time(), last_dt_,
                               "too much work: more than options.max_steps = " +
                                   std::to_string(opt_.max_steps) +
-                                  " steps; raise max_steps, loosen tolerances or use a stiff method");
+                                  " steps; raise max_steps, loosen tolerances or use a stiff method" +
+                                  diagnosis(raw(const_cast<State&>(stepper.current_state()))));
         const auto& x = stepper.current_state();
         for (std::size_t i = 0; i < z.size(); ++i)
             if (!std::isfinite(x[i])) {
@@ -426,7 +503,8 @@ double Driver::integrate(Stepper& stepper, const Deriv& deriv, State& z, double 
         if (last_dt_ < time_resolution(stepper.current_time(), 1e-14))
             throw SolverError(stepper.current_time(), last_dt_,
                               "step size underflow; the problem is too stiff for this method or "
-                              "the right-hand side is discontinuous");
+                              "the right-hand side is discontinuous" +
+                                  diagnosis(raw(const_cast<State&>(stepper.current_state()))));
         double stop = b;
         const double t_prev = stepper.previous_time();
         if (!policies_->empty()) {
@@ -508,17 +586,18 @@ using DopriCtrl = odeint::controlled_runge_kutta<Dopri, StateErrorChecker, odein
 using DopriDense = odeint::dense_output_runge_kutta<DopriCtrl, odeint::explicit_controlled_stepper_fsal_tag>;
 
 RosenbrockDense make_rosenbrock(const Model& model, int m, const SolverOptions& o, long* attempts,
-                                double* rho = nullptr) {
+                                int* worst, double* rho = nullptr) {
     const auto pattern = model.jacobian_pattern();
     detail::BlockRosenbrock4 st(model.n_states(), m, o.sensitivity_error_control, o.atol / o.rtol, &pattern);
     st.estimate_spectral_radius(rho);
     st.count_attempts(attempts);
+    st.watch_error(worst);
     return RosenbrockDense(RosenbrockCtrl(o.atol, o.rtol, o.max_step, st));
 }
 
-DopriDense make_dopri5(int n, std::size_t N, const SolverOptions& o, long* attempts) {
+DopriDense make_dopri5(int n, std::size_t N, const SolverOptions& o, long* attempts, int* worst) {
     const std::size_t controlled = o.sensitivity_error_control ? N : static_cast<std::size_t>(n);
-    return DopriDense(DopriCtrl(StateErrorChecker(o.atol, o.rtol, controlled, attempts),
+    return DopriDense(DopriCtrl(StateErrorChecker(o.atol, o.rtol, controlled, attempts, worst),
                                 odeint::default_step_adjuster<double, double>(o.max_step), Dopri()));
 }
 
@@ -530,12 +609,12 @@ DopriDense make_dopri5(int n, std::size_t N, const SolverOptions& o, long* attem
 void Driver::run_auto(std::vector<double>& z, long& attempts) {
     const std::size_t N = z.size();
     long dopri_attempts = 0;
-    DopriDense dopri = make_dopri5(n_, N, opt_, &dopri_attempts);
+    DopriDense dopri = make_dopri5(n_, N, opt_, &dopri_attempts, &worst_);
     StageLog log;
     const VDerivLogged dderiv{&sys_, &log};
     double rho = -1.0;
     long ros_attempts = 0;
-    RosenbrockDense ros = make_rosenbrock(model_, m_, opt_, &ros_attempts, &rho);
+    RosenbrockDense ros = make_rosenbrock(model_, m_, opt_, &ros_attempts, &worst_, &rho);
     const auto rderiv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
     UVec zr(N);
 
@@ -658,7 +737,7 @@ Trajectory Driver::run() {
     long attempts = 0;  // step attempts (accepted or rejected)
     bool handed_over = false;
     if (opt_.method == Method::Rosenbrock4) {
-        auto stepper = make_rosenbrock(model_, m_, opt_, &attempts);
+        auto stepper = make_rosenbrock(model_, m_, opt_, &attempts, &worst_);
         const auto deriv = std::make_pair(UDeriv{&sys_}, UJac{&sys_});
         UVec zr(N);
         integrate_all(
@@ -671,7 +750,7 @@ Trajectory Driver::run() {
             z);
         out_.stats.rosenbrock4_steps = out_.stats.steps;
     } else if (opt_.method == Method::Dopri5) {
-        auto stepper = make_dopri5(n_, N, opt_, &attempts);
+        auto stepper = make_dopri5(n_, N, opt_, &attempts, &worst_);
         const VDeriv deriv{&sys_};
         integrate_all(
             [&](std::vector<double>& zv, double a, double b) {

@@ -181,15 +181,42 @@ def test_tce_at_the_lowest_hill_coefficient_runs(method):
     assert act.max() > 0.0  # the engager activated T cells
 
 
+#: the minimal inputs of the fuzz suite's tce SolverErrors within the bounds: method, parameters
+TCE_FAILURES = [("rosenbrock4", {"VmB": 10.0, "kBkill": 10000.0}),
+                ("auto", {"tce_Q": 0.0, "tce_CL_tv": 10.0, "KdrugactT": 1e-4, "kTrexit": 50.0})]
+
+
+@pytest.mark.parametrize("method,values", TCE_FAILURES, ids=["adjustment-failed", "underflow-24h"])
+def test_tce_solver_errors_name_the_parameters_at_a_bound_and_the_state(method, values):
+    # at the default atol (1e-10) these fail; the message said only "too stiff or discontinuous".
+    # Now it names the parameters at a bound (tce_Q = 0 is not listed: a zero bound switches a
+    # process off) and the state whose error estimate stopped the step size control, and suggests
+    # a looser atol when atol sets that state's tolerance (the next test: atol 1e-6 runs)
+    with pytest.raises(crsim.SolverError) as info:
+        crsim.simulate("tce", doses=TCE_DOSES, parameters=values, days=3.0, method=method)
+    msg = str(info.value)
+    p = crsim.Model("tce").parameters.set_index("name")
+    listed = msg.split("parameters at or within 1 % of a bound: ")[1]
+    for name, v in values.items():
+        bound = "upper" if v == p.upper[name] else "lower"
+        if v > 0:
+            assert f"{name} = {v:g} ({bound} bound {v:g})" in listed
+        else:
+            assert name not in listed
+    assert "and " not in listed  # nothing else: the other values are the set's
+    states = crsim.Model("tce").states.name
+    named = [s for s in states if f"error estimate was largest in state '{s}' = " in msg]
+    assert len(named) == 1
+    assert "(its tolerance there is atol = 1e-10: a looser atol may help" in msg
+
+
 def test_tce_runs_that_fail_at_atol_1e_10_run_at_a_looser_atol():
     # docs/reliability.md, "Fuzz suite": the SolverErrors left within the bounds come from the
     # absolute tolerance (1e-10 cells, ng, pg/mL by default) at a response that rises from zero
     # with an infinite slope or a very fast kill; at atol 1e-6 these minimal inputs of the fuzz
     # suite run (the first ended in "step size adjustment failed", the second in "step size
     # underflow" at the second dose, 24 h)
-    for method, values in [("rosenbrock4", {"VmB": 10.0, "kBkill": 10000.0}),
-                           ("auto", {"tce_Q": 0.0, "tce_CL_tv": 10.0, "KdrugactT": 1e-4,
-                                     "kTrexit": 50.0})]:
+    for method, values in TCE_FAILURES:
         r = crsim.simulate("tce", doses=TCE_DOSES, parameters=values, days=3.0, method=method,
                            atol=1e-6)
         assert np.all(np.isfinite(np.asarray(r.states, dtype=float)))
