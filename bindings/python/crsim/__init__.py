@@ -50,6 +50,7 @@ from crsim.run.gsa import GSAResult, gsa
 from crsim.results.plot import plot
 from crsim.run.scan import plot_scan, scan
 from crsim.run.simulate import simulate
+from crsim.run.accuracy import AccuracyWarning, check_accuracy
 from crsim.fitting.data import check_data, read_data
 from crsim.fitting.diagnostics import FitFailedWarning, IdentifiabilityWarning
 from crsim.fitting.errormodels import ErrorModel
@@ -62,6 +63,7 @@ from crsim.extensions.crs import crs_grade, hlh_criteria, iec_hs_grade  # the CR
 
 __all__ = [
     "__version__",
+    "AccuracyWarning",
     "Dose",
     "ErrorModel",
     "Explorer",
@@ -84,6 +86,7 @@ __all__ = [
     "Solver",
     "SolverError",
     "Strategy",
+    "check_accuracy",
     "check_data",
     "citations",
     "crs_grade",
