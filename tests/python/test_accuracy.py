@@ -34,8 +34,11 @@ def test_default_scenario_is_accurate_to_its_tolerances():
 def test_a_loose_tolerance_is_reported_naming_the_readouts():
     loose = _default(rtol=1e-3, atol=1e-5)
     r = crsim.simulate(loose)
+    # readouts read at the solver's steps move by a few tenths of a per cent at rtol 1e-3: the
+    # default readout_rtol (10 %) lets them pass, 0.1 % does not
+    assert crsim.check_accuracy(r).ok.all()
     with pytest.warns(crsim.AccuracyWarning, match=r"readout '\w+' .* \(relative") as rec:
-        table = crsim.check_accuracy(r)
+        table = crsim.check_accuracy(r, readout_rtol=1e-3)
     bad = table[~table.ok]
     assert len(bad) > 0 and (bad.error > bad.allowed).all()
     message = str(rec[0].message)
@@ -45,8 +48,8 @@ def test_a_loose_tolerance_is_reported_naming_the_readouts():
     row = bad.iloc[0]
     assert row.tighter == tight[row["name"]] and row.value == r.readouts[row["name"]]
     with pytest.raises(crsim.SolverError, match="estimated global error above the limit"):
-        crsim.check_accuracy(r, action="raise")
-    assert crsim.check_accuracy(r, action="none").equals(table)
+        crsim.check_accuracy(r, readout_rtol=1e-3, action="raise")
+    assert crsim.check_accuracy(r, readout_rtol=1e-3, action="none").equals(table)
 
 
 def test_arguments_are_checked():
