@@ -55,6 +55,7 @@ S_BEGIN, S_END = "<!-- steroid table: begin -->", "<!-- steroid table: end -->"
 VARIABILITY = None
 TISA, AXI = "crs_tisagenlecleucel_ball", "crs_axicabtagene_lbcl"
 TISA_LBCL, LISO = "crs_tisagenlecleucel_lbcl", "crs_lisocabtagene_lbcl"
+BREXU = "crs_brexucabtagene_mcl"
 KYMRIAH = "Kymriah (tisagenlecleucel) US prescribing information, ELIANA (n = 68)"
 YESCARTA = "Yescarta (axicabtagene ciloleucel) US prescribing information, ZUMA-1 (n = 108)"
 STEIN = "Stein AM et al. 2019, CPT Pharmacometrics Syst Pharmacol 8:285, Table 1 (typical value; range: e^(+-omega))"
@@ -351,6 +352,11 @@ KYMRIAH_CK = ("Kymriah (tisagenlecleucel) EU summary of product characteristics,
 BREYANZI_CK = ("Breyanzi (lisocabtagene maraleucel) EU summary of product characteristics (2022), "
                "section 5.2 (TRANSCEND, qPCR; read via rxreasoner.com)")
 AWASTHI = "Awasthi R et al. 2020, Blood Adv 4:560 (JULIET, n = 111; abstract read)"
+CAR19_FLOW = ("Blood Adv 2024;8(12):3314, CAR19 monitoring by peripheral blood immunophenotyping "
+              "(brexu-cel or axi-cel, 188 patients with flow-cytometric expansion data; abstract read)")
+#: a Cmax ratio published only as "higher": at least 10 % above 1, so that equal expansion does not
+#: count as met (a design choice)
+HIGHER = 1.1
 #: AUC0-28d/Cmax tolerance: from the responders' to the non-responders' ratio, widened by 25 % on
 #: each side (a design choice: the labels give no spread of the ratio, and the ratio of geometric
 #: means or medians is not the ratio of a typical patient)
@@ -379,6 +385,10 @@ PRODUCT_TARGETS: List[Target] = [
            "7.63 d (responders: 257,769 / 33,766 copies/ug); 9.81 d (non-responders: 116,237 / 11,846)",
            *_span(257769.0 / 33766.0, 116237.3 / 11846.0), "d",
            BREYANZI_CK + "; medians; tolerance: that span +-25 % (design choice)"),
+    Target("brexu_mcl_cmax_ratio", "brexu-cel MCL / axi-cel LBCL: blood CAR-T Cmax (typical patients)",
+           "above 1: CAR19 expansion higher in MCL than in LBCL (same flow-cytometric assay)", HIGHER,
+           math.inf, "1", CAR19_FLOW + "; only the direction is a target (the Tecartus label's MCL "
+           "kinetics table was not read); tolerance: at least 1.1 (design choice)"),
 ]
 
 
@@ -393,6 +403,10 @@ class Prediction:
 JULIET = "Schuster SJ et al. 2019, N Engl J Med 380:45 (JULIET, n = 111)"
 EVIQ = " (read in the eviQ protocol summary of the trial, eviq.org.au 3839)"
 TRANSCEND = "Abramson JS et al. 2020, Lancet 396:839 (TRANSCEND NHL 001, n = 269)"
+TECARTUS_CK = ("Tecartus (brexucabtagene autoleucel) US prescribing information section 12.3 and EU summary of "
+               "product characteristics section 5.2 (ZUMA-2; not found in a readable source this session)")
+TECARTUS = ("Tecartus (brexucabtagene autoleucel) US prescribing information, ZUMA-2 (MCL, n = 82) (read in the "
+            "manufacturer's important safety information, tecartushcp.com)")
 PREDICTIONS: List[Prediction] = [
     Prediction("tisa_lbcl_tmax_d", "tisa-cel LBCL: Tmax of blood CAR-T (typical patient)",
                "not read (the label's DLBCL table)", KYMRIAH_CK),
@@ -411,6 +425,15 @@ PREDICTIONS: List[Prediction] = [
                TRANSCEND + " (recalled, unverified); ASCO 2020 abstract 8037 (outpatients; read via "
                "delveinsight.com)"),
     Prediction("liso_duration_d", "liso-cel LBCL: median CRS duration", "5 d", TRANSCEND + " (recalled, unverified)"),
+    Prediction("brexu_mcl_tmax_d", "brexu-cel MCL: Tmax of blood CAR-T (typical patient)",
+               "not read (the label's MCL kinetics table)", TECARTUS_CK),
+    Prediction("brexu_mcl_auc_cmax", "brexu-cel MCL: AUC0-28d / Cmax (typical patient)",
+               "not read (the label's MCL kinetics table)", TECARTUS_CK),
+    Prediction("brexu_mcl_any", "brexu-cel MCL: any-grade CRS", "91 % (75/82)", TECARTUS),
+    Prediction("brexu_mcl_ge3", "brexu-cel MCL: grade >= 3 CRS",
+               "18 % (Lee 2014 scale, recalled; the model grades ASTCT)", TECARTUS),
+    Prediction("brexu_mcl_onset_d", "brexu-cel MCL: median CRS onset", "3 d (1-13)", TECARTUS),
+    Prediction("brexu_mcl_duration_d", "brexu-cel MCL: median CRS duration", "10 d (1-50)", TECARTUS),
 ]
 
 
@@ -438,22 +461,27 @@ def _ck(sc: crsim.Scenario) -> Dict[str, float]:
 
 def product_kinetics() -> Dict[str, float]:
     """The typical patient of each CD19 product set at its label dose (B-ALL: the 3e6 cells/kg of the
-    existing rows), 28 days."""
+    existing rows; axi-cel LBCL: its regimen's 2e6 cells/kg, the comparator of brexu-cel MCL), 28 days."""
     ball = _ck(_scenario(TISA, 28))
     lbcl = _ck(_product_scenario(TISA_LBCL, 28))
     liso = _ck(_product_scenario(LISO, 28))
+    axi = _ck(_product_scenario(AXI, 28))
+    brexu = _ck(_product_scenario(BREXU, 28))
     return {"tisa_ball_auc_cmax": ball["auc"] / ball["cmax"],
             "tisa_lbcl_cmax_ratio": lbcl["cmax"] / ball["cmax"],
             "tisa_lbcl_tmax_d": lbcl["tmax"], "tisa_lbcl_auc_cmax": lbcl["auc"] / lbcl["cmax"],
             "tisa_lbcl_cmax": lbcl["cmax"],
             "liso_tmax_d": liso["tmax"], "liso_auc_cmax": liso["auc"] / liso["cmax"],
-            "liso_cmax": liso["cmax"]}
+            "liso_cmax": liso["cmax"],
+            "brexu_mcl_cmax_ratio": brexu["cmax"] / axi["cmax"],
+            "brexu_mcl_tmax_d": brexu["tmax"], "brexu_mcl_auc_cmax": brexu["auc"] / brexu["cmax"],
+            "brexu_mcl_cmax": brexu["cmax"]}
 
 
 def product_populations(n: int, seed: int = 1) -> Dict[str, float]:
     """CRS in n virtual patients of each new product set (the variability of the existing rows), 28 days."""
     out: Dict[str, float] = {}
-    for prefix, pset in (("tisa_lbcl", TISA_LBCL), ("liso", LISO)):
+    for prefix, pset in (("tisa_lbcl", TISA_LBCL), ("liso", LISO), ("brexu_mcl", BREXU)):
         _crs_incidence(crsim.population(_product_scenario(pset, 28), n, VARIABILITY, seed=seed,
                                         readouts=["max_grade", "onset_h", "duration_h"]), prefix, out)
     return out

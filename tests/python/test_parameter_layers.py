@@ -22,7 +22,8 @@ NEW_SETS = ["tce_blinatumomab_nhl", "tce_mosunetuzumab_nhl", "tce_teclistamab_mm
 # CD19 CAR-T product sets that extend a calibrated product set (issue 15 item 6; docs/model.md
 # "Product sets"); their values are checked by tests/python/test_product_sets.py.
 PRODUCT_SETS = {"crs_tisagenlecleucel_lbcl": "crs_tisagenlecleucel_ball",
-                "crs_lisocabtagene_lbcl": "crs_tisagenlecleucel_lbcl"}
+                "crs_lisocabtagene_lbcl": "crs_tisagenlecleucel_lbcl",
+                "crs_brexucabtagene_mcl": "crs_axicabtagene_lbcl"}
 NEW_SETS += sorted(PRODUCT_SETS)
 # The tocilizumab model's own values with Frey 2010's between-patient variability (issue 15 item 3,
 # docs/populations.md); checked by tests/python/test_population_variability.py.
