@@ -209,7 +209,7 @@ TEST_CASE("siltuximab captures IL-6: total IL-6 rises, free IL-6 and its signall
     CHECK(at(t, "siltuximab", 73.0) > 100.0);
     CHECK(at(t, "il6", 96.0) > 1.5 * at(untreated, "il6", 96.0));
     CHECK(at(t, "il6_free", 96.0) < 1e-3 * at(untreated, "il6_free", 96.0));
-    CHECK(at(t, "il6_signalling", 96.0) < 0.05 * at(untreated, "il6_signalling", 96.0));
+    CHECK(at(t, "il6_signalling_fraction", 96.0) < 0.05 * at(untreated, "il6_signalling_fraction", 96.0));
     CHECK(at(t, "il6_bound_siltuximab", 96.0) > 0.99 * at(t, "il6", 96.0));
     CHECK(at(t, "crp", 120.0) < 0.7 * at(untreated, "crp", 120.0));
     CHECK(at(t, "temperature", 96.0) < at(untreated, "temperature", 96.0));

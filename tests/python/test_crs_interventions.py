@@ -69,7 +69,7 @@ def test_total_il6_rises_transiently_after_tocilizumab(untreated, toci):
     assert last < 0.02 * peak1
     # IL-6 signalling (what drives CRP and fever) falls although total IL-6 rises
     k = i[12]
-    assert toci["il6_signalling"][k] < 0.5 * untreated["il6_signalling"][k]
+    assert toci["il6_signalling_fraction"][k] < 0.5 * untreated["il6_signalling_fraction"][k]
 
 
 def test_prophylactic_dexamethasone_delays_crs_and_spares_expansion(default, untreated):
@@ -133,3 +133,16 @@ def test_siltuximab_at_grade2_works_like_tocilizumab_on_crp_but_total_il6_accumu
     d = crsim.parse_regimen("siltuximab 11 mg/kg iv over 1h",
                             targets=crsim.model.targets.targets_for("crs", crsim.Model("crs")._info))
     assert d[0].target == "siltuximab_central" and d[0].amount == 11 and d[0].duration == 1
+
+
+def test_the_former_name_il6_signalling_still_works_with_a_deprecation_warning():
+    """il6_signalling (a 0-1 fraction named like a concentration, issue 15) is now
+    il6_signalling_fraction; results, plots and policy conditions accept the former name and warn."""
+    res = crsim.simulate(crsim.Scenario.from_file(crsim.example("default")).replace(horizon_days=3))
+    assert "il6_signalling" not in res.observable_names and "il6_signalling_fraction" in res.observable_names
+    with pytest.warns(DeprecationWarning, match="'il6_signalling' of model crs is now called 'il6_signalling_fraction'"):
+        old = res["il6_signalling"]
+    assert np.array_equal(old, res["il6_signalling_fraction"])
+    with pytest.warns(DeprecationWarning, match="il6_signalling_fraction"):
+        pol = crsim.Policy(name="toci_on_signal", when="il6_signalling >= 0.5", give="tocilizumab 8 mg/kg iv over 1h")
+        crsim.simulate(crsim.Scenario.from_file(crsim.example("default")).replace(horizon_days=3, policies=[pol]))

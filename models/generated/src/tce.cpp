@@ -458,7 +458,7 @@ ModelInfo Tce::info() {
         {"sil6r_free", "ng/mL", "free sIL-6R (not bound to tocilizumab)"},
         {"tocilizumab", "ug/mL", "serum tocilizumab"},
         {"mil6r_free_fraction", "1", "fraction of membrane IL-6R not blocked by tocilizumab"},
-        {"il6_signalling", "1", "hepatocyte IL-6 signalling (fraction of maximal)"},
+        {"il6_signalling_fraction", "1", "hepatocyte IL-6 signalling (fraction of maximal)"},
         {"siltuximab", "ug/mL", "serum siltuximab"},
         {"il6_bound_siltuximab", "pg/mL", "IL-6 bound to siltuximab (part of total IL-6)"},
         {"dexamethasone", "ng/mL", "plasma dexamethasone"},

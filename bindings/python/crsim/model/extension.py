@@ -67,6 +67,9 @@ class ModelExtension:
             ``{"car-t": "car_t_effector"}``.
         variable_aliases: clinical words a policy condition may use -> observable or state
             (lower case), e.g. ``{"il-6": "il6"}``.
+        renamed: former name -> current name of observables or states renamed in a later version
+            of the model: the former name still works where a variable is named (``result[name]``,
+            policy conditions, plots) with a ``DeprecationWarning`` that gives the new name.
         grade_observable: the observable holding an instantaneous grade (enables the scan key
             ``policy.trigger_grade``), or None.
         drug_states: drug -> the states whose administrations count as its doses (scan readouts
@@ -113,6 +116,7 @@ class ModelExtension:
 
     drug_targets: Mapping[str, str] = field(default_factory=dict)
     variable_aliases: Mapping[str, str] = field(default_factory=dict)
+    renamed: Mapping[str, str] = field(default_factory=dict)
     grade_observable: Optional[str] = None
     drug_states: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     readouts: Optional[Callable[[Any], Readouts]] = None
@@ -230,3 +234,16 @@ def register(model: str, ext: Optional[ModelExtension]) -> None:
         _loaded.pop(model, None)
         if ext is not None:
             _loaded[model] = ext
+
+
+def current_name(model: str, name: Any) -> Any:
+    """``name``, or the current name of a variable the model renamed (with a ``DeprecationWarning``
+    naming both)."""
+    new = extension(model).renamed.get(name) if isinstance(name, str) else None
+    if new is None:
+        return name
+    import warnings
+
+    warnings.warn(f"'{name}' of model {model} is now called '{new}'; the former name will be removed",
+                  DeprecationWarning, stacklevel=3)
+    return new

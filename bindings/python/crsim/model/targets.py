@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
-from crsim.model.extension import extension
+from crsim.model.extension import current_name, extension
 from crsim.spec.regimen import DEFAULT_TARGETS
 
 __all__ = ["targets_table", "targets_for", "resolve_variable"]
@@ -27,7 +27,7 @@ def targets_for(model: str, info: Mapping[str, Any]) -> Dict[str, str]:
 
 def resolve_variable(model: str, name: str) -> str:
     """The observable or state a condition's variable names (aliases resolved, case kept)."""
-    return extension(model).variable_aliases.get(name.lower(), name)
+    return current_name(model, extension(model).variable_aliases.get(name.lower(), name))
 
 
 

@@ -213,8 +213,7 @@ def clinical_figure(results: Sequence[Any], labels: Optional[Sequence[str]] = No
     if len(labels) != len(results):
         raise input_error("labels", labels, f"{len(results)} labels, one per result")
     if variables is not None:
-        for i, v in enumerate(variables):
-            results[0]._check_variable(v, f"variables[{i}]")
+        variables = [results[0]._check_variable(v, f"variables[{i}]") for i, v in enumerate(variables)]
     panels = _panels(results[0], variables, log)
     ext = extension(model)
     grade = ext.grade_course if variables is None else None

@@ -11,7 +11,7 @@ import pandas as pd
 
 from crsim.base.convert import as_names
 from crsim.base.errors import input_error
-from crsim.model.extension import extension
+from crsim.model.extension import current_name, extension
 from crsim.model.model import Model, tables
 from crsim.results.plot import clinical_figure, plot_result
 from crsim.results.readouts import summarize
@@ -210,6 +210,8 @@ class Result:
         return u
 
     def _check_variable(self, name: Any, field: str) -> str:
+        if isinstance(name, str) and name not in self.variables:
+            name = current_name(self.model.name, name)
         if not isinstance(name, str) or name not in self.variables:
             raise input_error(field, name, "a state or observable of model " + self.model.name +
                               ", one of {" + ", ".join(self.variables) + "}")
@@ -219,7 +221,7 @@ class Result:
         return name in self.variables
 
     def __getitem__(self, name: str) -> np.ndarray:
-        self._check_variable(name, "variable")
+        name = self._check_variable(name, "variable")
         if name in self.state_names:
             return self.states[:, self.state_names.index(name)]
         return self.observables[:, self.observable_names.index(name)]
@@ -355,8 +357,7 @@ class Result:
         if names is not None:
             if not names:
                 raise input_error("variables", variables, "at least one state or observable name")
-            for i, n in enumerate(names):
-                self._check_variable(n, f"variables[{i}]")
+            names = [self._check_variable(n, f"variables[{i}]") for i, n in enumerate(names)]
         if log is not None and not isinstance(log, bool):
             raise input_error("log", log, "True (log axes), False (linear) or None (the model's)")
         if ax is not None:

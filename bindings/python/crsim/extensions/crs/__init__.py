@@ -85,6 +85,8 @@ def explorer_controls(scenario: Any) -> Dict[str, Any]:
 EXTENSION = ModelExtension(
     drug_targets=DRUG_TARGETS,
     variable_aliases=VARIABLE_ALIASES,
+    # il6_signalling is a 0-1 fraction, not a concentration (issue 15): renamed (the former name warns)
+    renamed={"il6_signalling": "il6_signalling_fraction"},
     grade_observable="crs_grade_now",
     drug_states=DRUG_STATES,
     readouts=crs_readouts,
