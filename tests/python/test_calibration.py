@@ -92,3 +92,17 @@ def test_docs_steroid_table_has_every_row():
     for label in ("tisa-cel B-ALL", "axi-cel LBCL"):
         for _, what, _ in calibrate.STEROID_ROWS:
             assert f"| {label} | {what} |" in body, (label, what)
+
+
+def test_early_biomarker_predictions_are_computed_and_in_the_docs():
+    """The early-biomarker table (docs/calibration.md, written by calibrate.py --write): every marker
+    row between its markers, and the AUCs computed from a population lie in [0, 1] with severe and
+    non-severe patients present."""
+    v = calibrate.early_markers(60)
+    assert 0.0 < v["severe"] < 1.0
+    for m, _ in calibrate.EARLY_MARKERS:
+        assert 0.0 <= v[f"auc_{m}"] <= 1.0, m
+    doc = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    body = doc[doc.index(calibrate.B_BEGIN):doc.index(calibrate.B_END)]
+    for _, label in calibrate.EARLY_MARKERS:
+        assert f"| {label} |" in body, label
