@@ -165,9 +165,6 @@ public:
         ++*attempts_;
         if (controlled_ < x_err.size())
             std::fill(x_err.begin() + static_cast<long>(controlled_), x_err.end(), 0.0);
-        // A non-finite error estimate (a stage overflowed on a far too long step, e.g. the
-        // automatic first step of a run to 1e11 h) can pass Odeint's "err > 1" test, whose max
-        // norm skips NaN: reject the attempt instead, so that the step shrinks (by 5, the most).
         if (worst_) {
             double worst = -1.0;
             for (std::size_t i = 0; i < x_err.size(); ++i) {
@@ -179,6 +176,9 @@ public:
                 }
             }
         }
+        // A non-finite error estimate (a stage overflowed on a far too long step, e.g. the
+        // automatic first step of a run to 1e11 h) can pass Odeint's "err > 1" test, whose max
+        // norm skips NaN: reject the attempt instead, so that the step shrinks (by 5, the most).
         for (std::size_t i = 0; i < x_err.size(); ++i)
             if (!std::isfinite(x_err[i])) return std::numeric_limits<double>::infinity();
         return Base::error(algebra, x_old, dxdt_old, x_err, dt);
