@@ -365,3 +365,24 @@ def test_per_kg_doses_use_the_body_weight():
         got = dict(zip(res.doses.state, res.doses.amount))
         assert got == {"emapalumab_central": pytest.approx(w), "methylprednisolone_central":
                        pytest.approx(2 * w), "anakinra_depot": pytest.approx(4 * w)}
+
+
+@pytest.mark.parametrize("weight", [35.0, 70.0, 100.0, 140.0])
+def test_tocilizumab_body_size_follows_frey_2010(weight):
+    """Frey 2010's covariate model (linear clearance x BSA^0.7, taken as W^0.35; no body size on the
+    volumes, Q or Vmax): the CRS model's tocilizumab course equals pk2_mm (the same Frey structure,
+    another model source) with CL scaled and nothing else, at any weight; 8 mg/kg therefore gives
+    heavier patients higher peaks, up to the 800 mg cap (issue 15, 'Tocilizumab and body weight')."""
+    res = pk_run(["tocilizumab 8 mg/kg iv over 1h max 800mg"], weight, 14 * 24, step=0.5)
+    toc = crsim.Model("crs", ADULT).parameter_values
+    amount = min(8.0 * weight, 800.0)
+    ref = crsim.simulate(crsim.Scenario(
+        name="frey", model="pk2_mm", regimen=[f"{amount} mg iv over 1h"], horizon_h=14 * 24,
+        outputs={"step_h": 0.5}, solver={"rtol": 1e-10, "atol": 1e-12},
+        parameters={"CL": toc["toc_CL"] * (weight / 70.0) ** 0.35, "V1": toc["toc_V1"], "Q": toc["toc_Q"],
+                    "V2": toc["toc_V2"], "Vmax": toc["toc_Vmax"], "Km": toc["toc_Km"]}))
+    c, c_ref = obs(res, "tocilizumab"), ref["C"]
+    np.testing.assert_allclose(c, c_ref, rtol=1e-6, atol=1e-6 * c_ref.max())
+    assert toc["toc_CL_wexp"] == 0.35 and toc["toc_V_wexp"] == 0.0
+    # Cmax about dose / V1: proportional to the weight below the cap, flat above it
+    assert c.max() == pytest.approx(amount / toc["toc_V1"], rel=0.05)

@@ -37,6 +37,9 @@ NEW_LAYERS = ["drugs/methylprednisolone", "drugs/anakinra", "drugs/emapalumab",
               "physiology/hyperinflammation"]
 NEW_PARAMETERS = {name: layer for layer in NEW_LAYERS
                   for name in json.loads((SOURCE_DIR / f"{layer}.json").read_text())["parameters"]}
+# Parameters added to an existing layer after the snapshot (issue 15: tocilizumab's body-size
+# covariates from Frey 2010); compared with the layer file like the new layers' parameters.
+NEW_PARAMETERS.update({"toc_CL_wexp": "drugs/tocilizumab", "toc_V_wexp": "drugs/tocilizumab"})
 # Values changed on purpose since the snapshot (issue 15, steroids anchored to sources): the crs sets
 # give dexamethasone no effect on CAR-T expansion (Stein 2019, Fster 1.0) in their own entries,
 # overriding the shared drugs/dexamethasone layer (which the T-cell-engager sets still use); compared
