@@ -182,3 +182,21 @@ def test_docs_list_every_declared_omega():
         for r in crsim.Model(model, pset).variability.itertuples():
             row = next(line for line in section.splitlines() if line.startswith("| ") and f"`{r.name}`" in line.split("|")[1])
             assert f"| {r.omega:.3g} |" in row, (r.name, r.omega, row)
+
+
+def test_cli_population_without_published_variability_asks_for_vary(tmp_path):
+    sc = tmp_path / "toci.yaml"
+    sc.write_text("name: toci\nmodel: pk2_mm\npatient:\n  weight_kg: 70\nregimen:\n"
+                  "  - 8 mg/kg iv over 1h max 800mg\nhorizon_days: 2\n")
+    run = subprocess.run([sys.executable, "-m", "crsim", "population", str(sc), "-n", "3", "-o",
+                          str(tmp_path / "p.csv")], capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "--vary is required for this scenario: its model pk2_mm (no parameter set) declares no " \
+           "published between-patient variability" in run.stderr
+    assert "--vary CL=0.3" in run.stderr and not (tmp_path / "p.csv").exists()
+    # with Frey 2010's set the default applies
+    sc.write_text(sc.read_text() + "parameter_set: pk2_mm_tocilizumab\n")
+    run = subprocess.run([sys.executable, "-m", "crsim", "population", str(sc), "-n", "3", "-o",
+                          str(tmp_path / "p.csv")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "CL: typical 0.0125, omega 0.376 (Frey N et al. 2010" in run.stdout

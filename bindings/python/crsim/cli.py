@@ -324,6 +324,14 @@ def _cmd_population(args: argparse.Namespace) -> int:
                          "Dask task >= 1")
     sc = Scenario.from_file(args.scenario)
     vary, corr = (_parse_vary(args.vary) or None), _parse_corr(args.corr) or None
+    if vary is None:
+        model = Model(sc.model, sc.parameter_set)
+        if not (model.variability["omega"] > 0).any():
+            where = f"parameter set '{model.parameter_set}'" if model.parameter_set else \
+                f"model {model.name} (no parameter set)"
+            raise InputError(f"--vary is required for this scenario: its {where} declares no published "
+                             f"between-patient variability to use as the default; give at least one "
+                             f"--vary NAME=OMEGA, e.g. --vary {model.parameter_names[0]}=0.3")
     client = None
     if args.scheduler is not None:
         client = connect(args.scheduler, "--scheduler")

@@ -116,7 +116,7 @@ def published_variability(model: Model) -> Tuple[Dict[str, float], Dict[Tuple[st
             f"model {model.name} (it has no parameter set)"
         raise input_error("variability", None, f"a dict parameter -> omega: the {where} declares no "
                           "published between-patient variability to use as the default, e.g. "
-                          "{'rho': 0.3, 'tumor_burden': 1.0}")
+                          f"{{'{model.parameter_names[0]}': 0.3}}")
     pairs = {(r.a, r.b): float(r.r) for r in corr.itertuples() if r.a in omegas and r.b in omegas}
     info = {"default": True, "parameter_set": model.parameter_set,
             "sources": {r.name: r.source for r in var.itertuples() if r.omega > 0},
