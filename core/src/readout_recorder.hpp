@@ -20,6 +20,8 @@ namespace crsim::detail {
 
 class ReadoutRecorder {
 public:
+    static constexpr const char* kTimeVariable = "time";
+
     using Evaluator = std::function<void(double t, double* z)>;
 
     // Resolves the watched variables (InputError naming readouts.watch[i]); p: the run's
@@ -43,9 +45,13 @@ public:
                 if (info.observables[k].name == w.variable) v.observable = static_cast<int>(k);
             for (std::size_t k = 0; k < info.states.size() && v.observable < 0 && v.state < 0; ++k)
                 if (info.states[k].name == w.variable) v.state = static_cast<int>(k);
-            if (v.observable < 0 && v.state < 0)
+            // "time" (unless the model names a variable so): the run's time, h, so that a readout
+            // over a fixed window (e.g. "within 36 h") gets points bracketing its end
+            v.time = v.observable < 0 && v.state < 0 && w.variable == kTimeVariable;
+            if (v.observable < 0 && v.state < 0 && !v.time)
                 throw InputError(f + ".variable", "'" + w.variable + "'",
-                                 "an observable or state of model " + model.name());
+                                 "an observable or state of model " + model.name() + ", or '" +
+                                     std::string(kTimeVariable) + "'");
             vars_.push_back(v);
         }
         side_.assign(vars_.size(), 0);
@@ -111,12 +117,15 @@ private:
     struct Var {
         int observable = -1;
         int state = -1;
+        bool time = false;
     };
 
     // Whether watch i holds at (t, z) (evaluates the observables).
     char holds(std::size_t i, double t, const double* z) const {
         double v;
-        if (vars_[i].observable >= 0) {
+        if (vars_[i].time) {
+            v = t;
+        } else if (vars_[i].observable >= 0) {
             model_.observables_prepared(t, z, p_, q_, y_.data());
             v = y_[static_cast<std::size_t>(vars_[i].observable)];
         } else {
@@ -134,7 +143,8 @@ private:
     void observe(double t, const double* z, std::vector<char>& sides) const {
         model_.observables_prepared(t, z, p_, q_, y_.data());
         for (std::size_t i = 0; i < vars_.size(); ++i)
-            sides[i] = side_of(i, vars_[i].observable >= 0
+            sides[i] = side_of(i, vars_[i].time ? t
+                                  : vars_[i].observable >= 0
                                       ? y_[static_cast<std::size_t>(vars_[i].observable)]
                                       : z[vars_[i].state]);
     }

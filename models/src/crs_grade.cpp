@@ -119,6 +119,9 @@ std::vector<ReadoutWatch> crs_readout_watch(const GradingPolicy& pol) {
         {"fio2_required", le, pol.fio2_low_flow_max},
         {"fio2_required", le, pol.fio2_positive_pressure},
         {"b_cell_fraction", ge, kBCellAplasiaFraction},
+        // the end of the early window of mcp1_peak_36h and temp_max_36h: a point within the
+        // bisection tolerance before 36 h (the steps alone could end hours before it)
+        {"time", ge, kEarlyWindowH},
     };
 }
 
@@ -422,7 +425,7 @@ CrsReadouts crs_readouts(const Model& model, const Trajectory& tr, const Grading
         r.temp_max = std::max(r.temp_max, temp[k]);
         r.map_min = std::min(r.map_min, map[k]);
         r.fio2_max = std::max(r.fio2_max, fio2[k]);
-        if (ts[k] <= 36.0) {
+        if (ts[k] <= kEarlyWindowH) {
             r.mcp1_peak_36h = std::max(r.mcp1_peak_36h, mcp1[k]);
             r.temp_max_36h = std::max(r.temp_max_36h, temp[k]);
         }

@@ -147,3 +147,22 @@ def test_bad_readout_watches_are_named():
         _core.Problem(**base, readouts=[("IL6", ">=", 1.0)]).simulate()
     out = _core.simulate_batch("pk1", [dict(times=[0.0, 1.0], readouts=[("C", ">=", 1.0)])])
     assert out[0]["status"] == "ok" and len(out[0]["readout_times"]) >= 2
+
+
+def test_the_36_h_window_ends_at_36_h_whatever_the_steps(runs):
+    """mcp1_peak_36h and temp_max_36h read a point within the bisection tolerance (1e-6 h) before
+    36 h (the readout trajectory watches the time crossing it): with MCP-1 and temperature still
+    rising at 36 h, they equal the values at 36 h of a 3-minute grid (the steps alone could end
+    hours before 36 h; issue 18, 'windowed readouts')."""
+    fine = runs[0.05]
+    t = fine.times
+    k36 = int(np.argmin(np.abs(t - 36.0)))
+    assert t[k36] == pytest.approx(36.0, abs=1e-9)
+    r = fine.readouts
+    for key, name in (("mcp1_peak_36h", "mcp1"), ("temp_max_36h", "temperature")):
+        # the observable (where a state has the same name, as mcp1, the state is the induced part)
+        series = fine.observables[:, fine.observable_names.index(name)]
+        early = series[t <= 36.0 + 1e-9]
+        assert r[key] == pytest.approx(early.max(), rel=1e-6), key
+    rt = fine._readout_trajectory()[0]
+    assert np.any((rt <= 36.0) & (rt > 36.0 - 2e-6)) and np.any((rt > 36.0) & (rt < 36.0 + 2e-6))

@@ -38,8 +38,9 @@ struct SolverOptions {
     bool sensitivity_error_control = true;
 };
 
-// A threshold the readout trajectory watches: where `variable` (an observable or state) starts or
-// stops satisfying `variable <comparison> threshold`, bracketing points are recorded.
+// A threshold the readout trajectory watches: where `variable` (an observable or state, or "time"
+// for the run's time in h unless the model names a variable so) starts or stops satisfying
+// `variable <comparison> threshold`, bracketing points are recorded.
 struct ReadoutWatch {
     std::string variable;
     Comparison comparison = Comparison::GreaterEqual;

@@ -54,6 +54,10 @@ struct GradingPolicy {
 
 // B-cell aplasia: B cells below this fraction of their level at infusion (b_cell_aplasia_h).
 inline constexpr double kBCellAplasiaFraction = 0.01;
+// The early window of the Hay 2017 tree inputs mcp1_peak_36h and temp_max_36h, h after t = 0; the
+// readout trajectory watches the time crossing it (crs_readout_watch), so a point lies within the
+// bisection tolerance before its end whatever the step sizes.
+inline constexpr double kEarlyWindowH = 36.0;
 
 // States whose doses count as anti-cytokine therapy in the grade course (name prefixes).
 // (ASTCT: fever no longer needed for the grade once anti-cytokine therapy or corticosteroids were
