@@ -154,23 +154,20 @@ def kinetics() -> Dict[str, float]:
     """Typical tisa-cel B-ALL patient, 84 days: Stein 2019's kinetic measures of the blood CAR-T
     course, and the CAR-T Cmax ratios with dexamethasone prophylaxis and with tocilizumab."""
     res = crsim.simulate(_scenario(TISA, 84))
-    t, c = res.times / 24.0, np.asarray(res["car_t_blood"], dtype=float)
-    k = int(np.argmax(c))
-    tmax = float(t[k])
-    nadir = float(np.min(c[: k + 1]))
-
-    def slope(a: float, b: float) -> float:
-        ia, ib = int(np.argmin(np.abs(t - a))), int(np.argmin(np.abs(t - b)))
-        return -math.log(c[ib] / c[ia]) / (t[ib] - t[ia])
-
-    out = {"ck_tmax_d": tmax, "ck_fold": float(c[k] / nadir), "ck_alpha": slope(tmax + 3, tmax + 10),
-           "ck_beta": slope(60.0, 84.0)}
-    cmax = float(c.max())
+    m = ck_measures(res)
+    out = {"ck_tmax_d": m["tmax"], "ck_fold": m["fold"], "ck_alpha": m["alpha"], "ck_beta": m["beta"]}
+    cmax = float(np.max(res["car_t_blood"]))
     dex = crsim.simulate(_scenario(TISA, 28, ["dexamethasone 10 mg iv q24h x3"]))
     toc = crsim.simulate(_scenario(TISA, 28, ["tocilizumab 8 mg/kg iv over 1h max 800mg at 137h"]))
     out["ck_fster"] = float(np.max(dex["car_t_blood"])) / cmax
     out["ck_ftoci"] = float(np.max(toc["car_t_blood"])) / cmax
     return out
+
+
+def _observable(res: Any, name: str) -> np.ndarray:
+    """An observable's course (``res[name]`` gives the state where a state has the same name, e.g.
+    il6 or mcp1: the induced part above the pre-infusion value)."""
+    return res.observables[:, res.observable_names.index(name)]
 
 
 def ck_measures(res: Any) -> Dict[str, float]:
@@ -199,21 +196,25 @@ STEIN_FB_OMEGA2 = 0.8
 CK_PARAMETERS = set(CK_CARRIERS.values()) | {"k_EM"}
 
 
+def _drawn_runs(sc: crsim.Scenario, n: int, variability: Optional[Dict[str, float]], seed: int):
+    """The runs of n patients drawn as crsim.population draws them (``variability`` None: the set's
+    published default), whole Results rather than readouts; the patients drawn outside the model's
+    bounds are refused as crsim.population refuses them. Returns (results, refused fraction)."""
+    draws = crsim.sample_parameters(sc, n, variability, seed=seed)
+    bounds = crsim.Model(sc.model, sc.parameter_set).parameters.set_index("name").loc[list(draws.columns)]
+    inside = ((draws >= bounds["lower"].to_numpy()) & (draws <= bounds["upper"].to_numpy())).all(axis=1)
+    runs = [crsim.simulate(sc.replace(parameters={k: float(v) for k, v in row.items()}))
+            for _, row in draws[inside].iterrows()]
+    return runs, float(1.0 - inside.mean())
+
+
 def ck_spread(omegas: Dict[str, float], n: int, seed: int = 1) -> Dict[str, float]:
     """Between-patient SD of the log kinetic measures (and the fraction of patients where a measure
     is undefined) in ``n`` typical tisa-cel B-ALL patients whose CAR-T parameters vary with
     ``omegas`` (nothing else varies), 84 days."""
-    sc = _scenario(TISA, 84)
-    draws = crsim.sample_parameters(sc, n, omegas, seed=seed)
-    bounds = crsim.Model("crs", TISA).parameters.set_index("name")
-    rows, refused = [], 0
-    for i in range(n):
-        p = {k: float(draws[k].iloc[i]) for k in draws.columns}
-        if any(not bounds.loc[k, "lower"] <= v <= bounds.loc[k, "upper"] for k, v in p.items()):
-            refused += 1  # as crsim.population refuses it
-            continue
-        rows.append(ck_measures(crsim.simulate(sc.replace(parameters=p))))
-    out: Dict[str, float] = {"refused": refused / n}
+    runs, refused = _drawn_runs(_scenario(TISA, 84), n, omegas, seed)
+    rows = [ck_measures(res) for res in runs]
+    out: Dict[str, float] = {"refused": refused}
     for key in STEIN_OMEGA2:
         v = np.array([r[key] for r in rows], dtype=float)
         ok = np.isfinite(v) & (v > 0)
@@ -258,11 +259,8 @@ def tce_first_dose_peaks(omega: float, n: int, seed: int = 1) -> np.ndarray:
     patients whose kIL6prod varies with omega (nothing else varies)."""
     sc = crsim.Scenario("tce", name="tce_first_dose", parameter_set=MOSUN, patient={"weight_kg": 70},
                         regimen=["mosunetuzumab 0.8 mg iv over 4h"], horizon_days=3, outputs={"step_h": 0.25})
-    draws = crsim.sample_parameters(sc, n, {"kIL6prod": omega}, seed=seed)["kIL6prod"].to_numpy()
-    upper = float(crsim.Model("tce", MOSUN).parameters.set_index("name").loc["kIL6prod", "upper"])
-    draws = draws[draws <= upper]  # crsim.population refuses the others
-    return np.array([float(np.max(crsim.simulate(sc.replace(parameters={"kIL6prod": float(k)}))["il6"]))
-                     for k in draws])
+    runs, _ = _drawn_runs(sc, n, {"kIL6prod": omega}, seed)
+    return np.array([float(np.max(_observable(res, "il6"))) for res in runs])
 
 
 def tce_extreme_ratio(peaks: np.ndarray) -> float:
@@ -561,25 +559,18 @@ def early_markers(n: int, seed: int = 1) -> Dict[str, float]:
     grade >= 3 from the others (ROC AUC, Mann-Whitney) in n patients of the tisa-cel B-ALL set with
     its published variability, 28 days; keys 'auc_<marker>', 'severe', 'patients'. A prediction
     to set beside Teachey 2016, not a target."""
-    sc = _scenario(TISA, 28)
-    draws = crsim.sample_parameters(sc, n, seed=seed)
-    bounds = crsim.Model("crs", TISA).parameters.set_index("name")
-    peaks, severe = [], []
-    for i in range(n):
-        p = {k: float(draws[k].iloc[i]) for k in draws.columns}
-        if any(not bounds.loc[k, "lower"] <= v <= bounds.loc[k, "upper"] for k, v in p.items()):
-            continue  # refused, as crsim.population refuses it
-        res = crsim.simulate(sc.replace(parameters=p))
-        early = res.times <= 72.0
-        peaks.append([float(np.max(res[m][early])) for m, _ in EARLY_MARKERS])
-        severe.append(res.readouts["max_grade"] >= 3)
-    x, y = np.array(peaks), np.array(severe)
+    from scipy.stats import mannwhitneyu
+
+    runs, _ = _drawn_runs(_scenario(TISA, 28), n, None, seed)
+    x = np.array([[float(np.max(_observable(res, m)[res.times <= 72.0])) for m, _ in EARLY_MARKERS]
+                  for res in runs])
+    y = np.array([res.readouts["max_grade"] >= 3 for res in runs])
     out = {"severe": float(y.mean()), "patients": float(len(y))}
     for j, (m, _) in enumerate(EARLY_MARKERS):
         a, b = x[y, j], x[~y, j]
-        # AUC = P(marker of a severe patient > that of another), ties counting half
-        out[f"auc_{m}"] = float(((a[:, None] > b[None, :]).sum() + 0.5 * (a[:, None] == b[None, :]).sum())
-                                / (len(a) * len(b))) if len(a) and len(b) else math.nan
+        # AUC = P(marker of a severe patient > that of another), ties counting half = U / (n1 n2)
+        out[f"auc_{m}"] = float(mannwhitneyu(a, b).statistic / (len(a) * len(b))) if len(a) and len(b) \
+            else math.nan
     return out
 
 
