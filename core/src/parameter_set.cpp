@@ -49,47 +49,6 @@ std::string entry_string(const json& obj, const std::string& key, const std::str
     return v.get<std::string>();
 }
 
-ParameterEntry read_entry(const json& j, const std::string& field) {
-    if (!j.is_object())
-        throw InputError(field, type_of(j), "an object {\"value\": number, \"unit\": string, "
-                                            "\"source\": string}");
-    ParameterEntry e;
-    if (!j.contains("value")) throw InputError(field + ".value", "missing", "a finite number");
-    const json& v = j.at("value");
-    if (!v.is_number()) throw InputError(field + ".value", v.dump(), "a finite number");
-    e.value = v.get<double>();
-    if (!std::isfinite(e.value)) throw InputError(field + ".value", fmt(e.value), "a finite number");
-    e.unit = entry_string(j, "unit", field, true);
-    e.source = entry_string(j, "source", field, true);
-    if (e.source.empty())
-        throw InputError(field + ".source", "\"\"",
-                         "a citation, \"calibrated: <target>\" or \"modelling choice: <reason>\"");
-    e.note = entry_string(j, "note", field, false);
-    for (auto it = j.begin(); it != j.end(); ++it) {
-        const std::string& k = it.key();
-        if (k.empty() || k[0] == '_') continue;
-        if (k != "value" && k != "unit" && k != "source" && k != "note")
-            throw InputError(field + "." + k, "present", "only value, unit, source, note");
-    }
-    return e;
-}
-
-// One section ("patient", "parameters" or "regimen") of one file, in file order.
-std::vector<std::pair<std::string, ParameterEntry>> read_section(const json& root, const std::string& key,
-                                                                 const std::string& file) {
-    std::vector<std::pair<std::string, ParameterEntry>> out;
-    if (!root.contains(key)) return out;
-    const json& sec = root.at(key);
-    if (!sec.is_object()) throw InputError(file + ": " + key, type_of(sec), "an object");
-    for (auto it = sec.begin(); it != sec.end(); ++it) {
-        if (!it.key().empty() && it.key()[0] == '_') continue;
-        ParameterEntry e = read_entry(it.value(), file + ": " + key + "." + it.key());
-        e.origin = file;
-        out.emplace_back(it.key(), std::move(e));
-    }
-    return out;
-}
-
 double finite_number(const json& j, const std::string& key, const std::string& field, const std::string& allowed) {
     const json& v = j.at(key);
     if (!v.is_number()) throw InputError(field + "." + key, v.dump(), allowed);
@@ -118,6 +77,36 @@ void only_keys(const json& j, const std::string& field, std::initializer_list<co
         }
         if (!ok) throw InputError(field + "." + k, "present", "only " + list);
     }
+}
+
+ParameterEntry read_entry(const json& j, const std::string& field) {
+    if (!j.is_object())
+        throw InputError(field, type_of(j), "an object {\"value\": number, \"unit\": string, "
+                                            "\"source\": string}");
+    ParameterEntry e;
+    if (!j.contains("value")) throw InputError(field + ".value", "missing", "a finite number");
+    e.value = finite_number(j, "value", field, "a finite number");
+    e.unit = entry_string(j, "unit", field, true);
+    e.source = source_of(j, field);
+    e.note = entry_string(j, "note", field, false);
+    only_keys(j, field, {"value", "unit", "source", "note"});
+    return e;
+}
+
+// One section ("patient", "parameters" or "regimen") of one file, in file order.
+std::vector<std::pair<std::string, ParameterEntry>> read_section(const json& root, const std::string& key,
+                                                                 const std::string& file) {
+    std::vector<std::pair<std::string, ParameterEntry>> out;
+    if (!root.contains(key)) return out;
+    const json& sec = root.at(key);
+    if (!sec.is_object()) throw InputError(file + ": " + key, type_of(sec), "an object");
+    for (auto it = sec.begin(); it != sec.end(); ++it) {
+        if (!it.key().empty() && it.key()[0] == '_') continue;
+        ParameterEntry e = read_entry(it.value(), file + ": " + key + "." + it.key());
+        e.origin = file;
+        out.emplace_back(it.key(), std::move(e));
+    }
+    return out;
 }
 
 // "variability": {"<parameter>": {"omega" | "cv": number, "source": text}, ...}, in file order.
@@ -377,25 +366,22 @@ std::vector<double> parameters_from(const Model& model, const ParameterSet& set,
     if (set.model != model.name())
         throw InputError(file + ": model", "'" + set.model + "'", "'" + model.name() + "' (the model it is used with)");
     const auto& infos = model.info().parameters;
-    for (const auto& kv : set.parameters) {
-        bool known = false;
-        for (const auto& pi : infos) known = known || pi.name == kv.first;
-        if (!known) {
-            std::string names;
-            for (const auto& pi : infos) names += (names.empty() ? "" : ", ") + pi.name;
-            throw InputError(where(kv.second) + ": parameters." + kv.first, "unknown parameter",
-                             "a parameter of model " + model.name() + ": one of {" + names + "}");
-        }
-    }
     const auto known = [&infos](const std::string& name) {
         for (const auto& pi : infos)
             if (pi.name == name) return true;
         return false;
     };
+    // an unknown name in "parameters" or "variability": the same error, naming the section
+    const auto unknown = [&](const std::string& origin, const char* section, const std::string& name) {
+        std::string names;
+        for (const auto& pi : infos) names += (names.empty() ? "" : ", ") + pi.name;
+        return InputError(origin + ": " + section + "." + name, "unknown parameter",
+                          "a parameter of model " + model.name() + ": one of {" + names + "}");
+    };
+    for (const auto& kv : set.parameters)
+        if (!known(kv.first)) throw unknown(where(kv.second), "parameters", kv.first);
     for (const auto& kv : set.variability)
-        if (!known(kv.first))
-            throw InputError(kv.second.origin + ": variability." + kv.first, "unknown parameter",
-                             "a parameter of model " + model.name());
+        if (!known(kv.first)) throw unknown(kv.second.origin, "variability", kv.first);
     for (const auto& c : set.correlations)
         for (const std::string* name : {&c.a, &c.b})
             if (!set.variability.count(*name))
