@@ -191,8 +191,8 @@ def test_cli_population_without_published_variability_asks_for_vary(tmp_path):
     run = subprocess.run([sys.executable, "-m", "crsim", "population", str(sc), "-n", "3", "-o",
                           str(tmp_path / "p.csv")], capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert "--vary is required for this scenario: its model pk2_mm (no parameter set) declares no " \
-           "published between-patient variability" in run.stderr
+    assert "--vary is required for this scenario: the model pk2_mm (it has no parameter set) declares " \
+           "no published between-patient variability" in run.stderr
     assert "--vary CL=0.3" in run.stderr and not (tmp_path / "p.csv").exists()
     # with Frey 2010's set the default applies
     sc.write_text(sc.read_text() + "parameter_set: pk2_mm_tocilizumab\n")

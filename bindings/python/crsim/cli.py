@@ -37,7 +37,7 @@ from crsim.run import demo as _demo
 from crsim.results.plot import plot
 from crsim.run.demo import report
 from crsim.run.batches import connect
-from crsim.run.population import MAX_PATIENTS, load_population, population
+from crsim.run.population import MAX_PATIENTS, load_population, population, without_published_variability
 from crsim.run.simulate import run_scenario
 from crsim.scenario.scenario import Scenario
 from crsim.spec.dosing import MAX_WEIGHT_KG, WEIGHT_ALLOWED
@@ -326,12 +326,10 @@ def _cmd_population(args: argparse.Namespace) -> int:
     vary, corr = (_parse_vary(args.vary) or None), _parse_corr(args.corr) or None
     if vary is None:
         model = Model(sc.model, sc.parameter_set)
-        if not (model.variability["omega"] > 0).any():
-            where = f"parameter set '{model.parameter_set}'" if model.parameter_set else \
-                f"model {model.name} (no parameter set)"
-            raise InputError(f"--vary is required for this scenario: its {where} declares no published "
-                             f"between-patient variability to use as the default; give at least one "
-                             f"--vary NAME=OMEGA, e.g. --vary {model.parameter_names[0]}=0.3")
+        missing = without_published_variability(model)
+        if missing:
+            raise InputError(f"--vary is required for this scenario: {missing} to use as the default; "
+                             f"give at least one --vary NAME=OMEGA, e.g. --vary {model.parameter_names[0]}=0.3")
     client = None
     if args.scheduler is not None:
         client = connect(args.scheduler, "--scheduler")

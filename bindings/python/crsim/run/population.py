@@ -103,6 +103,17 @@ NOT_VARIED_NOTE = ("every other parameter is at the scenario's value for every p
                    "between-patient variability for it is declared in the parameter set")
 
 
+def without_published_variability(model: Model) -> Optional[str]:
+    """Why ``model`` (with its parameter set) has no default variability for a population, in words
+    ("the parameter set 'x' declares no published between-patient variability"), or None when it
+    declares some (an omega > 0)."""
+    if (model.variability["omega"] > 0).any():
+        return None
+    where = f"parameter set '{model.parameter_set}'" if model.parameter_set else \
+        f"model {model.name} (it has no parameter set)"
+    return f"the {where} declares no published between-patient variability"
+
+
 def published_variability(model: Model) -> Tuple[Dict[str, float], Dict[Tuple[str, str], float],
                                                   Dict[str, Any]]:
     """(omegas, correlations, description) of the variability a model's parameter set declares
@@ -110,13 +121,11 @@ def published_variability(model: Model) -> Tuple[Dict[str, float], Dict[Tuple[st
     ``{"default": True, "parameter_set", "sources": {name: source}, "correlation_sources":
     {"a,b": source}, "not_varied": {name: reason}, "others": NOT_VARIED_NOTE}``."""
     var, corr = model.variability, model.correlations
+    missing = without_published_variability(model)
+    if missing:
+        raise input_error("variability", None, f"a dict parameter -> omega: {missing} to use as the "
+                          f"default, e.g. {{'{model.parameter_names[0]}': 0.3}}")
     omegas = {r.name: float(r.omega) for r in var.itertuples() if r.omega > 0}
-    if not omegas:
-        where = f"parameter set '{model.parameter_set}'" if model.parameter_set else \
-            f"model {model.name} (it has no parameter set)"
-        raise input_error("variability", None, f"a dict parameter -> omega: the {where} declares no "
-                          "published between-patient variability to use as the default, e.g. "
-                          f"{{'{model.parameter_names[0]}': 0.3}}")
     pairs = {(r.a, r.b): float(r.r) for r in corr.itertuples() if r.a in omegas and r.b in omegas}
     info = {"default": True, "parameter_set": model.parameter_set,
             "sources": {r.name: r.source for r in var.itertuples() if r.omega > 0},
